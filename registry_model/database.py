@@ -1,0 +1,350 @@
+"""Peewee models of the pre-OCI schema, the database proxy and transactions.
+
+Every model binds to :data:`db`, a :class:`peewee.DatabaseProxy`;
+:func:`configure` points it at SQLite, PostgreSQL or MySQL/MariaDB from a URI::
+
+    from registry_model.database import configure
+    configure("sqlite:///registry.db")
+
+Writes go through :func:`transaction` (one transaction, or a savepoint inside
+the caller's) or :func:`run_with_retry` (the same, retried when a concurrent
+writer wins a race). The schema itself is created by the migrations shipped in
+``registry_model.migrations``, not by ``create_tables``.
+"""
+import enum
+import logging
+import random
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
+from urllib.parse import urlparse
+
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Database,
+    DatabaseProxy,
+    DateTimeField,
+    Field,
+    ForeignKeyField,
+    IntegrityError,
+    Model,
+    MySQLDatabase,
+    OperationalError,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    TextField,
+)
+from playhouse import db_url
+from playhouse.fields import IntEnumField
+
+from registry_model import errors
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+db = DatabaseProxy()
+
+DEFAULT_URI = "sqlite:///registry.db"
+DEFAULT_TAG_EXPIRATION_S = 14 * 24 * 60 * 60
+MAX_ANCESTORS_LENGTH = 2048
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# Column types that differ per backend. MySQL's TEXT stops at 64 KiB, too small
+# for a manifest, and an index over utf8mb4 VARCHAR(2048) is longer than InnoDB
+# allows, while the ancestors path only ever holds digits and slashes.
+_FIELD_TYPES = {
+    "sqlite": {"LONGTEXT": "TEXT", "ANCESTORS": "VARCHAR(%d)" % MAX_ANCESTORS_LENGTH},
+    "postgresql": {"LONGTEXT": "TEXT", "ANCESTORS": "VARCHAR(%d)" % MAX_ANCESTORS_LENGTH},
+    "mysql": {
+        "LONGTEXT": "LONGTEXT",
+        "ANCESTORS": "VARCHAR(%d) CHARACTER SET ascii COLLATE ascii_bin" % MAX_ANCESTORS_LENGTH,
+    },
+}
+
+_SCHEMES = {
+    "sqlite": "sqlite", "sqlite+pool": "sqlite",
+    "postgres": "postgresql", "postgresql": "postgresql",
+    "postgres+pool": "postgresql", "postgresql+pool": "postgresql",
+    "mysql": "mysql", "mysql+pool": "mysql",
+}
+
+
+class RepositoryState(enum.IntEnum):
+    """Lifecycle state of a repository, stored as an integer in ``Repository.state``."""
+
+    NORMAL = 0
+    READ_ONLY = 1
+    MIRROR = 2
+    MARKED_FOR_DELETION = 3
+
+
+class LongTextField(TextField):
+    """Text without the 64 KiB limit MySQL puts on TEXT (LONGTEXT there, TEXT elsewhere)."""
+
+    field_type = "LONGTEXT"
+
+
+class AncestorsField(Field):
+    """The ``/root/.../parent/`` id path of a legacy image, indexable on every backend."""
+
+    field_type = "ANCESTORS"
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class RepositoryKind(BaseModel):
+    name = CharField(unique=True)
+
+
+class Visibility(BaseModel):
+    name = CharField(unique=True)
+
+
+class ImageStorageLocation(BaseModel):
+    name = CharField(unique=True)
+
+
+class MediaType(BaseModel):
+    name = CharField(unique=True)
+
+
+class LabelSourceType(BaseModel):
+    name = CharField(unique=True)
+    mutable = BooleanField(default=False)
+
+
+class Namespace(BaseModel):
+    name = CharField(unique=True)
+    enabled = BooleanField(default=True)
+    removed_tag_expiration_s = BigIntegerField(default=DEFAULT_TAG_EXPIRATION_S)
+
+
+class Repository(BaseModel):
+    namespace = ForeignKeyField(Namespace)
+    name = CharField()
+    kind = ForeignKeyField(RepositoryKind)
+    visibility = ForeignKeyField(Visibility)
+    state = IntEnumField(RepositoryState, default=RepositoryState.NORMAL)
+    description = LongTextField(null=True)
+    trust_enabled = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("namespace", "name"), True),)
+
+
+class ImageStorage(BaseModel):
+    uuid = CharField(unique=True, default=lambda: str(uuid.uuid4()))
+    content_checksum = CharField(null=True, index=True)
+    image_size = BigIntegerField(null=True)
+    uncompressed_size = BigIntegerField(null=True)
+    uploading = BooleanField(default=True)
+    cas_path = BooleanField(default=True)
+
+
+class ImageStoragePlacement(BaseModel):
+    storage = ForeignKeyField(ImageStorage)
+    location = ForeignKeyField(ImageStorageLocation)
+
+    class Meta:
+        indexes = ((("storage", "location"), True),)
+
+
+class Image(BaseModel):
+    repository = ForeignKeyField(Repository)
+    docker_image_id = CharField(index=True)
+    ancestors = AncestorsField(index=True, default="/")
+    storage = ForeignKeyField(ImageStorage)
+    created = DateTimeField(null=True)
+    comment = LongTextField(null=True)
+    command = LongTextField(null=True)
+    aggregate_size = BigIntegerField(null=True)
+    v1_json_metadata = LongTextField(null=True)
+    v1_checksum = CharField(null=True)
+
+    class Meta:
+        indexes = ((("repository", "docker_image_id"), True),)
+
+    def ancestor_id_list(self) -> list:
+        """Ancestor ids, root first, parsed from ``ancestors``."""
+        return parse_ancestors(self.ancestors)
+
+
+class RepositoryTag(BaseModel):
+    repository = ForeignKeyField(Repository)
+    name = CharField()
+    image = ForeignKeyField(Image)
+    lifetime_start_ts = BigIntegerField()
+    lifetime_end_ts = BigIntegerField(null=True)
+    hidden = BooleanField(default=False)
+    reversion = BooleanField(default=False)
+
+    class Meta:
+        indexes = (
+            (("repository", "name"), False),
+            (("repository", "lifetime_end_ts"), False),
+        )
+
+
+class TagManifest(BaseModel):
+    tag = ForeignKeyField(RepositoryTag, unique=True)
+    digest = CharField(index=True)
+    json_data = LongTextField()
+
+
+class Label(BaseModel):
+    uuid = CharField(unique=True, default=lambda: str(uuid.uuid4()))
+    key = CharField(index=True)
+    value = LongTextField()
+    media_type = ForeignKeyField(MediaType)
+    source_type = ForeignKeyField(LabelSourceType)
+
+
+class TagManifestLabel(BaseModel):
+    repository = ForeignKeyField(Repository)
+    annotated = ForeignKeyField(TagManifest)
+    label = ForeignKeyField(Label, unique=True)
+
+    class Meta:
+        indexes = ((("annotated", "label"), True),)
+
+
+LOOKUP_MODELS = (RepositoryKind, Visibility, ImageStorageLocation, MediaType, LabelSourceType)
+ALL_MODELS = LOOKUP_MODELS + (Namespace, Repository, ImageStorage, ImageStoragePlacement,
+                              Image, RepositoryTag, TagManifest, Label, TagManifestLabel)
+
+# The alive-tag rule lives outside the models because its form differs per
+# backend; migration 0001 creates it and the schema test checks it by name.
+ALIVE_TAG_INDEX = "repository_tag_alive_name"
+ALIVE_TAG_MARKER_COLUMN = "alive_marker"
+
+
+def parse_ancestors(ancestors: str) -> list:
+    """Turn an ancestors path (``/7/9/``) into its ids, root first (``[7, 9]``)."""
+    return [int(part) for part in ancestors.split("/") if part]
+
+
+def backend_name(database: Database | None = None) -> str:
+    """``sqlite``, ``postgresql`` or ``mysql`` for the bound (or given) database."""
+    database = database if database is not None else db.obj
+    if isinstance(database, SqliteDatabase):
+        return "sqlite"
+    if isinstance(database, PostgresqlDatabase):
+        return "postgresql"
+    if isinstance(database, MySQLDatabase):
+        return "mysql"
+    raise errors.DatabaseConfigurationException("unsupported database %r" % (database,))
+
+
+def _backend_options(backend: str) -> dict:
+    options: dict = {"field_types": _FIELD_TYPES[backend]}
+    if backend == "sqlite":
+        options["pragmas"] = {"foreign_keys": 1, "journal_mode": "wal",
+                              "busy_timeout": SQLITE_BUSY_TIMEOUT_MS}
+    elif backend == "mysql":
+        options["charset"] = "utf8mb4"
+    return options
+
+
+def configure(uri: str, **connect_options: Any) -> Database:
+    """Bind :data:`db` to the database named by ``uri`` and return it.
+
+    ``sqlite:///path.db``, ``postgresql://user@host:port/name`` and
+    ``mysql://user:password@host:port/name`` are understood (plus the
+    ``+pool`` variants of playhouse); query-string parameters and
+    ``connect_options`` go to the driver. SQLite runs with foreign keys on,
+    WAL and a busy timeout; MySQL talks utf8mb4. Nothing connects yet: the
+    first query does. Raises DatabaseConfigurationException for a URI that
+    cannot name a database.
+    """
+    if not isinstance(uri, str):
+        raise errors.DatabaseConfigurationException("database URI must be a string")
+    scheme = urlparse(uri).scheme
+    backend = _SCHEMES.get(scheme)
+    if backend is None:
+        raise errors.DatabaseConfigurationException(
+            "unsupported database URI scheme %r in %r (use sqlite:///, postgresql:// "
+            "or mysql://)" % (scheme, uri))
+    options = _backend_options(backend)
+    options.update(connect_options)
+    try:
+        database = db_url.connect(uri, **options)
+    except (RuntimeError, ValueError) as exc:
+        raise errors.DatabaseConfigurationException(str(exc)) from exc
+    db.initialize(database)
+    logger.debug("bound registry_model to %s database %s", backend, database.database)
+    return database
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """One write: a new transaction, or a savepoint when the caller already has one.
+
+    On SQLite the outermost transaction begins IMMEDIATE, so two writers queue
+    on the busy timeout instead of failing when a read lock turns into a write.
+    """
+    if db.in_transaction() or backend_name() != "sqlite":
+        with db.atomic():
+            yield
+    else:
+        with db.atomic("IMMEDIATE"):
+            yield
+
+
+_RETRYABLE_PG_CODES = {"40001", "40P01"}  # serialization failure, deadlock
+_RETRYABLE_MYSQL_CODES = {1205, 1213}  # lock wait timeout, deadlock
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """True for a deadlock, lock timeout or serialization failure worth retrying."""
+    original = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    if getattr(original, "pgcode", None) in _RETRYABLE_PG_CODES:
+        return True
+    code = original.args[0] if original.args else None
+    return code in _RETRYABLE_MYSQL_CODES
+
+
+class WriteConflict(Exception):
+    """Raised inside a write whose compare-and-set saw a concurrent change: retried."""
+
+
+def run_with_retry(write: Callable[[], T], attempts: int = 8,
+                   retry_integrity_errors: bool = True) -> T:
+    """Run ``write`` in one transaction, retried when a concurrent writer won a race.
+
+    A lost race shows up as an IntegrityError on a uniqueness rule (when
+    ``retry_integrity_errors``), a WriteConflict raised by ``write`` itself, or
+    a deadlock/serialization failure. Each
+    retry starts a fresh transaction after a short random pause. Inside the
+    caller's transaction no retry is possible (the outer transaction is what
+    failed), so the error goes up as TagConflictException; so does the last
+    failure after ``attempts`` tries. Nothing of a failed attempt is kept.
+    """
+    nested = db.in_transaction()
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction():
+                return write()
+        except IntegrityError as exc:
+            if not retry_integrity_errors:
+                raise
+            failure: Exception = exc
+        except WriteConflict as exc:
+            failure = exc
+        except OperationalError as exc:
+            if not is_transient_conflict(exc):
+                raise
+            failure = exc
+        if nested:
+            break
+        logger.info("write lost a race (attempt %d of %d): %s", attempt, attempts, failure)
+        time.sleep(random.uniform(0, 0.005 * attempt))
+    raise errors.TagConflictException(
+        "a concurrent writer kept winning; nothing was written (%s)" % failure) from failure

@@ -1,0 +1,140 @@
+"""Immutable values handed to callers of the interface.
+
+Each datatype is a ``collections.namedtuple`` built by a ``for_*`` classmethod
+from rows (or plain values) that were already loaded. They never hold a
+connection and never run a query when an attribute is read, so what a call
+costs is visible in the interface method that built them. This module imports
+nothing from peewee.
+"""
+import json
+from collections import namedtuple
+from datetime import datetime
+from typing import Any, Iterable, Optional
+
+DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE = "application/vnd.docker.distribution.manifest.v1+json"
+DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE = (
+    "application/vnd.docker.distribution.manifest.v1+prettyjws")
+
+
+class RepositoryReference(namedtuple("RepositoryReference", [
+        "id", "namespace_name", "name", "kind", "is_public", "state"])):
+    """A repository: its id, ``namespace_name/name``, kind name, visibility and state.
+
+    ``state`` is a :class:`registry_model.database.RepositoryState` member when
+    the row was loaded, or None for a reference built from an id alone.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def for_repo_obj(cls, repo: Any, namespace_name: str, kind_name: str,
+                     is_public: bool) -> "RepositoryReference":
+        """Build from a loaded Repository row plus the names its lookup ids stand for."""
+        return cls(id=repo.id, namespace_name=namespace_name, name=repo.name,
+                   kind=kind_name, is_public=is_public, state=repo.state)
+
+    @classmethod
+    def for_id(cls, repo_id: int, namespace_name: Optional[str] = None,
+               name: Optional[str] = None, kind: Optional[str] = None,
+               is_public: Optional[bool] = None, state: Any = None) -> "RepositoryReference":
+        """A reference to a repository known by id; the other fields stay None unless given."""
+        return cls(id=repo_id, namespace_name=namespace_name, name=name, kind=kind,
+                   is_public=is_public, state=state)
+
+    @property
+    def full_name(self) -> str:
+        """``namespace/name``, the way clients spell the repository."""
+        return "%s/%s" % (self.namespace_name, self.name)
+
+
+class Tag(namedtuple("Tag", [
+        "id", "name", "repository", "docker_image_id", "reversion",
+        "lifetime_start_ts", "lifetime_end_ts", "image_id", "hidden"])):
+    """A tag row: its name, the legacy image it points at and its lifetime (Unix seconds).
+
+    ``repository`` is a RepositoryReference with namespace and name filled;
+    ``lifetime_end_ts`` is None for a tag with no end. ``image_id`` is the
+    database id of the legacy image.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def for_repository_tag(cls, tag: Any, docker_image_id: str,
+                           repository: RepositoryReference) -> "Tag":
+        """Build from a RepositoryTag row, its image's V1 id and its repository."""
+        return cls(id=tag.id, name=tag.name, repository=repository,
+                   docker_image_id=docker_image_id, reversion=tag.reversion,
+                   lifetime_start_ts=tag.lifetime_start_ts,
+                   lifetime_end_ts=tag.lifetime_end_ts, image_id=tag.image_id,
+                   hidden=tag.hidden)
+
+
+def schema1_media_type(manifest_bytes: bytes) -> str:
+    """The schema 1 media type of a stored manifest: signed when it carries signatures."""
+    try:
+        parsed = json.loads(manifest_bytes)
+    except ValueError:
+        return DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE
+    if isinstance(parsed, dict) and not parsed.get("signatures"):
+        return DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE
+    return DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE
+
+
+class Manifest(namedtuple("Manifest", ["id", "digest", "media_type", "manifest_bytes",
+                                       "tag_id"])):
+    """A stored manifest: digest, media type and the exact bytes that were pushed.
+
+    In the pre-OCI schema a manifest is a TagManifest row: ``id`` is its id and
+    ``tag_id`` the tag it belongs to.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def for_tag_manifest(cls, tag_manifest: Any) -> "Manifest":
+        """Build from a TagManifest row; the media type is read from the stored JSON."""
+        manifest_bytes = tag_manifest.json_data.encode("utf-8")
+        return cls(id=tag_manifest.id, digest=tag_manifest.digest,
+                   media_type=schema1_media_type(manifest_bytes),
+                   manifest_bytes=manifest_bytes, tag_id=tag_manifest.tag_id)
+
+
+class LegacyImage(namedtuple("LegacyImage", [
+        "id", "docker_image_id", "created", "comment", "command", "image_size",
+        "aggregate_size", "uploading", "v1_metadata_string", "blob_digest",
+        "parents", "tags"])):
+    """A V1 image with its blob's size and digest.
+
+    ``parents`` is a tuple of LegacyImage, nearest parent first, or None when
+    not loaded; ``tags`` is a tuple of the names of alive, non-hidden tags
+    pointing at the image, or None when not loaded.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def for_image(cls, image: Any, parents: Optional[tuple] = None,
+                  tags: Optional[Iterable[str]] = None) -> "LegacyImage":
+        """Build from an Image row whose ``storage`` was loaded with it."""
+        storage = image.storage
+        created: Optional[datetime] = image.created
+        return cls(id=image.id, docker_image_id=image.docker_image_id, created=created,
+                   comment=image.comment, command=image.command,
+                   image_size=storage.image_size, aggregate_size=image.aggregate_size,
+                   uploading=storage.uploading, v1_metadata_string=image.v1_json_metadata,
+                   blob_digest=storage.content_checksum, parents=parents,
+                   tags=tuple(tags) if tags is not None else None)
+
+
+class Label(namedtuple("Label", ["id", "key", "value", "uuid", "source_type_name",
+                                 "media_type_name"])):
+    """A key/value label of a manifest, with its source (manifest, api, internal)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def for_label(cls, label: Any, source_type_name: str, media_type_name: str) -> "Label":
+        """Build from a Label row plus the names its lookup ids stand for."""
+        return cls(id=label.id, key=label.key, value=label.value, uuid=label.uuid,
+                   source_type_name=source_type_name, media_type_name=media_type_name)

@@ -1,0 +1,70 @@
+"""Exceptions raised by every layer of registry_model.
+
+All of them derive from :class:`DataModelException`, so a caller can catch the
+library's own failures in one place while programming errors (TypeError and
+friends) still surface. A write that raises one of these has changed nothing.
+"""
+
+
+class DataModelException(Exception):
+    """Base class of every error the data model raises on purpose."""
+
+
+class DatabaseConfigurationException(DataModelException):
+    """The database URI or its options cannot be used (unknown scheme, bad path, ...)."""
+
+
+class DatabaseUnavailableException(DataModelException):
+    """The database server could not be reached or refused the connection."""
+
+
+class InvalidNameException(DataModelException):
+    """A namespace, repository, tag or image id does not follow the naming rules."""
+
+
+class InvalidDigestException(DataModelException):
+    """A digest is not of the form ``algorithm:hex`` understood by the registry."""
+
+
+class DuplicateException(DataModelException):
+    """The row being created already exists (same namespace, repository, ...)."""
+
+
+class NotFoundException(DataModelException):
+    """A row the write depends on does not exist (or no longer exists)."""
+
+
+class InvalidImageException(DataModelException):
+    """A legacy image cannot be created as asked (e.g. its parent lives elsewhere)."""
+
+
+class UnknownLookupValueException(DataModelException):
+    """A name for a lookup table (kind, visibility, location, ...) is not known."""
+
+
+class InvalidRepositoryKindException(UnknownLookupValueException):
+    """The repository kind is not one of the kinds in the RepositoryKind table."""
+
+
+class InvalidLabelKeyException(DataModelException):
+    """A label key breaks the key rules (length, characters, separators)."""
+
+
+class InvalidLabelValueException(DataModelException):
+    """A label value is not text or holds characters no backend can store."""
+
+
+class InvalidMediaTypeException(UnknownLookupValueException):
+    """The media type is not one of those in the MediaType table."""
+
+
+class UnknownLabelSourceTypeException(UnknownLookupValueException):
+    """The label source type is not one of those in the LabelSourceType table."""
+
+
+class ImmutableLabelException(DataModelException):
+    """The label's source type is immutable (e.g. ``manifest``): it cannot be deleted."""
+
+
+class TagConflictException(DataModelException):
+    """Concurrent writers kept changing the same tag; the write was abandoned unapplied."""

@@ -1,0 +1,106 @@
+"""Labels of manifests: key/value pairs with a source (manifest, api, internal).
+
+Keys written through the API follow the key rules of
+:func:`registry_model.validation.check_label_key`; keys of source ``manifest``
+come from image builders and are stored as written. Labels whose source type is
+immutable cannot be deleted.
+"""
+import json
+import logging
+from typing import Optional
+
+from peewee import fn
+
+from registry_model import errors, validation
+from registry_model.database import Label, RepositoryTag, TagManifest, TagManifestLabel, transaction
+from registry_model.model import lookup
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_SOURCE_TYPE = "manifest"
+
+
+def infer_media_type(value: str) -> str:
+    """``application/json`` for a JSON object or array, ``text/plain`` for anything else."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return "text/plain"
+    return "application/json" if isinstance(parsed, (dict, list)) else "text/plain"
+
+
+def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_type_name: str,
+                          media_type_name: Optional[str] = None) -> Label:
+    """Label the manifest; three statements, one transaction.
+
+    Raises InvalidLabelKeyException, InvalidLabelValueException,
+    UnknownLabelSourceTypeException or InvalidMediaTypeException before
+    writing, and NotFoundException when the manifest is gone.
+    """
+    source_type_id = lookup.source_type_id(source_type_name)
+    validation.check_label_key(key, validate_format=source_type_name != MANIFEST_SOURCE_TYPE)
+    validation.check_label_value(value)
+    media_type_id = lookup.media_type_id(media_type_name or infer_media_type(value))
+    with transaction():
+        repository_id = (TagManifest.select(RepositoryTag.repository)
+                         .join(RepositoryTag)
+                         .where(TagManifest.id == tag_manifest_id)
+                         .scalar())
+        if repository_id is None:
+            raise errors.NotFoundException("manifest %s does not exist" % tag_manifest_id)
+        label = Label.create(key=key, value=value, media_type=media_type_id,
+                             source_type=source_type_id)
+        TagManifestLabel.insert(repository=repository_id,
+                                annotated=tag_manifest_id, label=label.id).execute()
+    return label
+
+
+def _labels_of(tag_manifest_id: int):
+    return (Label.select()
+            .join(TagManifestLabel)
+            .where(TagManifestLabel.annotated == tag_manifest_id))
+
+
+def list_manifest_labels(tag_manifest_id: int, key_prefix: Optional[str] = None) -> list:
+    """The manifest's labels in creation order, optionally by key prefix: one query.
+
+    The prefix is compared case-sensitively and literally (no LIKE wildcards).
+    """
+    query = _labels_of(tag_manifest_id)
+    if key_prefix:
+        # LIKE would treat % and _ as wildcards and is case-insensitive on
+        # SQLite; comparing the leading characters is literal everywhere.
+        query = query.where(fn.SUBSTR(Label.key, 1, len(key_prefix)) == key_prefix)
+    return list(query.order_by(Label.id))
+
+
+def get_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[Label]:
+    """The manifest's label with that uuid, or None (also for a malformed uuid): one query."""
+    if not validation.is_valid_uuid(label_uuid):
+        return None
+    return _labels_of(tag_manifest_id).where(Label.uuid == label_uuid).get_or_none()
+
+
+def delete_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[Label]:
+    """Delete the manifest's label with that uuid and return it, or None if absent.
+
+    ImmutableLabelException for a label of an immutable source type (such as
+    ``manifest``). Three statements, one transaction.
+    """
+    if not validation.is_valid_uuid(label_uuid):
+        return None
+    with transaction():
+        label = get_manifest_label(tag_manifest_id, label_uuid)
+        if label is None:
+            return None
+        if not lookup.is_mutable_source_type(label.source_type_id):
+            raise errors.ImmutableLabelException(
+                "label %s comes from source %r and cannot be deleted"
+                % (label_uuid, lookup.source_type_name(label.source_type_id)))
+        unlinked = (TagManifestLabel.delete()
+                    .where(TagManifestLabel.label == label.id,
+                           TagManifestLabel.annotated == tag_manifest_id).execute())
+        if not unlinked:
+            return None
+        Label.delete().where(Label.id == label.id).execute()
+    return label

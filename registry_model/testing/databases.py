@@ -1,0 +1,56 @@
+"""Throw-away databases for tests: a SQLite file, or a fresh PostgreSQL/MySQL database.
+
+Tests that need real commits or several connections (concurrency, migrations
+up and down) cannot run inside the per-test rollback of ``initialized_db``;
+:func:`scratch_database_uri` gives them a database of their own beside the one
+named by ``TEST_DATABASE_URI``, and drops it afterwards.
+"""
+import os
+import tempfile
+import uuid
+from contextlib import contextmanager
+from typing import Iterator, Optional
+from urllib.parse import urlparse, urlunparse
+
+from playhouse import db_url
+
+TEST_DATABASE_URI_VARIABLE = "TEST_DATABASE_URI"
+
+
+def test_database_uri() -> Optional[str]:
+    """The URI named by ``TEST_DATABASE_URI``, or None for the default temporary SQLite."""
+    return os.environ.get(TEST_DATABASE_URI_VARIABLE) or None
+
+
+def _server_admin(uri: str):
+    """A connection to the server of ``uri`` on its own database, for CREATE/DROP DATABASE."""
+    database = db_url.connect(uri)
+    database.connect()
+    return database
+
+
+@contextmanager
+def scratch_database_uri(base_uri: Optional[str] = None) -> Iterator[str]:
+    """A URI to a new, empty database on the same server as ``base_uri``; dropped at exit.
+
+    With no base URI (or a SQLite one) it is a file in a temporary folder.
+    """
+    base_uri = base_uri if base_uri is not None else test_database_uri()
+    if base_uri is None or base_uri.startswith("sqlite"):
+        with tempfile.TemporaryDirectory(prefix="registry_model_") as folder:
+            yield "sqlite:///" + os.path.join(folder, "scratch.db")
+        return
+    parsed = urlparse(base_uri)
+    name = "%s_scratch_%s" % (parsed.path.lstrip("/"), uuid.uuid4().hex[:10])
+    admin = _server_admin(base_uri)
+    try:
+        admin.execute_sql("CREATE DATABASE %s" % name)
+        try:
+            yield urlunparse(parsed._replace(path="/" + name))
+        finally:
+            if parsed.scheme.startswith("postgres"):
+                admin.execute_sql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+            else:
+                admin.execute_sql("DROP DATABASE IF EXISTS %s" % name)
+    finally:
+        admin.close()

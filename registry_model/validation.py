@@ -1,0 +1,130 @@
+"""Input rules shared by every layer: names, digests, label keys and values.
+
+Each rule comes as a predicate (``is_valid_*``) for read paths, which answer
+"not found" to input that cannot exist, and a ``check_*`` twin for write paths,
+which raise the matching :mod:`registry_model.errors` exception before any SQL
+runs, so bad input never reaches the database.
+"""
+import re
+import uuid
+
+from registry_model import errors
+
+MAX_NAME_LENGTH = 255
+MAX_TAG_LENGTH = 128
+MAX_LABEL_KEY_LENGTH = 255
+
+# Docker distribution's path-component grammar (reference/regexp.go).
+_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$", re.ASCII)
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
+_DOCKER_IMAGE_ID = re.compile(r"^[a-f0-9]{64}$", re.ASCII)
+_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$", re.ASCII)
+_HEX_DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
+_LABEL_KEY = re.compile(r"^[a-z0-9](([a-z0-9]|[-.](?![.-]))*[a-z0-9])?$", re.ASCII)
+
+
+def _is_text(value: object, max_length: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= max_length
+
+
+def is_valid_namespace_name(name: object) -> bool:
+    """True when ``name`` is a lowercase path component of at most 255 characters."""
+    return _is_text(name, MAX_NAME_LENGTH) and bool(_COMPONENT.match(name))
+
+
+is_valid_repository_name = is_valid_namespace_name
+
+
+def is_valid_tag_name(name: object) -> bool:
+    """True when ``name`` follows Docker's tag grammar (``[\\w][\\w.-]{0,127}``)."""
+    return _is_text(name, MAX_TAG_LENGTH) and bool(_TAG.match(name))
+
+
+def is_valid_docker_image_id(image_id: object) -> bool:
+    """True when ``image_id`` is a V1 image id: 64 lowercase hexadecimal characters."""
+    return isinstance(image_id, str) and bool(_DOCKER_IMAGE_ID.match(image_id))
+
+
+def is_valid_digest(digest: object) -> bool:
+    """True for an OCI digest (``algorithm:encoded``); sha256/sha512 must be full hex."""
+    if not _is_text(digest, MAX_NAME_LENGTH) or not _DIGEST.match(digest):
+        return False
+    algorithm, encoded = digest.split(":", 1)
+    expected = _HEX_DIGEST_LENGTHS.get(algorithm)
+    if expected is None:
+        return True
+    return len(encoded) == expected and all(c in "0123456789abcdef" for c in encoded)
+
+
+def is_valid_uuid(value: object) -> bool:
+    """True when ``value`` is a string holding a UUID in any standard spelling."""
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_valid_label_key(key: object) -> bool:
+    """True when ``key`` follows the label-key rules of user-written (api/internal) labels."""
+    return _is_text(key, MAX_LABEL_KEY_LENGTH) and bool(_LABEL_KEY.match(key))
+
+
+def _check(ok: bool, exception: type, message: str) -> None:
+    if not ok:
+        raise exception(message)
+
+
+def check_namespace_name(name: object) -> None:
+    """Raise InvalidNameException unless ``name`` is a valid namespace name."""
+    _check(is_valid_namespace_name(name), errors.InvalidNameException,
+           "invalid namespace name %r" % (name,))
+
+
+def check_repository_name(name: object) -> None:
+    """Raise InvalidNameException unless ``name`` is a valid repository name."""
+    _check(is_valid_repository_name(name), errors.InvalidNameException,
+           "invalid repository name %r" % (name,))
+
+
+def check_tag_name(name: object) -> None:
+    """Raise InvalidNameException unless ``name`` is a valid tag name."""
+    _check(is_valid_tag_name(name), errors.InvalidNameException,
+           "invalid tag name %r" % (name,))
+
+
+def check_docker_image_id(image_id: object) -> None:
+    """Raise InvalidNameException unless ``image_id`` is 64 lowercase hex characters."""
+    _check(is_valid_docker_image_id(image_id), errors.InvalidNameException,
+           "invalid docker image id %r" % (image_id,))
+
+
+def check_digest(digest: object) -> None:
+    """Raise InvalidDigestException unless ``digest`` is a well-formed digest."""
+    _check(is_valid_digest(digest), errors.InvalidDigestException,
+           "invalid digest %r" % (digest,))
+
+
+def check_label_key(key: object, validate_format: bool = True) -> None:
+    """Raise InvalidLabelKeyException for a bad key.
+
+    Keys from image builders (``validate_format=False``) are stored as written,
+    but every key must still be non-empty text of at most 255 characters
+    without NUL, which no backend can store.
+    """
+    if not _is_text(key, MAX_LABEL_KEY_LENGTH) or "\x00" in key:
+        raise errors.InvalidLabelKeyException(
+            "label key must be 1 to %d characters: %r" % (MAX_LABEL_KEY_LENGTH, key))
+    if validate_format and not _LABEL_KEY.match(key):
+        raise errors.InvalidLabelKeyException(
+            "label key must be lowercase letters and digits, with single '.' or '-' "
+            "between them: %r" % (key,))
+
+
+def check_label_value(value: object) -> None:
+    """Raise InvalidLabelValueException unless ``value`` is text without NUL characters."""
+    if not isinstance(value, str) or "\x00" in value:
+        raise errors.InvalidLabelValueException("label value must be text without NUL: %r"
+                                                % (value,))

@@ -1,0 +1,39 @@
+"""Packaging for registry_model.
+
+The migration scripts live in the top-level ``migrations/`` folder of the
+checkout and are installed as the ``registry_model.migrations`` package, so a
+non-editable install can migrate a database from any working directory.
+"""
+from setuptools import setup
+
+setup(
+    name="registry_model",
+    version="0.1.0",
+    description="A relational data model for container-image registries, on peewee.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=[
+        "registry_model",
+        "registry_model.model",
+        "registry_model.testing",
+        "registry_model.migrations",
+    ],
+    package_dir={"registry_model.migrations": "migrations"},
+    install_requires=[
+        "peewee>=4.5,<5",
+        "six",
+        "psycopg2-binary",
+        "PyMySQL",
+        "click>=8",
+        "factory-boy>=3.3",
+        "pytest>=8",
+    ],
+    extras_require={
+        "test": ["ruff"],
+    },
+    entry_points={
+        "console_scripts": ["registry-model=registry_model.cli:main"],
+        "pytest11": ["registry_model=registry_model.testing.plugin"],
+    },
+)
