@@ -1,0 +1,1 @@
+"""Tests of registry_model.manifests (no database needed)."""
