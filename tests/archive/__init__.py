@@ -1,0 +1,1 @@
+"""Tests of registry_model.archive (no database needed)."""
