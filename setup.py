@@ -4,7 +4,7 @@ The migration scripts live in the top-level ``migrations/`` folder of the
 checkout and are installed as the ``registry_model.migrations`` package, so a
 non-editable install can migrate a database from any working directory.
 """
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="registry_model",
@@ -13,12 +13,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=[
-        "registry_model",
-        "registry_model.model",
-        "registry_model.testing",
-        "registry_model.migrations",
-    ],
+    packages=find_packages(include=["registry_model", "registry_model.*"])
+    + ["registry_model.migrations"],
     package_dir={"registry_model.migrations": "migrations"},
     install_requires=[
         "peewee>=4.5,<5",
@@ -28,6 +24,9 @@ setup(
         "click>=8",
         "factory-boy>=3.3",
         "pytest>=8",
+        "rehashes>=0.3,<0.4",
+        "jwcrypto>=1.5",
+        "tqdm>=4.60",
     ],
     extras_require={
         "test": ["ruff"],

@@ -18,7 +18,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse, urlunparse
 
 from peewee import (
     BigIntegerField,
@@ -29,6 +29,7 @@ from peewee import (
     DateTimeField,
     Field,
     ForeignKeyField,
+    IntegerField,
     IntegrityError,
     Model,
     MySQLDatabase,
@@ -216,9 +217,36 @@ class TagManifestLabel(BaseModel):
         indexes = ((("annotated", "label"), True),)
 
 
+class BlobUpload(BaseModel):
+    """A resumable upload in progress: byte count, chunks and the running sha256 state."""
+
+    repository = ForeignKeyField(Repository)
+    uuid = CharField(unique=True)
+    byte_count = BigIntegerField(default=0)
+    uncompressed_byte_count = BigIntegerField(null=True)
+    chunk_count = IntegerField(default=0)
+    sha_state = LongTextField(null=True)
+    location = ForeignKeyField(ImageStorageLocation)
+    storage_metadata = LongTextField(null=True)
+    created = BigIntegerField(index=True)
+
+
+class UploadedBlob(BaseModel):
+    """A temporary link of a blob to a repository, protecting it from collection until expiry."""
+
+    repository = ForeignKeyField(Repository)
+    blob = ForeignKeyField(ImageStorage)
+    uploaded_at = BigIntegerField()
+    expires_at = BigIntegerField(index=True)
+
+    class Meta:
+        indexes = ((("repository", "blob"), False),)
+
+
 LOOKUP_MODELS = (RepositoryKind, Visibility, ImageStorageLocation, MediaType, LabelSourceType)
 ALL_MODELS = LOOKUP_MODELS + (Namespace, Repository, ImageStorage, ImageStoragePlacement,
-                              Image, RepositoryTag, TagManifest, Label, TagManifestLabel)
+                              Image, RepositoryTag, TagManifest, Label, TagManifestLabel,
+                              BlobUpload, UploadedBlob)
 
 # The alive-tag rule lives outside the models because its form differs per
 # backend; migration 0001 creates it and the schema test checks it by name.
@@ -266,14 +294,29 @@ def configure(uri: str, **connect_options: Any) -> Database:
     """
     if not isinstance(uri, str):
         raise errors.DatabaseConfigurationException("database URI must be a string")
-    scheme = urlparse(uri).scheme
+    try:
+        scheme = urlparse(uri).scheme
+    except ValueError as exc:  # e.g. an unclosed [IPv6] host
+        raise errors.DatabaseConfigurationException(
+            "malformed database URI %r: %s" % (uri, exc)) from exc
     backend = _SCHEMES.get(scheme)
     if backend is None:
         raise errors.DatabaseConfigurationException(
             "unsupported database URI scheme %r in %r (use sqlite:///, postgresql:// "
             "or mysql://)" % (scheme, uri))
+    if backend == "sqlite" and not uri.startswith(scheme + "://"):
+        # playhouse drops the first character of the path of "sqlite:name.db".
+        raise errors.DatabaseConfigurationException(
+            "SQLite URIs take the form sqlite:///path/to/file.db, not %r" % uri)
     options = _backend_options(backend)
     options.update(connect_options)
+    parsed = urlparse(uri)
+    if backend == "mysql" and parsed.password is not None:
+        # playhouse hands PyMySQL the password as "passwd", which it deprecates.
+        options.setdefault("password", unquote(parsed.password))
+        user = parsed.netloc.rsplit("@", 1)[0].split(":", 1)[0]
+        host = parsed.netloc.rsplit("@", 1)[1]
+        uri = urlunparse(parsed._replace(netloc="%s@%s" % (user, host)))
     try:
         database = db_url.connect(uri, **options)
     except (RuntimeError, ValueError) as exc:
@@ -298,16 +341,37 @@ def transaction() -> Iterator[None]:
             yield
 
 
+def locked(query):
+    """The query as SELECT ... FOR UPDATE where the backend has it (SQLite locks on write)."""
+    return query.for_update() if db.obj.for_update else query
+
+
 _RETRYABLE_PG_CODES = {"40001", "40P01"}  # serialization failure, deadlock
 _RETRYABLE_MYSQL_CODES = {1205, 1213}  # lock wait timeout, deadlock
+_MYSQL_NO_SUCH_SAVEPOINT = 1305
+# SQLITE_BUSY and its extended codes (BUSY_SNAPSHOT, ...): a deferred transaction
+# that read before another connection wrote cannot write any more (deadlock or
+# stale snapshot), or the busy timeout ran out.
+_SQLITE_BUSY = 5
 
 
 def is_transient_conflict(exc: BaseException) -> bool:
-    """True for a deadlock, lock timeout or serialization failure worth retrying."""
-    original = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    """True for a deadlock, lock timeout or serialization failure worth retrying.
+
+    MySQL ends the whole transaction on a deadlock, so rolling back to a
+    savepoint afterwards fails: that failure counts as the deadlock it follows.
+    """
+    # peewee 4 keeps the driver's exception in ``orig`` (older ones in args[0]).
+    original = getattr(exc, "orig", None)
+    if original is None:
+        original = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
     if getattr(original, "pgcode", None) in _RETRYABLE_PG_CODES:
         return True
+    if (getattr(original, "sqlite_errorcode", None) or 0) & 0xFF == _SQLITE_BUSY:
+        return True
     code = original.args[0] if original.args else None
+    if code == _MYSQL_NO_SUCH_SAVEPOINT and exc.__context__ is not None:
+        return is_transient_conflict(exc.__context__)
     return code in _RETRYABLE_MYSQL_CODES
 
 
@@ -316,7 +380,8 @@ class WriteConflict(Exception):
 
 
 def run_with_retry(write: Callable[[], T], attempts: int = 8,
-                   retry_integrity_errors: bool = True) -> T:
+                   retry_integrity_errors: bool = True,
+                   conflict: type = errors.TagConflictException) -> T:
     """Run ``write`` in one transaction, retried when a concurrent writer won a race.
 
     A lost race shows up as an IntegrityError on a uniqueness rule (when
@@ -324,7 +389,8 @@ def run_with_retry(write: Callable[[], T], attempts: int = 8,
     a deadlock/serialization failure. Each
     retry starts a fresh transaction after a short random pause. Inside the
     caller's transaction no retry is possible (the outer transaction is what
-    failed), so the error goes up as TagConflictException; so does the last
+    failed), so the error goes up as ``conflict`` (TagConflictException unless
+    told otherwise, a ConcurrentWriteException); so does the last
     failure after ``attempts`` tries. Nothing of a failed attempt is kept.
     """
     nested = db.in_transaction()
@@ -346,5 +412,5 @@ def run_with_retry(write: Callable[[], T], attempts: int = 8,
             break
         logger.info("write lost a race (attempt %d of %d): %s", attempt, attempts, failure)
         time.sleep(random.uniform(0, 0.005 * attempt))
-    raise errors.TagConflictException(
+    raise conflict(
         "a concurrent writer kept winning; nothing was written (%s)" % failure) from failure

@@ -49,25 +49,27 @@ class RepositoryReference(namedtuple("RepositoryReference", [
 
 class Tag(namedtuple("Tag", [
         "id", "name", "repository", "docker_image_id", "reversion",
-        "lifetime_start_ts", "lifetime_end_ts", "image_id", "hidden"])):
+        "lifetime_start_ts", "lifetime_end_ts", "image_id", "hidden", "manifest_digest"])):
     """A tag row: its name, the legacy image it points at and its lifetime (Unix seconds).
 
     ``repository`` is a RepositoryReference with namespace and name filled;
     ``lifetime_end_ts`` is None for a tag with no end. ``image_id`` is the
-    database id of the legacy image.
+    database id of the legacy image; ``manifest_digest`` the digest of its
+    manifest when the query loaded it, else None.
     """
 
     __slots__ = ()
 
     @classmethod
     def for_repository_tag(cls, tag: Any, docker_image_id: str,
-                           repository: RepositoryReference) -> "Tag":
+                           repository: RepositoryReference,
+                           manifest_digest: Optional[str] = None) -> "Tag":
         """Build from a RepositoryTag row, its image's V1 id and its repository."""
         return cls(id=tag.id, name=tag.name, repository=repository,
                    docker_image_id=docker_image_id, reversion=tag.reversion,
                    lifetime_start_ts=tag.lifetime_start_ts,
                    lifetime_end_ts=tag.lifetime_end_ts, image_id=tag.image_id,
-                   hidden=tag.hidden)
+                   hidden=tag.hidden, manifest_digest=manifest_digest)
 
 
 def schema1_media_type(manifest_bytes: bytes) -> str:
@@ -138,3 +140,44 @@ class Label(namedtuple("Label", ["id", "key", "value", "uuid", "source_type_name
         """Build from a Label row plus the names its lookup ids stand for."""
         return cls(id=label.id, key=label.key, value=label.value, uuid=label.uuid,
                    source_type_name=source_type_name, media_type_name=media_type_name)
+
+
+class Blob(namedtuple("Blob", ["id", "uuid", "digest", "compressed_size", "uncompressed_size",
+                               "uploading", "placements"])):
+    """A blob record: its digest and sizes; ``placements`` are location names, or None.
+
+    The bytes live in a blob store under ``digest``, never in the database.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def for_image_storage(cls, storage: Any, placements: Optional[Iterable[str]] = None) -> "Blob":
+        """Build from an ImageStorage row (and its location names, when loaded)."""
+        return cls(id=storage.id, uuid=storage.uuid, digest=storage.content_checksum,
+                   compressed_size=storage.image_size,
+                   uncompressed_size=storage.uncompressed_size, uploading=storage.uploading,
+                   placements=tuple(placements) if placements is not None else None)
+
+
+class BlobUpload(namedtuple("BlobUpload", [
+        "id", "upload_id", "repository_id", "byte_count", "uncompressed_byte_count",
+        "chunk_count", "sha_state", "location_name", "storage_metadata", "created"])):
+    """A resumable upload: bytes so far, chunk count, the serialised sha256 state and metadata.
+
+    ``sha_state`` is the text a resumable hash serialised itself to;
+    ``storage_metadata`` is a dict the blob store keeps about the upload.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def for_upload(cls, upload: Any, location_name: str) -> "BlobUpload":
+        """Build from a BlobUpload row plus the name of its location."""
+        metadata = json.loads(upload.storage_metadata) if upload.storage_metadata else {}
+        return cls(id=upload.id, upload_id=upload.uuid, repository_id=upload.repository_id,
+                   byte_count=upload.byte_count,
+                   uncompressed_byte_count=upload.uncompressed_byte_count,
+                   chunk_count=upload.chunk_count, sha_state=upload.sha_state,
+                   location_name=location_name, storage_metadata=metadata,
+                   created=upload.created)

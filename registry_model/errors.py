@@ -66,5 +66,13 @@ class ImmutableLabelException(DataModelException):
     """The label's source type is immutable (e.g. ``manifest``): it cannot be deleted."""
 
 
-class TagConflictException(DataModelException):
+class ConcurrentWriteException(DataModelException):
+    """Concurrent writers kept winning the same race; the write was abandoned unapplied."""
+
+
+class TagConflictException(ConcurrentWriteException):
     """Concurrent writers kept changing the same tag; the write was abandoned unapplied."""
+
+
+class ManifestBlobUnknownException(NotFoundException):
+    """A layer blob named by a manifest is not linked to the repository being pushed to."""

@@ -69,7 +69,9 @@ class RegistryDataInterface:
         """Create and return a Label on the Manifest.
 
         The key must follow the key rules unless the source type is
-        ``manifest``; the media type is inferred when None. Budget: 3 statements.
+        ``manifest``; the media type is inferred when None. A key with a
+        handler (``quay.expires-after``) also changes the manifest's tags.
+        Budget: 3 statements, 5 for a key with a handler.
         """
 
     @abstractmethod
@@ -88,5 +90,146 @@ class RegistryDataInterface:
         """Delete and return the Manifest's Label with that uuid, or None.
 
         ImmutableLabelException for a label of an immutable source type.
+        Budget: 3 statements.
+        """
+
+    # Blobs and uploads.
+
+    @abstractmethod
+    def get_repo_blob_by_digest(self, repository_ref, blob_digest, include_placements=False):
+        """The finished Blob with that digest linked to the repository, or None.
+
+        A blob is linked by an image of the repository or by an unexpired
+        temporary link (a recent upload or mount). ``placements`` is filled when
+        asked. Budget: 1 statement, 2 with placements.
+        """
+
+    @abstractmethod
+    def create_blob_upload(self, repository_ref, upload_id, location_name, storage_metadata):
+        """Start a resumable upload with that UUID in the repository; return its BlobUpload.
+
+        DuplicateException for an id in use. Budget: 1 statement.
+        """
+
+    @abstractmethod
+    def lookup_blob_upload(self, repository_ref, blob_upload_id):
+        """The repository's BlobUpload with that id, or None. Budget: 1 statement."""
+
+    @abstractmethod
+    def update_blob_upload(self, blob_upload, uncompressed_byte_count, storage_metadata,
+                           byte_count, chunk_count, sha_state):
+        """Record an upload's progress; the updated BlobUpload, or None when it is gone.
+
+        ``sha_state`` is the serialised running hash a later worker resumes from.
+        Budget: 1 statement.
+        """
+
+    @abstractmethod
+    def delete_blob_upload(self, blob_upload):
+        """Forget an upload (cancelled or abandoned). Budget: 1 statement."""
+
+    @abstractmethod
+    def commit_blob_upload(self, blob_upload, blob_digest_str, blob_expiration_seconds):
+        """Turn the upload into a Blob linked to its repository for ``blob_expiration_seconds``.
+
+        The blob record is shared with other repositories holding the same
+        digest. None when the upload is gone. Budget: 6 statements.
+        """
+
+    @abstractmethod
+    def mount_blob_into_repository(self, blob, target_repository_ref, expiration_sec):
+        """Link an existing Blob into another repository for ``expiration_sec``; False if gone.
+
+        The caller checks that the user may read the blob's source. Budget: 2 statements.
+        """
+
+    # Pushing manifests.
+
+    @abstractmethod
+    def create_manifest_and_retarget_tag(self, repository_ref, manifest_interface_instance,
+                                         tag_name, storage):
+        """Store a pushed schema 1 manifest and point ``tag_name`` at it: ``(Manifest, Tag)``.
+
+        Every layer blob must be linked to the repository
+        (ManifestBlobUnknownException otherwise). The legacy image chain is
+        synthesized (clashing V1 ids rewritten), the tag moved (time machine
+        kept) and the image config's labels stored as ``manifest`` labels, in
+        one transaction. Budget: 16 statements, whatever the number of layers.
+        """
+
+    # Tag lifecycle.
+
+    @abstractmethod
+    def get_repo_tag(self, repository_ref, tag_name):
+        """The alive, non-hidden Tag of that name, with its manifest digest, or None.
+
+        Budget: 1 statement.
+        """
+
+    @abstractmethod
+    def list_all_active_repository_tags(self, repository_ref):
+        """Every alive, non-hidden Tag of the repository, by name. Budget: 1 statement."""
+
+    @abstractmethod
+    def lookup_active_repository_tags(self, repository_ref, last=None, limit=100):
+        """Up to ``limit`` alive, non-hidden Tags named after ``last``, sorted by name.
+
+        The order and cursor of the OCI distribution tag list (``n``, ``last``).
+        Budget: 1 statement.
+        """
+
+    @abstractmethod
+    def list_repository_tag_history(self, repository_ref, page=1, size=100,
+                                    specific_tag_name=None, active_tags_only=False):
+        """One page of tag rows, alive and ended, newest first: ``(tags, has_more)``.
+
+        Budget: 1 statement.
+        """
+
+    @abstractmethod
+    def retarget_tag(self, repository_ref, tag_name, manifest_or_legacy_image, storage,
+                     legacy_manifest_key, is_reversion=False):
+        """Point ``tag_name`` at a Manifest or LegacyImage of the repository; the new Tag.
+
+        With ``is_reversion`` the move restores an earlier state from the time
+        machine and is marked so. A legacy image without a stored manifest gets
+        a schema 1 manifest built for it (signed with ``legacy_manifest_key``
+        when given). Budget: 10 statements.
+        """
+
+    @abstractmethod
+    def delete_tag(self, repository_ref, tag_name):
+        """End the alive tag of that name; the ended Tag, or None. Budget: 3 statements."""
+
+    @abstractmethod
+    def delete_tags_for_manifest(self, manifest):
+        """End every alive tag whose manifest has this digest; the ended Tags.
+
+        Budget: 3 statements.
+        """
+
+    @abstractmethod
+    def change_repository_tag_expiration(self, tag, expiration_date):
+        """Set when an alive tag ends (None: never): ``(previous expiration, changed)``.
+
+        Datetimes are UTC. An expiration not after the tag's start changes
+        nothing. Budget: 2 statements.
+        """
+
+    @abstractmethod
+    def set_tags_expiration_for_manifest(self, manifest, expiration_sec):
+        """End every alive tag pointing at the manifest ``expiration_sec`` after its start.
+
+        Budget: 3 statements.
+        """
+
+    @abstractmethod
+    def has_expired_tag(self, repository_ref, tag_name):
+        """True when the repository holds an ended row of that tag name. Budget: 1 statement."""
+
+    @abstractmethod
+    def get_legacy_images_owned_by_tag(self, tag):
+        """The LegacyImages that only this tag uses (no other alive tag reaches them).
+
         Budget: 3 statements.
         """

@@ -10,6 +10,7 @@ from any working directory) and records what ran in ``schema_migration``::
 """
 import logging
 from importlib import resources
+from pathlib import Path
 
 from peewee import Database
 from playhouse.migrations import Migration, Runner
@@ -22,8 +23,15 @@ HISTORY_TABLE = "schema_migration"
 
 
 def migrations_directory() -> str:
-    """The folder holding the numbered migration scripts of this installation."""
-    return str(resources.files("registry_model.migrations"))
+    """The folder holding the numbered migration scripts of this installation.
+
+    Installed, they are the ``registry_model.migrations`` package; imported
+    straight from a source checkout (no install), the top-level ``migrations/``.
+    """
+    try:
+        return str(resources.files("registry_model.migrations"))
+    except ModuleNotFoundError:
+        return str(Path(__file__).resolve().parent.parent / "migrations")
 
 
 def _runner(database: Database | None) -> Runner:

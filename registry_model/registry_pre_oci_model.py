@@ -17,6 +17,9 @@ from registry_model.model import lookup
 from registry_model.model import manifest as manifest_model
 from registry_model.model import repository as repository_model
 from registry_model.model import tag as tag_model
+from registry_model.pre_oci.blobs import BlobsMixin
+from registry_model.pre_oci.push import PushMixin
+from registry_model.pre_oci.tags import TagLifecycleMixin
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +41,12 @@ def _legacy_images(images: list, tags_by_image: Optional[dict]) -> dict:
     return built
 
 
-class PreOCIModel(RegistryDataInterface):
-    """The registry data interface over the pre-OCI tables. Holds no state."""
+class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, RegistryDataInterface):
+    """The registry data interface over the pre-OCI tables. Holds no state.
+
+    The seed methods live here; blobs and uploads, pushing, and the tag
+    lifecycle come from the mixins of :mod:`registry_model.pre_oci`.
+    """
 
     def _tag(self, row, repository_ref: RepositoryReference) -> Tag:
         return Tag.for_repository_tag(row, row.image.docker_image_id, repository_ref)

@@ -14,7 +14,9 @@ MAX_NAME_LENGTH = 255
 MAX_TAG_LENGTH = 128
 MAX_LABEL_KEY_LENGTH = 255
 
-# Docker distribution's path-component grammar (reference/regexp.go).
+# Docker distribution's path-component grammar (reference/regexp.go). The
+# patterns are applied with fullmatch: their "$" alone also matches before a
+# trailing newline, which would let "latest\n" through.
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$", re.ASCII)
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
 _DOCKER_IMAGE_ID = re.compile(r"^[a-f0-9]{64}$", re.ASCII)
@@ -29,7 +31,7 @@ def _is_text(value: object, max_length: int) -> bool:
 
 def is_valid_namespace_name(name: object) -> bool:
     """True when ``name`` is a lowercase path component of at most 255 characters."""
-    return _is_text(name, MAX_NAME_LENGTH) and bool(_COMPONENT.match(name))
+    return _is_text(name, MAX_NAME_LENGTH) and bool(_COMPONENT.fullmatch(name))
 
 
 is_valid_repository_name = is_valid_namespace_name
@@ -37,17 +39,17 @@ is_valid_repository_name = is_valid_namespace_name
 
 def is_valid_tag_name(name: object) -> bool:
     """True when ``name`` follows Docker's tag grammar (``[\\w][\\w.-]{0,127}``)."""
-    return _is_text(name, MAX_TAG_LENGTH) and bool(_TAG.match(name))
+    return _is_text(name, MAX_TAG_LENGTH) and bool(_TAG.fullmatch(name))
 
 
 def is_valid_docker_image_id(image_id: object) -> bool:
     """True when ``image_id`` is a V1 image id: 64 lowercase hexadecimal characters."""
-    return isinstance(image_id, str) and bool(_DOCKER_IMAGE_ID.match(image_id))
+    return isinstance(image_id, str) and bool(_DOCKER_IMAGE_ID.fullmatch(image_id))
 
 
 def is_valid_digest(digest: object) -> bool:
     """True for an OCI digest (``algorithm:encoded``); sha256/sha512 must be full hex."""
-    if not _is_text(digest, MAX_NAME_LENGTH) or not _DIGEST.match(digest):
+    if not _is_text(digest, MAX_NAME_LENGTH) or not _DIGEST.fullmatch(digest):
         return False
     algorithm, encoded = digest.split(":", 1)
     expected = _HEX_DIGEST_LENGTHS.get(algorithm)
@@ -69,7 +71,7 @@ def is_valid_uuid(value: object) -> bool:
 
 def is_valid_label_key(key: object) -> bool:
     """True when ``key`` follows the label-key rules of user-written (api/internal) labels."""
-    return _is_text(key, MAX_LABEL_KEY_LENGTH) and bool(_LABEL_KEY.match(key))
+    return _is_text(key, MAX_LABEL_KEY_LENGTH) and bool(_LABEL_KEY.fullmatch(key))
 
 
 def _check(ok: bool, exception: type, message: str) -> None:
@@ -117,7 +119,7 @@ def check_label_key(key: object, validate_format: bool = True) -> None:
     if not _is_text(key, MAX_LABEL_KEY_LENGTH) or "\x00" in key:
         raise errors.InvalidLabelKeyException(
             "label key must be 1 to %d characters: %r" % (MAX_LABEL_KEY_LENGTH, key))
-    if validate_format and not _LABEL_KEY.match(key):
+    if validate_format and not _LABEL_KEY.fullmatch(key):
         raise errors.InvalidLabelKeyException(
             "label key must be lowercase letters and digits, with single '.' or '-' "
             "between them: %r" % (key,))

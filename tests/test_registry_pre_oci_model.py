@@ -1,8 +1,11 @@
 """Behaviour of PreOCIModel, the interface callers program to."""
 import time
 
+import pytest
+
+from registry_model import errors
 from registry_model.database import RepositoryState
-from registry_model.datatypes import Manifest, RepositoryReference, Tag
+from registry_model.datatypes import Label, Manifest, RepositoryReference, Tag
 from registry_model.model import repository as repository_model
 from registry_model.testing.factories import (
     ImageFactory,
@@ -95,3 +98,105 @@ def test_legacy_images_with_parents_and_tags(registry_model):
     single = registry_model.get_legacy_image(ref, top.docker_image_id, include_parents=True)
     assert [p.id for p in single.parents] == [middle.id, base.id]
     assert registry_model.get_legacy_image(ref, top.docker_image_id).parents is None
+
+
+def _labelled_manifest(registry_model):
+    TagManifestFactory(tag__repository__namespace__name="devtable",
+                       tag__repository__name="simple", tag__name="latest")
+    ref = registry_model.lookup_repository("devtable", "simple")
+    return registry_model.get_manifest_for_tag(registry_model.find_matching_tag(ref, ["latest"]))
+
+
+def test_lookup_manifest_by_digest_finds_dead_tags_only_when_allowed(registry_model):
+    now = int(time.time())
+    dead = TagManifestFactory(tag__lifetime_start_ts=now - 100, tag__lifetime_end_ts=now - 10)
+    ref = _ref(registry_model, dead.tag.repository)
+    assert registry_model.lookup_manifest_by_digest(ref, dead.digest) is None
+    found = registry_model.lookup_manifest_by_digest(ref, dead.digest, allow_dead=True)
+    assert (found.id, found.digest) == (dead.id, dead.digest)
+
+
+def test_get_manifest_for_tag_without_a_stored_manifest_is_none(registry_model):
+    tag = RepositoryTagFactory(name="bare")
+    ref = _ref(registry_model, tag.repository)
+    tag = registry_model.find_matching_tag(ref, ["bare"])
+    assert tag is not None
+    assert registry_model.get_manifest_for_tag(tag) is None
+
+
+def test_get_most_recent_tag_of_an_untagged_repository_is_none(registry_model):
+    assert registry_model.get_most_recent_tag(_ref(registry_model, RepositoryFactory())) is None
+
+
+def test_legacy_image_tags_leave_out_hidden_and_dead_tags(registry_model):
+    repo = RepositoryFactory()
+    image = ImageFactory(repository=repo)
+    now = int(time.time())
+    RepositoryTagFactory(repository=repo, name="shown", image=image)
+    RepositoryTagFactory(repository=repo, name="secret", image=image, hidden=True)
+    RepositoryTagFactory(repository=repo, name="gone", image=image, lifetime_start_ts=now - 9,
+                         lifetime_end_ts=now - 1)
+    [legacy] = registry_model.get_legacy_images(_ref(registry_model, repo))
+    assert legacy.tags == ("shown",)
+    assert legacy.parents == ()
+
+
+def test_get_legacy_image_of_another_repository_or_unknown_id_is_none(registry_model):
+    image = ImageFactory()
+    ref = _ref(registry_model, RepositoryFactory())
+    assert registry_model.get_legacy_image(ref, image.docker_image_id) is None
+    assert registry_model.get_legacy_image(ref, "not-an-id", include_parents=True) is None
+
+
+def test_create_manifest_label_returns_a_label_with_inferred_media_type(registry_model):
+    manifest = _labelled_manifest(registry_model)
+    json_label = registry_model.create_manifest_label(manifest, "config", '{"a": [1]}', "api")
+    text_label = registry_model.create_manifest_label(manifest, "count", "12", "internal")
+    assert isinstance(json_label, Label)
+    assert (json_label.key, json_label.value, json_label.source_type_name,
+            json_label.media_type_name) == ("config", '{"a": [1]}', "api", "application/json")
+    assert text_label.media_type_name == "text/plain"
+    assert registry_model.get_manifest_label(manifest, json_label.uuid) == json_label
+
+
+def test_create_manifest_label_rejects_bad_keys_except_from_manifests(registry_model):
+    manifest = _labelled_manifest(registry_model)
+    with pytest.raises(errors.InvalidLabelKeyException):
+        registry_model.create_manifest_label(manifest, "Bad_Key", "v", "api")
+    assert registry_model.list_manifest_labels(manifest) == []
+    kept = registry_model.create_manifest_label(manifest, "Bad_Key", "v", "manifest")
+    assert kept.key == "Bad_Key"
+
+
+def test_list_manifest_labels_filters_by_literal_case_sensitive_prefix(registry_model):
+    manifest = _labelled_manifest(registry_model)
+    for key in ("org.b", "com.a", "Com.c", "co%m"):
+        registry_model.create_manifest_label(manifest, key, "v", "manifest")
+    keys = [label.key for label in registry_model.list_manifest_labels(manifest)]
+    assert keys == ["org.b", "com.a", "Com.c", "co%m"]
+    assert [label.key for label in registry_model.list_manifest_labels(manifest, "com")] == [
+        "com.a"]
+    assert [label.key for label in registry_model.list_manifest_labels(manifest, "co%")] == [
+        "co%m"]
+
+
+def test_get_manifest_label_of_another_manifest_is_none(registry_model):
+    manifest = _labelled_manifest(registry_model)
+    label = registry_model.create_manifest_label(manifest, "k", "v", "api")
+    other = TagManifestFactory()
+    other_manifest = Manifest.for_tag_manifest(other)
+    assert registry_model.get_manifest_label(other_manifest, label.uuid) is None
+    assert registry_model.delete_manifest_label(other_manifest, label.uuid) is None
+    assert registry_model.get_manifest_label(manifest, "malformed") is None
+    assert registry_model.get_manifest_label(manifest, label.uuid) == label
+
+
+def test_delete_manifest_label_deletes_mutable_and_refuses_immutable_labels(registry_model):
+    manifest = _labelled_manifest(registry_model)
+    mutable = registry_model.create_manifest_label(manifest, "k", "v", "api")
+    immutable = registry_model.create_manifest_label(manifest, "m", "v", "manifest")
+    assert registry_model.delete_manifest_label(manifest, mutable.uuid) == mutable
+    assert registry_model.delete_manifest_label(manifest, mutable.uuid) is None
+    with pytest.raises(errors.ImmutableLabelException):
+        registry_model.delete_manifest_label(manifest, immutable.uuid)
+    assert registry_model.list_manifest_labels(manifest) == [immutable]

@@ -7,13 +7,15 @@ immutable cannot be deleted.
 """
 import json
 import logging
+import uuid
 from typing import Optional
 
 from peewee import fn
 
 from registry_model import errors, validation
 from registry_model.database import Label, RepositoryTag, TagManifest, TagManifestLabel, transaction
-from registry_model.model import lookup
+from registry_model.model import label_handlers, lookup
+from registry_model.model import tag as tag_model
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ def infer_media_type(value: str) -> str:
 
 def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_type_name: str,
                           media_type_name: Optional[str] = None) -> Label:
-    """Label the manifest; three statements, one transaction.
+    """Label the manifest; three statements, one transaction (plus the key's handler, if any).
 
     Raises InvalidLabelKeyException, InvalidLabelValueException,
     UnknownLabelSourceTypeException or InvalidMediaTypeException before
@@ -52,6 +54,7 @@ def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_typ
                              source_type=source_type_id)
         TagManifestLabel.insert(repository=repository_id,
                                 annotated=tag_manifest_id, label=label.id).execute()
+        label_handlers.apply_label(tag_manifest_id, key, value, tag_model.now_ts())
     return label
 
 
@@ -104,3 +107,33 @@ def delete_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[Lab
             return None
         Label.delete().where(Label.id == label.id).execute()
     return label
+
+
+def create_manifest_labels(tag_manifest_id: int, repository_id: int, labels: list) -> list:
+    """Create many labels on a manifest in the caller's transaction: three statements.
+
+    ``labels`` holds ``(key, value, source_type_name, media_type_name or None)``;
+    all are checked before anything is written. Returns the Label rows in order.
+    """
+    prepared = []
+    for key, value, source_type_name, media_type_name in labels:
+        source_type_id = lookup.source_type_id(source_type_name)
+        validation.check_label_key(key,
+                                   validate_format=source_type_name != MANIFEST_SOURCE_TYPE)
+        validation.check_label_value(value)
+        prepared.append(Label(uuid=str(uuid.uuid4()), key=key, value=value,
+                              source_type=source_type_id,
+                              media_type=lookup.media_type_id(media_type_name
+                                                              or infer_media_type(value))))
+    if not prepared:
+        return []
+    Label.insert_many([{"uuid": row.uuid, "key": row.key, "value": row.value,
+                        "source_type": row.source_type_id, "media_type": row.media_type_id}
+                       for row in prepared]).execute()
+    ids = dict(Label.select(Label.uuid, Label.id)
+               .where(Label.uuid.in_([row.uuid for row in prepared])).tuples())
+    for row in prepared:
+        row.id = ids[row.uuid]
+    TagManifestLabel.insert_many([{"repository": repository_id, "annotated": tag_manifest_id,
+                                   "label": row.id} for row in prepared]).execute()
+    return prepared

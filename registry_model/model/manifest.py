@@ -5,20 +5,27 @@ from typing import Optional
 from peewee import IntegrityError
 
 from registry_model import errors, validation
-from registry_model.database import RepositoryTag, TagManifest, transaction
+from registry_model.database import (
+    Image,
+    Namespace,
+    Repository,
+    RepositoryTag,
+    TagManifest,
+    run_with_retry,
+    transaction,
+)
+from registry_model.model import blob as blob_model
+from registry_model.model import image as image_model
+from registry_model.model import label as label_model
+from registry_model.model import label_handlers
+from registry_model.model import tag as tag_model
 from registry_model.model.tag import alive_clause
 
 logger = logging.getLogger(__name__)
 
 
-def store_tag_manifest(tag: RepositoryTag, digest: str, manifest_bytes: bytes | str) -> TagManifest:
-    """Store the manifest of a tag row under its digest.
-
-    ``manifest_bytes`` must be UTF-8 (bytes or text) and is kept exactly, so the
-    digest of what is read back matches what was pushed. A tag row holds one
-    manifest: a second one raises DuplicateException.
-    """
-    validation.check_digest(digest)
+def manifest_text(manifest_bytes: bytes | str) -> str:
+    """The manifest as the text column stores it: UTF-8 decoded, NUL-free, else an error."""
     if isinstance(manifest_bytes, bytes):
         try:
             json_data = manifest_bytes.decode("utf-8")
@@ -30,6 +37,18 @@ def store_tag_manifest(tag: RepositoryTag, digest: str, manifest_bytes: bytes | 
         raise errors.DataModelException("manifest must be bytes or text")
     if "\x00" in json_data:
         raise errors.DataModelException("manifest holds a NUL character")
+    return json_data
+
+
+def store_tag_manifest(tag: RepositoryTag, digest: str, manifest_bytes: bytes | str) -> TagManifest:
+    """Store the manifest of a tag row under its digest.
+
+    ``manifest_bytes`` must be UTF-8 (bytes or text) and is kept exactly, so the
+    digest of what is read back matches what was pushed. A tag row holds one
+    manifest: a second one raises DuplicateException.
+    """
+    validation.check_digest(digest)
+    json_data = manifest_text(manifest_bytes)
     try:
         with transaction():
             return TagManifest.create(tag=tag.id, digest=digest, json_data=json_data)
@@ -58,3 +77,74 @@ def find_manifest_by_digest(repository_id: int, digest: str, now: int,
     if not allow_dead:
         query = query.where(alive_clause(now))
     return query.order_by(TagManifest.id.desc()).limit(1).get_or_none()
+
+
+def get_manifest_owner(tag_manifest_id: int) -> Optional[TagManifest]:
+    """The manifest with its tag, tag image id, repository and namespace loaded: one query."""
+    return (TagManifest.select(TagManifest, RepositoryTag, Image.id, Image.docker_image_id,
+                               Repository, Namespace)
+            .join(RepositoryTag)
+            .join(Image)
+            .join_from(RepositoryTag, Repository)
+            .join(Namespace)
+            .where(TagManifest.id == tag_manifest_id)
+            .get_or_none())
+
+
+def get_tag_with_repository(tag_id: int) -> Optional[RepositoryTag]:
+    """The tag row with its repository and namespace loaded, or None: one query."""
+    return (RepositoryTag.select(RepositoryTag, Repository, Namespace)
+            .join(Repository)
+            .join(Namespace)
+            .where(RepositoryTag.id == tag_id)
+            .get_or_none())
+
+
+def find_manifest_in_history(repository_id: int, digest: str) -> Optional[TagManifest]:
+    """The newest manifest with that digest under any tag row of the repository: one query."""
+    return find_manifest_by_digest(repository_id, digest, now=0, allow_dead=True)
+
+
+def store_manifest_and_retarget_tag(repository_id: int, tag_name: str, digest: str,
+                                    manifest_bytes: bytes, layers: list, labels: dict,
+                                    now: Optional[int] = None) -> tuple:
+    """Store a pushed manifest and move ``tag_name`` to it: ``(TagManifest, tag, leaf image)``.
+
+    ``layers`` are :class:`registry_model.model.image.LayerSpec`, base first;
+    every layer blob must be linked to the repository
+    (ManifestBlobUnknownException). Synthesizes the legacy image chain, moves
+    the tag, stores the manifest and ``labels`` as ``manifest`` labels and runs
+    their handlers: one transaction, retried when a concurrent push wins a
+    race, with a statement count that does not grow with the layers.
+    """
+    validation.check_tag_name(tag_name)
+    validation.check_digest(digest)
+    json_data = manifest_text(manifest_bytes)
+    label_specs = [(key, value, label_model.MANIFEST_SOURCE_TYPE, None)
+                   for key, value in labels.items()]
+
+    def write() -> tuple:
+        # Without an explicit time, the tag move reads the clock once it holds the tag's lock.
+        checked_at = tag_model.now_ts() if now is None else now
+        blobs = blob_model.get_repository_blobs(repository_id,
+                                                [layer.blob_digest for layer in layers],
+                                                checked_at)
+        missing = sorted({layer.blob_digest for layer in layers} - set(blobs))
+        if missing:
+            raise errors.ManifestBlobUnknownException(
+                "manifest layers not linked to the repository: %s" % ", ".join(missing))
+        chain = image_model.synthesize_image_chain(repository_id, layers, blobs)
+        tag = tag_model.move_tag(repository_id, tag_name, chain[-1].id, now)
+        tag_manifest = TagManifest.create(tag=tag.id, digest=digest, json_data=json_data)
+        label_model.create_manifest_labels(tag_manifest.id, repository_id, label_specs)
+        handled = [(key, value) for key, value, _, _ in label_specs
+                   if label_handlers.has_handler(key)]
+        for key, value in handled:
+            label_handlers.apply_label(tag_manifest.id, key, value, tag.lifetime_start_ts)
+        if handled:
+            tag = RepositoryTag.get_by_id(tag.id)
+        return tag_manifest, tag, chain[-1]
+
+    if not layers:
+        raise errors.DataModelException("a manifest needs at least one layer")
+    return run_with_retry(write)

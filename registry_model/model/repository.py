@@ -11,6 +11,13 @@ from registry_model.model import lookup
 logger = logging.getLogger(__name__)
 
 
+def _state(state: object) -> RepositoryState:
+    try:
+        return RepositoryState(state)
+    except ValueError:
+        raise errors.DataModelException("unknown repository state %r" % (state,)) from None
+
+
 def create_repository(namespace_name: str, name: str, kind_name: str = "image",
                       visibility: str = "private", description: Optional[str] = None,
                       state: RepositoryState = RepositoryState.NORMAL) -> Repository:
@@ -23,7 +30,7 @@ def create_repository(namespace_name: str, name: str, kind_name: str = "image",
     validation.check_repository_name(name)
     kind = lookup.kind_id(kind_name)
     visibility_id = lookup.visibility_id(visibility)
-    state = RepositoryState(state)
+    state = _state(state)
     with transaction():
         namespace = Namespace.get_or_none(Namespace.name == namespace_name)
         if namespace is None:
@@ -74,7 +81,7 @@ def list_repositories(namespace_name: Optional[str] = None) -> list:
 
 def set_repository_state(repository: Repository, state: RepositoryState) -> Repository:
     """Change the state of a repository (READ_ONLY, MIRROR, MARKED_FOR_DELETION, ...)."""
-    state = RepositoryState(state)
+    state = _state(state)
     with transaction():
         updated = (Repository.update(state=state)
                    .where(Repository.id == repository.id).execute())

@@ -12,19 +12,24 @@ import logging
 import time
 from typing import Iterable, Optional
 
-from peewee import Expression
+from peewee import JOIN, Expression, IntegrityError
 
 from registry_model import errors, validation
 from registry_model.database import (
     Image,
     Repository,
     RepositoryTag,
+    TagManifest,
     WriteConflict,
     db,
+    locked,
     run_with_retry,
+    transaction,
 )
 
 logger = logging.getLogger(__name__)
+
+_IN_TRANSACTION_ATTEMPTS = 4
 
 
 def now_ts() -> int:
@@ -38,21 +43,53 @@ def alive_clause(now: int) -> Expression:
             | (RepositoryTag.lifetime_end_ts > now))
 
 
-def _locked(query):
-    return query.for_update() if db.obj.for_update else query
+def _end_alive_rows(repository_id: int, tag_name: str, now: Optional[int]) -> tuple:
+    """Lock the alive rows of the name and end them; return them and the time used.
 
-
-def _end_alive_rows(repository_id: int, tag_name: str, now: int) -> list:
-    alive = list(_locked(RepositoryTag.select().where(
+    With ``now`` None the clock is read again once the rows are locked: a
+    reading taken before the lock may predate a move or delete that committed
+    while this write waited, and would end that row before it began (or end a
+    deleted row a second time). The time never precedes a locked row's start.
+    """
+    first_reading = now_ts() if now is None else now
+    candidates = list(locked(RepositoryTag.select().where(
         RepositoryTag.repository == repository_id, RepositoryTag.name == tag_name,
-        alive_clause(now))))
+        alive_clause(first_reading))))
+    if now is None:
+        now = max([first_reading, now_ts()] + [row.lifetime_start_ts for row in candidates])
+    alive = [row for row in candidates
+             if row.lifetime_end_ts is None or row.lifetime_end_ts > now]
     for row in alive:
         ended = (RepositoryTag.update(lifetime_end_ts=now)
                  .where(RepositoryTag.id == row.id, alive_clause(now)).execute())
         if not ended:
             raise WriteConflict("tag %r was changed concurrently" % tag_name)
         row.lifetime_end_ts = now
-    return alive
+    return alive, now
+
+
+def move_tag(repository_id: int, tag_name: str, image_id: int, now: Optional[int],
+             reversion: bool = False, hidden: bool = False) -> RepositoryTag:
+    """End the alive row of ``tag_name`` and start one on ``image_id``, in the caller's transaction.
+
+    For writes that move a tag as part of a larger unit; the caller runs the
+    unit with :func:`registry_model.database.run_with_retry`. ``now`` None
+    means the current time, read once the tag's rows are locked.
+    """
+    for _ in range(_IN_TRANSACTION_ATTEMPTS):
+        _, start = _end_alive_rows(repository_id, tag_name, now)
+        try:
+            # A savepoint, so a lost insert leaves the transaction usable.
+            with db.atomic():
+                return RepositoryTag.create(repository=repository_id, name=tag_name,
+                                            image=image_id, lifetime_start_ts=start,
+                                            reversion=bool(reversion), hidden=bool(hidden))
+        except IntegrityError:
+            # Under PostgreSQL's READ COMMITTED, a writer that waited for the
+            # lock searched a snapshot older than the winner's new row; a new
+            # search in the same transaction sees that row and locks it.
+            logger.debug("tag %r gained an alive row concurrently; looking again", tag_name)
+    raise WriteConflict("tag %r kept changing while it was being moved" % tag_name)
 
 
 def create_or_update_tag(repository: Repository, tag_name: str, image: Image,
@@ -69,15 +106,8 @@ def create_or_update_tag(repository: Repository, tag_name: str, image: Image,
     if image.repository_id != repository.id:
         raise errors.InvalidImageException("image %s belongs to another repository"
                                            % image.docker_image_id)
-
-    def write() -> RepositoryTag:
-        start = now_ts() if now is None else now
-        _end_alive_rows(repository.id, tag_name, start)
-        return RepositoryTag.create(repository=repository.id, name=tag_name, image=image.id,
-                                    lifetime_start_ts=start, reversion=bool(reversion),
-                                    hidden=bool(hidden))
-
-    return run_with_retry(write)
+    return run_with_retry(lambda: move_tag(repository.id, tag_name, image.id, now,
+                                           reversion=reversion, hidden=hidden))
 
 
 def delete_tag(repository: Repository, tag_name: str,
@@ -89,31 +119,44 @@ def delete_tag(repository: Repository, tag_name: str,
     validation.check_tag_name(tag_name)
 
     def write() -> Optional[RepositoryTag]:
-        ended = _end_alive_rows(repository.id, tag_name, now_ts() if now is None else now)
+        ended, _ = _end_alive_rows(repository.id, tag_name, now)
         return ended[-1] if ended else None
 
     return run_with_retry(write)
 
 
+def _tags_with_image():
+    # Image.id must be selected with the join, or peewee replaces tag.image_id
+    # by the id-less joined instance's None.
+    return RepositoryTag.select(RepositoryTag, Image.id, Image.docker_image_id).join(Image)
+
+
+def manifest_digest_of(tag: RepositoryTag) -> Optional[str]:
+    """The manifest digest a history or listing query loaded with the tag row, or None."""
+    return getattr(getattr(tag, "tagmanifest", None), "digest", None)
+
+
 def find_alive_tags(repository_id: int, tag_names: Iterable[str], now: int,
-                    include_hidden: bool = False) -> list:
-    """Alive tags of the repository with one of those names, image loaded: one query."""
+                    include_hidden: bool = False, with_manifest_digest: bool = False) -> list:
+    """Alive tags of the repository with one of those names, image loaded: one query.
+
+    With ``with_manifest_digest`` the rows carry their manifest digest too
+    (read it with :func:`manifest_digest_of`).
+    """
     names = [name for name in tag_names if validation.is_valid_tag_name(name)]
     if not names:
         return []
-    query = (RepositoryTag.select(RepositoryTag, Image.docker_image_id)
-             .join(Image)
+    query = (_tags_with_image()
              .where(RepositoryTag.repository == repository_id,
                     RepositoryTag.name.in_(names), alive_clause(now)))
     if not include_hidden:
         query = query.where(RepositoryTag.hidden == False)  # noqa: E712
-    return list(query)
+    return list(_with_manifest_digest(query) if with_manifest_digest else query)
 
 
 def get_most_recent_tag(repository_id: int, now: int) -> Optional[RepositoryTag]:
     """The alive, non-hidden tag started last (ties: highest id), image loaded: one query."""
-    return (RepositoryTag.select(RepositoryTag, Image.docker_image_id)
-            .join(Image)
+    return (_tags_with_image()
             .where(RepositoryTag.repository == repository_id, alive_clause(now),
                    RepositoryTag.hidden == False)  # noqa: E712
             .order_by(RepositoryTag.lifetime_start_ts.desc(), RepositoryTag.id.desc())
@@ -123,8 +166,7 @@ def get_most_recent_tag(repository_id: int, now: int) -> Optional[RepositoryTag]
 
 def list_alive_tags(repository_id: int, now: int, include_hidden: bool = False) -> list:
     """Every alive tag of the repository, by name, image loaded: one query."""
-    query = (RepositoryTag.select(RepositoryTag, Image.docker_image_id)
-             .join(Image)
+    query = (_tags_with_image()
              .where(RepositoryTag.repository == repository_id, alive_clause(now))
              .order_by(RepositoryTag.name))
     if not include_hidden:
@@ -152,10 +194,138 @@ def alive_tag_names_by_image(repository_id: int, now: int) -> dict:
 
 def list_tag_history(repository_id: int, tag_name: Optional[str] = None) -> list:
     """Every row (alive and ended) of the repository's tags, newest first: one query."""
-    query = (RepositoryTag.select(RepositoryTag, Image.docker_image_id)
-             .join(Image)
+    query = (_tags_with_image()
              .where(RepositoryTag.repository == repository_id)
              .order_by(RepositoryTag.lifetime_start_ts.desc(), RepositoryTag.id.desc()))
     if tag_name is not None:
         query = query.where(RepositoryTag.name == tag_name)
     return list(query)
+
+
+def _check_count(name: str, value: object, minimum: int) -> None:
+    # A negative LIMIT/OFFSET is a driver error on PostgreSQL (aborting the
+    # caller's transaction) and MySQL, and means "no limit" on SQLite.
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise errors.DataModelException("%s must be an integer of at least %d, not %r"
+                                        % (name, minimum, value))
+
+
+def _with_manifest_digest(query):
+    return (query.select_extend(TagManifest.digest)
+            .join_from(RepositoryTag, TagManifest, JOIN.LEFT_OUTER))
+
+
+def list_alive_tags_page(repository_id: int, now: int, last: Optional[str] = None,
+                         limit: Optional[int] = 100) -> list:
+    """Up to ``limit`` (None: all) alive, non-hidden tags named after ``last``, by name: one query.
+
+    The order and cursor of the OCI distribution tag listing (``n`` and ``last``).
+    A negative or non-integer limit raises DataModelException before any query.
+    """
+    if limit is not None:
+        _check_count("limit", limit, minimum=0)
+    query = (_tags_with_image()
+             .where(RepositoryTag.repository == repository_id, alive_clause(now),
+                    RepositoryTag.hidden == False)  # noqa: E712
+             .order_by(RepositoryTag.name)
+             .limit(limit))
+    if last is not None:
+        query = query.where(RepositoryTag.name > last)
+    return list(_with_manifest_digest(query))
+
+
+def list_tag_history_page(repository_id: int, now: int, page: int = 1, size: int = 100,
+                          tag_name: Optional[str] = None,
+                          active_only: bool = False) -> tuple:
+    """One page of the repository's non-hidden tag rows, newest first, and whether more follow.
+
+    Rows carry their image's V1 id and manifest digest; one query. ``page`` and
+    ``size`` start at 1 (DataModelException otherwise, before any query).
+    """
+    _check_count("page", page, minimum=1)
+    _check_count("size", size, minimum=1)
+    query = (_tags_with_image()
+             .where(RepositoryTag.repository == repository_id,
+                    RepositoryTag.hidden == False)  # noqa: E712
+             .order_by(RepositoryTag.lifetime_start_ts.desc(), RepositoryTag.id.desc())
+             .limit(size + 1)
+             .offset((page - 1) * size))
+    if tag_name is not None:
+        query = query.where(RepositoryTag.name == tag_name)
+    if active_only:
+        query = query.where(alive_clause(now))
+    rows = list(_with_manifest_digest(query))
+    return rows[:size], len(rows) > size
+
+
+def change_tag_expiration(tag_id: int, end_ts: Optional[int], now: int) -> tuple:
+    """Set the end of an alive tag row (None: no end); ``(previous end, changed)``.
+
+    An end not after the tag's start, or a tag that is no longer alive, changes
+    nothing and gives ``(None, False)``. Two statements, one transaction.
+    """
+    with transaction():
+        tag = locked(RepositoryTag.select().where(RepositoryTag.id == tag_id,
+                                                  alive_clause(now))).get_or_none()
+        if tag is None or (end_ts is not None and end_ts <= tag.lifetime_start_ts):
+            return None, False
+        (RepositoryTag.update(lifetime_end_ts=end_ts)
+         .where(RepositoryTag.id == tag_id).execute())
+    return tag.lifetime_end_ts, True
+
+
+def end_tags(tag_ids: list, now: int) -> int:
+    """End the given alive tag rows now, in the caller's transaction; how many ended."""
+    if not tag_ids:
+        return 0
+    return (RepositoryTag.update(lifetime_end_ts=now)
+            .where(RepositoryTag.id.in_(tag_ids), alive_clause(now)).execute())
+
+
+def has_expired_tag(repository_id: int, tag_name: str, now: int) -> bool:
+    """True when the repository has an ended (not hidden) row of that tag name: one query."""
+    if not validation.is_valid_tag_name(tag_name):
+        return False
+    return (RepositoryTag.select(RepositoryTag.id)
+            .where(RepositoryTag.repository == repository_id, RepositoryTag.name == tag_name,
+                   RepositoryTag.hidden == False,  # noqa: E712
+                   RepositoryTag.lifetime_end_ts <= now)
+            .exists())
+
+
+def alive_tags_for_digest(repository_id: int, digest: str, now: int,
+                          include_hidden: bool = False) -> list:
+    """Alive tag rows of the repository whose manifest has that digest, image loaded: one query."""
+    query = (_tags_with_image()
+             .select_extend(TagManifest.digest)
+             .join_from(RepositoryTag, TagManifest)
+             .where(RepositoryTag.repository == repository_id, TagManifest.digest == digest,
+                    alive_clause(now)))
+    if not include_hidden:
+        query = query.where(RepositoryTag.hidden == False)  # noqa: E712
+    return list(query)
+
+
+def alive_image_ancestries(repository_id: int, now: int, excluding_tag_id: int) -> list:
+    """``(image id, ancestors)`` of every other alive tag's image in the repository: one query."""
+    return list(RepositoryTag.select(Image.id, Image.ancestors)
+                .join(Image)
+                .where(RepositoryTag.repository == repository_id, alive_clause(now),
+                       RepositoryTag.id != excluding_tag_id)
+                .tuples())
+
+
+def set_expiration_for_digest(repository_id: int, digest: str, expiration_s: int,
+                              now: int) -> int:
+    """End every alive, non-hidden tag of that manifest digest ``expiration_s`` after its start.
+
+    Runs in the caller's transaction; returns how many tags were changed. One statement
+    (a push with ``quay.expires-after`` cannot afford a second within its budget).
+    """
+    # The subquery reads tag_manifest only, which MySQL allows inside an UPDATE.
+    of_digest = TagManifest.select(TagManifest.tag).where(TagManifest.digest == digest)
+    return (RepositoryTag.update(lifetime_end_ts=RepositoryTag.lifetime_start_ts + expiration_s)
+            .where(RepositoryTag.repository == repository_id, RepositoryTag.id.in_(of_digest),
+                   RepositoryTag.hidden == False,  # noqa: E712
+                   alive_clause(now))
+            .execute())

@@ -1,0 +1,106 @@
+"""Blobs as repositories see them: deduplicated records, linked to repositories.
+
+A blob is stored once (one ImageStorage row per digest, bytes in the blob
+store under the digest) and linked to each repository that may use it: by an
+image of the repository, or by a temporary link (UploadedBlob) that protects a
+freshly pushed or mounted blob from garbage collection until it expires.
+"""
+import logging
+from typing import Iterable, Optional
+
+from peewee import Expression, fn
+
+from registry_model import errors, validation
+from registry_model.database import (
+    Image,
+    ImageStorage,
+    ImageStoragePlacement,
+    UploadedBlob,
+    locked,
+    transaction,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def linked_to_repository(repository_id: int, now: int) -> Expression:
+    """WHERE clause on ImageStorage: used by an image of the repository, or linked and unexpired."""
+    used_by_image = Image.select(Image.id).where(Image.storage == ImageStorage.id,
+                                                 Image.repository == repository_id)
+    linked = UploadedBlob.select(UploadedBlob.id).where(UploadedBlob.blob == ImageStorage.id,
+                                                        UploadedBlob.repository == repository_id,
+                                                        UploadedBlob.expires_at > now)
+    return fn.EXISTS(used_by_image) | fn.EXISTS(linked)
+
+
+def get_repository_blob(repository_id: int, digest: str, now: int) -> Optional[ImageStorage]:
+    """The finished blob with that digest linked to the repository, or None: one query."""
+    if not validation.is_valid_digest(digest):
+        return None
+    return (ImageStorage.select()
+            .where(ImageStorage.content_checksum == digest,
+                   ImageStorage.uploading == False,  # noqa: E712
+                   linked_to_repository(repository_id, now))
+            .order_by(ImageStorage.id)
+            .limit(1)
+            .get_or_none())
+
+
+def get_repository_blobs(repository_id: int, digests: Iterable[str], now: int) -> dict:
+    """``{digest: blob}`` of the finished blobs linked to the repository: one query."""
+    wanted = sorted({d for d in digests if validation.is_valid_digest(d)})
+    if not wanted:
+        return {}
+    found: dict = {}
+    query = (ImageStorage.select()
+             .where(ImageStorage.content_checksum.in_(wanted),
+                    ImageStorage.uploading == False,  # noqa: E712
+                    linked_to_repository(repository_id, now))
+             .order_by(ImageStorage.id))
+    for storage in query:
+        found.setdefault(storage.content_checksum, storage)
+    return found
+
+
+def get_or_create_blob(digest: str, byte_count: int, uncompressed_byte_count: Optional[int],
+                       location_id: int) -> ImageStorage:
+    """The finished blob with that digest, created (with its placement) when there is none.
+
+    Runs inside the caller's transaction; the existing row is locked where the
+    backend can, so a collector deciding to drop it waits for this write.
+    """
+    validation.check_digest(digest)
+    query = (ImageStorage.select()
+             .where(ImageStorage.content_checksum == digest,
+                    ImageStorage.uploading == False)  # noqa: E712
+             .order_by(ImageStorage.id)
+             .limit(1))
+    existing = locked(query).get_or_none()
+    if existing is not None:
+        return existing
+    storage = ImageStorage.create(content_checksum=digest, image_size=byte_count,
+                                  uncompressed_size=uncompressed_byte_count, uploading=False)
+    ImageStoragePlacement.create(storage=storage.id, location=location_id)
+    return storage
+
+
+def link_blob(repository_id: int, storage_id: int, expiration_s: int, now: int) -> UploadedBlob:
+    """Link a blob to the repository until ``now + expiration_s`` (caller's transaction)."""
+    if not isinstance(expiration_s, int) or isinstance(expiration_s, bool) or expiration_s < 0:
+        raise errors.DataModelException("blob expiration must be a non-negative number of seconds")
+    return UploadedBlob.create(repository=repository_id, blob=storage_id, uploaded_at=now,
+                               expires_at=now + expiration_s)
+
+
+def mount_blob(storage_id: int, target_repository_id: int, expiration_s: int,
+               now: int) -> Optional[UploadedBlob]:
+    """Link an existing finished blob into another repository; None when the blob is gone.
+
+    The caller checks that the user may read the source repository.
+    """
+    with transaction():
+        query = ImageStorage.select(ImageStorage.id).where(
+            ImageStorage.id == storage_id, ImageStorage.uploading == False)  # noqa: E712
+        if locked(query).get_or_none() is None:
+            return None
+        return link_blob(target_repository_id, storage_id, expiration_s, now)

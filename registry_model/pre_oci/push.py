@@ -1,0 +1,109 @@
+"""Pushing manifests and moving tags to manifests or legacy images, for PreOCIModel."""
+import json
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Optional
+
+from registry_model import errors, validation
+from registry_model.database import TagManifest, run_with_retry
+from registry_model.datatypes import LegacyImage, Manifest, RepositoryReference, Tag
+from registry_model.manifests import DockerSchema1Manifest, DockerSchema1ManifestBuilder
+from registry_model.model import image as image_model
+from registry_model.model import manifest as manifest_model
+from registry_model.model import tag as tag_model
+from registry_model.model.image import LayerSpec
+
+logger = logging.getLogger(__name__)
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_created(value: Optional[str]) -> Optional[datetime]:
+    """A V1 ``created`` timestamp (RFC 3339, nanoseconds allowed) as naive UTC, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def layer_specs(manifest: DockerSchema1Manifest) -> list:
+    """The manifest's layers, base first, as the image chain wants them."""
+    specs = []
+    for layer in manifest.layers:
+        metadata = layer.v1_metadata
+        specs.append(LayerSpec(
+            docker_image_id=metadata.image_id, parent_image_id=metadata.parent_image_id,
+            blob_digest=layer.digest, created=parse_created(metadata.created),
+            comment=metadata.comment,
+            command=json.dumps(list(metadata.command)) if metadata.command is not None else None,
+            v1_json_metadata=layer.raw_v1_metadata))
+    return specs
+
+
+def _manifest_for_image(repository_ref: RepositoryReference, tag_name: str, image,
+                        legacy_manifest_key) -> tuple:
+    """``(digest, bytes)`` of a schema 1 manifest built for a legacy image chain."""
+    chain = image_model.get_images_by_id(image.ancestor_id_list())
+    builder = DockerSchema1ManifestBuilder(repository_ref.namespace_name, repository_ref.name,
+                                           tag_name)
+    for row in [image] + [chain[i] for i in reversed(image.ancestor_id_list())]:
+        metadata = row.v1_json_metadata or json.dumps({"id": row.docker_image_id})
+        builder.add_layer(row.storage.content_checksum, metadata)
+    built = builder.build(legacy_manifest_key)
+    return built.digest, built.bytes
+
+
+class PushMixin:
+    """create_manifest_and_retarget_tag and retarget_tag."""
+
+    def create_manifest_and_retarget_tag(self, repository_ref: RepositoryReference,
+                                         manifest_interface_instance: DockerSchema1Manifest,
+                                         tag_name: str, storage=None) -> tuple:
+        """Store a pushed schema 1 manifest and move the tag to it (16 statements at most)."""
+        if not isinstance(manifest_interface_instance, DockerSchema1Manifest):
+            raise errors.DataModelException("the pre-OCI model stores schema 1 manifests only")
+        parsed = manifest_interface_instance
+        tag_manifest, tag, leaf = manifest_model.store_manifest_and_retarget_tag(
+            repository_ref.id, tag_name, parsed.digest, parsed.bytes, layer_specs(parsed),
+            {key: str(value) for key, value in parsed.labels.items()})
+        return (Manifest.for_tag_manifest(tag_manifest),
+                Tag.for_repository_tag(tag, leaf.docker_image_id, repository_ref,
+                                       manifest_digest=parsed.digest))
+
+    def retarget_tag(self, repository_ref: RepositoryReference, tag_name: str,
+                     manifest_or_legacy_image, storage=None, legacy_manifest_key=None,
+                     is_reversion: bool = False) -> Optional[Tag]:
+        """Point the tag at a Manifest or LegacyImage of the repository (5 statements at most)."""
+        validation.check_tag_name(tag_name)
+        if isinstance(manifest_or_legacy_image, Manifest):
+            source = manifest_model.get_manifest_owner(manifest_or_legacy_image.id)
+            if source is None or source.tag.repository_id != repository_ref.id:
+                return None
+            image_id, docker_image_id = source.tag.image_id, source.tag.image.docker_image_id
+            digest, json_data = source.digest, source.json_data
+        elif isinstance(manifest_or_legacy_image, LegacyImage):
+            image = image_model.get_images_by_id([manifest_or_legacy_image.id]).get(
+                manifest_or_legacy_image.id)
+            if image is None or image.repository_id != repository_ref.id:
+                return None
+            image_id, docker_image_id = image.id, image.docker_image_id
+            digest, json_data = _manifest_for_image(repository_ref, tag_name, image,
+                                                    legacy_manifest_key)
+        else:
+            raise errors.DataModelException("retarget_tag takes a Manifest or a LegacyImage")
+
+        def write():
+            row = tag_model.move_tag(repository_ref.id, tag_name, image_id, None,
+                                     reversion=is_reversion)
+            TagManifest.create(tag=row.id, digest=digest,
+                               json_data=manifest_model.manifest_text(json_data))
+            return row
+
+        return Tag.for_repository_tag(run_with_retry(write), docker_image_id, repository_ref,
+                                      manifest_digest=digest)

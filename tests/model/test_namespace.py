@@ -1,0 +1,61 @@
+"""registry_model.model.namespace: creating and finding namespaces."""
+import pytest
+
+from registry_model import errors
+from registry_model.database import ALL_MODELS, DEFAULT_TAG_EXPIRATION_S, Namespace
+from registry_model.model import namespace as namespace_model
+from registry_model.testing.factories import NamespaceFactory
+
+
+def _row_counts() -> dict:
+    return {model.__name__: model.select().count() for model in ALL_MODELS}
+
+
+def test_create_namespace_stores_name_and_default_time_machine_window(initialized_db):
+    created = namespace_model.create_namespace("devtable")
+    stored = Namespace.get_by_id(created.id)
+    assert (stored.name, stored.enabled, stored.removed_tag_expiration_s) == (
+        "devtable", True, DEFAULT_TAG_EXPIRATION_S)
+    assert DEFAULT_TAG_EXPIRATION_S == 14 * 24 * 60 * 60
+
+
+def test_create_namespace_keeps_a_custom_time_machine_window(initialized_db):
+    created = namespace_model.create_namespace("buynlarge", removed_tag_expiration_s=0)
+    assert Namespace.get_by_id(created.id).removed_tag_expiration_s == 0
+
+
+def test_create_namespace_rejects_a_taken_name(initialized_db):
+    NamespaceFactory(name="devtable")
+    before = _row_counts()
+    with pytest.raises(errors.DuplicateException):
+        namespace_model.create_namespace("devtable")
+    assert _row_counts() == before
+
+
+@pytest.mark.parametrize("name", ["", "DevTable", "dev table", "-devtable", "devtable-",
+                                  "a" * 256, None, 42])
+def test_create_namespace_rejects_invalid_names(initialized_db, name):
+    before = _row_counts()
+    with pytest.raises(errors.InvalidNameException):
+        namespace_model.create_namespace(name)
+    assert _row_counts() == before
+
+
+@pytest.mark.parametrize("window", [-1, 1.5, "14d", None])
+def test_create_namespace_rejects_a_bad_time_machine_window(initialized_db, window):
+    before = _row_counts()
+    with pytest.raises(errors.DataModelException):
+        namespace_model.create_namespace("devtable", removed_tag_expiration_s=window)
+    assert _row_counts() == before
+
+
+def test_get_namespace_finds_by_exact_name(initialized_db):
+    namespace = NamespaceFactory(name="devtable")
+    NamespaceFactory(name="devtable2")
+    assert namespace_model.get_namespace("devtable").id == namespace.id
+
+
+@pytest.mark.parametrize("name", ["absent", "DEVTABLE", "dev%", "", None])
+def test_get_namespace_answers_none_for_missing_or_impossible_names(initialized_db, name):
+    NamespaceFactory(name="devtable")
+    assert namespace_model.get_namespace(name) is None

@@ -1,0 +1,155 @@
+"""registry_model.model.repository: creation, lookup and state of repositories."""
+import pytest
+
+from registry_model import errors
+from registry_model.database import ALL_MODELS, Repository, RepositoryState
+from registry_model.model import lookup
+from registry_model.model import repository as repository_model
+from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
+from registry_model.testing.queries import count_statements
+
+
+def _row_counts() -> dict:
+    return {model.__name__: model.select().count() for model in ALL_MODELS}
+
+
+def test_create_repository_stores_every_field(initialized_db):
+    NamespaceFactory(name="devtable")
+    created = repository_model.create_repository(
+        "devtable", "simple", kind_name="application", visibility="public",
+        description="a description", state=RepositoryState.READ_ONLY)
+    stored = Repository.get_by_id(created.id)
+    assert (stored.namespace.name, stored.name, stored.description) == (
+        "devtable", "simple", "a description")
+    assert stored.kind_id == lookup.kind_id("application")
+    assert stored.visibility_id == lookup.visibility_id("public")
+    assert stored.state is RepositoryState.READ_ONLY
+
+
+def test_create_repository_defaults_to_a_private_normal_image_repository(initialized_db):
+    NamespaceFactory(name="devtable")
+    stored = Repository.get_by_id(repository_model.create_repository("devtable", "simple").id)
+    assert stored.kind_id == lookup.kind_id("image")
+    assert stored.visibility_id == lookup.visibility_id("private")
+    assert stored.state is RepositoryState.NORMAL
+    assert stored.description is None
+
+
+def test_create_repository_allows_the_same_name_in_two_namespaces(initialized_db):
+    NamespaceFactory(name="devtable")
+    NamespaceFactory(name="buynlarge")
+    first = repository_model.create_repository("devtable", "simple")
+    second = repository_model.create_repository("buynlarge", "simple")
+    assert first.id != second.id
+
+
+def test_create_repository_rejects_a_duplicate(initialized_db):
+    RepositoryFactory(namespace__name="devtable", name="simple")
+    before = _row_counts()
+    with pytest.raises(errors.DuplicateException):
+        repository_model.create_repository("devtable", "simple")
+    assert _row_counts() == before
+
+
+def test_create_repository_needs_an_existing_namespace(initialized_db):
+    before = _row_counts()
+    with pytest.raises(errors.NotFoundException):
+        repository_model.create_repository("nobody", "simple")
+    assert _row_counts() == before
+
+
+@pytest.mark.parametrize("arguments, exception", [
+    ({"kind_name": "helm"}, errors.InvalidRepositoryKindException),
+    ({"visibility": "secret"}, errors.UnknownLookupValueException),
+    ({"name": "Simple"}, errors.InvalidNameException),
+    ({"name": "simple/nested"}, errors.InvalidNameException),
+    ({"namespace_name": "Dev Table"}, errors.InvalidNameException),
+    ({"state": 99}, errors.DataModelException),
+])
+def test_create_repository_rejects_bad_input_before_writing(initialized_db, arguments,
+                                                            exception):
+    NamespaceFactory(name="devtable")
+    before = _row_counts()
+    with pytest.raises(exception):
+        repository_model.create_repository(**{"namespace_name": "devtable", "name": "simple",
+                                               **arguments})
+    assert _row_counts() == before
+
+
+def test_get_repository_finds_any_state_with_namespace_loaded(initialized_db):
+    repo = RepositoryFactory(namespace__name="devtable", name="simple",
+                             state=RepositoryState.MARKED_FOR_DELETION)
+    with count_statements() as counted:
+        found = repository_model.get_repository("devtable", "simple")
+        assert found.namespace.name == "devtable"
+    assert found.id == repo.id
+    assert counted.count == 1
+
+
+@pytest.mark.parametrize("namespace_name, name", [
+    ("devtable", "absent"), ("other", "simple"), ("devtable", "SIMPLE"), ("devtable", "")])
+def test_get_repository_answers_none_for_other_names(initialized_db, namespace_name, name):
+    RepositoryFactory(namespace__name="devtable", name="simple")
+    RepositoryFactory(namespace__name="other", name="else")
+    assert repository_model.get_repository(namespace_name, name) is None
+
+
+def test_lookup_visible_repository_hides_repositories_marked_for_deletion(initialized_db):
+    repo = RepositoryFactory(namespace__name="devtable", name="simple")
+    assert repository_model.lookup_visible_repository("devtable", "simple").id == repo.id
+    for state in (RepositoryState.READ_ONLY, RepositoryState.MIRROR):
+        repository_model.set_repository_state(repo, state)
+        assert repository_model.lookup_visible_repository("devtable", "simple").id == repo.id
+    repository_model.set_repository_state(repo, RepositoryState.MARKED_FOR_DELETION)
+    assert repository_model.lookup_visible_repository("devtable", "simple") is None
+
+
+def test_lookup_visible_repository_filters_by_kind(initialized_db):
+    repo = RepositoryFactory(namespace__name="devtable", name="simple", kind_name="application")
+    assert repository_model.lookup_visible_repository(
+        "devtable", "simple", lookup.kind_id("application")).id == repo.id
+    assert repository_model.lookup_visible_repository(
+        "devtable", "simple", lookup.kind_id("image")) is None
+
+
+def test_list_repositories_orders_by_namespace_then_name_and_skips_deleted(initialized_db):
+    alpha = NamespaceFactory(name="alpha")
+    RepositoryFactory(namespace__name="zeta", name="alpha")
+    RepositoryFactory(namespace=alpha, name="zeta")
+    RepositoryFactory(namespace=alpha, name="beta")
+    RepositoryFactory(namespace=alpha, name="gone", state=RepositoryState.MARKED_FOR_DELETION)
+    listed = [(r.namespace.name, r.name) for r in repository_model.list_repositories()]
+    assert listed == [("alpha", "beta"), ("alpha", "zeta"), ("zeta", "alpha")]
+    assert [r.name for r in repository_model.list_repositories("alpha")] == ["beta", "zeta"]
+    assert repository_model.list_repositories("nobody") == []
+
+
+def test_set_repository_state_writes_the_enum(initialized_db):
+    repo = RepositoryFactory()
+    returned = repository_model.set_repository_state(repo, RepositoryState.MIRROR)
+    assert returned.state is RepositoryState.MIRROR
+    assert Repository.get_by_id(repo.id).state is RepositoryState.MIRROR
+
+
+def test_set_repository_state_accepts_the_integer_value(initialized_db):
+    repo = RepositoryFactory()
+    repository_model.set_repository_state(repo, int(RepositoryState.READ_ONLY))
+    assert Repository.get_by_id(repo.id).state is RepositoryState.READ_ONLY
+
+
+def test_set_repository_state_of_a_vanished_repository_raises(initialized_db):
+    repo = RepositoryFactory()
+    Repository.delete().where(Repository.id == repo.id).execute()
+    before = _row_counts()
+    with pytest.raises(errors.NotFoundException):
+        repository_model.set_repository_state(repo, RepositoryState.READ_ONLY)
+    assert _row_counts() == before
+
+
+def test_set_repository_state_rejects_an_unknown_state(initialized_db):
+    repo = RepositoryFactory()
+    before = _row_counts()
+    with pytest.raises(errors.DataModelException):
+        repository_model.set_repository_state(repo, 42)
+    assert _row_counts() == before
+    assert Repository.get_by_id(repo.id).state is RepositoryState.NORMAL

@@ -1,0 +1,203 @@
+"""registry_model.datatypes: immutable values, free of peewee, built by for_* classmethods."""
+import ast
+import datetime
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import peewee
+import pytest
+
+from registry_model import datatypes
+from registry_model.database import RepositoryState
+from registry_model.datatypes import (
+    Label,
+    LegacyImage,
+    Manifest,
+    RepositoryReference,
+    Tag,
+    schema1_media_type,
+)
+from registry_model.testing.factories import (
+    ImageFactory,
+    RepositoryFactory,
+    RepositoryTagFactory,
+    TagManifestFactory,
+)
+from registry_model.testing.queries import count_statements
+
+UNSIGNED = "application/vnd.docker.distribution.manifest.v1+json"
+SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+DATATYPES = [RepositoryReference, Tag, Manifest, LegacyImage, Label]
+DATATYPES_SOURCE = Path(datatypes.__file__)
+
+
+def _example(datatype):
+    return datatype(*range(len(datatype._fields)))
+
+
+@pytest.mark.parametrize("datatype", DATATYPES, ids=lambda d: d.__name__)
+def test_datatypes_are_namedtuples_without_an_instance_dict(datatype):
+    value = _example(datatype)
+    assert isinstance(value, tuple)
+    assert value._fields == datatype._fields
+    assert not hasattr(value, "__dict__")
+
+
+@pytest.mark.parametrize("datatype", DATATYPES, ids=lambda d: d.__name__)
+def test_datatypes_cannot_be_changed(datatype):
+    value = _example(datatype)
+    field = datatype._fields[0]
+    with pytest.raises(AttributeError):
+        setattr(value, field, "changed")
+    with pytest.raises(AttributeError):
+        value.extra = 1
+    with pytest.raises(TypeError):
+        value[0] = "changed"
+    assert getattr(value, field) == 0
+
+
+@pytest.mark.parametrize("datatype, fields", [
+    (RepositoryReference, ["id", "namespace_name", "name", "kind", "is_public", "state"]),
+    (Tag, ["id", "name", "repository", "docker_image_id", "reversion", "lifetime_start_ts",
+           "lifetime_end_ts"]),
+    (Manifest, ["id", "digest", "media_type", "manifest_bytes"]),
+    (LegacyImage, ["id", "docker_image_id", "created", "comment", "command", "image_size",
+                   "aggregate_size", "uploading", "v1_metadata_string", "blob_digest",
+                   "parents", "tags"]),
+    (Label, ["id", "key", "value", "uuid", "source_type_name", "media_type_name"]),
+], ids=[datatype.__name__ for datatype in DATATYPES])
+def test_datatypes_provide_the_fields_of_the_design(datatype, fields):
+    assert datatype._fields[:len(fields)] == tuple(fields)
+
+
+def test_the_datatypes_module_imports_only_the_standard_library():
+    tree = ast.parse(DATATYPES_SOURCE.read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "relative import in datatypes"
+            imported.add(node.module.split(".")[0])
+    assert imported, "the module should import something (collections at least)"
+    assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+
+
+def test_the_datatypes_module_loads_where_peewee_cannot_be_imported():
+    script = (
+        "import importlib.util, sys\n"
+        "for name in ('peewee', 'playhouse', 'registry_model'):\n"
+        "    sys.modules[name] = None  # any import of them now fails\n"
+        "spec = importlib.util.spec_from_file_location('isolated_datatypes', sys.argv[1])\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('peewee', 'playhouse')"
+        " and sys.modules[n] is not None))\n"
+        "print(module.Manifest.__name__)\n")
+    result = subprocess.run([sys.executable, "-c", script, str(DATATYPES_SOURCE)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["[]", "Manifest"]
+
+
+def test_repository_reference_for_repo_obj_takes_the_row_and_its_names():
+    row = SimpleNamespace(id=3, name="simple", state=RepositoryState.MIRROR)
+    ref = RepositoryReference.for_repo_obj(row, "devtable", "image", True)
+    assert ref == RepositoryReference(3, "devtable", "simple", "image", True,
+                                      RepositoryState.MIRROR)
+    assert ref.full_name == "devtable/simple"
+
+
+def test_repository_reference_for_id_leaves_unknown_fields_none():
+    assert RepositoryReference.for_id(9) == RepositoryReference(9, None, None, None, None, None)
+    assert RepositoryReference.for_id(9, namespace_name="a", name="b").full_name == "a/b"
+
+
+def test_tag_for_repository_tag_copies_the_row():
+    ref = RepositoryReference.for_id(1, "devtable", "simple")
+    row = SimpleNamespace(id=5, name="latest", reversion=True, lifetime_start_ts=10,
+                          lifetime_end_ts=20, image_id=7, hidden=False)
+    tag = Tag.for_repository_tag(row, "ab" * 32, ref)
+    assert (tag.id, tag.name, tag.repository, tag.docker_image_id, tag.reversion,
+            tag.lifetime_start_ts, tag.lifetime_end_ts) == (5, "latest", ref, "ab" * 32, True,
+                                                           10, 20)
+
+
+def test_manifest_for_tag_manifest_keeps_the_bytes_and_digest():
+    text = json.dumps({"schemaVersion": 1, "name": "caf\u00e9"}, ensure_ascii=False)
+    manifest = Manifest.for_tag_manifest(SimpleNamespace(id=4, digest="sha256:" + "0" * 64,
+                                                         json_data=text, tag_id=8))
+    assert (manifest.id, manifest.digest) == (4, "sha256:" + "0" * 64)
+    assert manifest.manifest_bytes == text.encode("utf-8")
+    assert isinstance(manifest.manifest_bytes, bytes)
+
+
+@pytest.mark.parametrize("document, media_type", [
+    ({"schemaVersion": 1, "fsLayers": []}, UNSIGNED),
+    ({"schemaVersion": 1, "signatures": []}, UNSIGNED),
+    ({"schemaVersion": 1, "signatures": [{"header": {"alg": "ES256"}, "signature": "x",
+                                          "protected": "y"}]}, SIGNED),
+])
+def test_manifest_media_type_tells_signed_from_unsigned_schema1(document, media_type):
+    data = json.dumps(document)
+    assert schema1_media_type(data.encode("utf-8")) == media_type
+    manifest = Manifest.for_tag_manifest(SimpleNamespace(id=1, digest="d", json_data=data,
+                                                         tag_id=1))
+    assert manifest.media_type == media_type
+
+
+def test_legacy_image_for_image_reads_the_storage_loaded_with_the_row():
+    created = datetime.datetime(2020, 1, 2)
+    storage = SimpleNamespace(image_size=10, uploading=False, content_checksum="sha256:x")
+    row = SimpleNamespace(id=2, docker_image_id="ab" * 32, created=created, comment="c",
+                          command="cmd", aggregate_size=30, v1_json_metadata="{}",
+                          storage=storage)
+    parent = LegacyImage.for_image(row)
+    image = LegacyImage.for_image(row, parents=(parent,), tags=iter(["a", "b"]))
+    assert (image.id, image.docker_image_id, image.created, image.comment, image.command,
+            image.image_size, image.aggregate_size, image.uploading, image.v1_metadata_string,
+            image.blob_digest) == (2, "ab" * 32, created, "c", "cmd", 10, 30, False, "{}",
+                                   "sha256:x")
+    assert image.parents == (parent,)
+    assert image.tags == ("a", "b")
+    assert (parent.parents, parent.tags) == (None, None)
+
+
+def test_label_for_label_takes_the_lookup_names():
+    row = SimpleNamespace(id=1, key="k", value="v", uuid="u")
+    assert Label.for_label(row, "api", "text/plain") == Label(1, "k", "v", "u", "api",
+                                                             "text/plain")
+
+
+def _contains_row(value) -> bool:
+    if isinstance(value, peewee.Model):
+        return True
+    if isinstance(value, tuple):
+        return any(_contains_row(item) for item in value)
+    return False
+
+
+def test_interface_results_hold_values_only_and_read_without_queries(registry_model):
+    repo = RepositoryFactory(namespace__name="devtable", name="simple")
+    base = ImageFactory(repository=repo)
+    top = ImageFactory(parent=base)
+    tag_manifest = TagManifestFactory(tag=RepositoryTagFactory(repository=repo, name="latest",
+                                                               image=top))
+    ref = registry_model.lookup_repository("devtable", "simple")
+    tag = registry_model.find_matching_tag(ref, ["latest"])
+    manifest = registry_model.get_manifest_for_tag(tag)
+    label = registry_model.create_manifest_label(manifest, "k", "v", "api")
+    images = registry_model.get_legacy_images(ref)
+    single = registry_model.get_legacy_image(ref, top.docker_image_id, include_parents=True)
+    assert manifest.digest == tag_manifest.digest
+    values = [ref, tag, manifest, label, single] + images
+    with count_statements() as counted:
+        for value in values:
+            assert not _contains_row(value), value
+            repr(value)
+            for field in value._fields:
+                getattr(value, field)
+    assert counted.count == 0

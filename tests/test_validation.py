@@ -1,0 +1,182 @@
+"""Input rules of registry_model.validation: each predicate and its check_* twin.
+
+Predicates answer False (read paths then say "not found") and check_* functions
+raise the matching registry_model.errors exception (write paths then write
+nothing). Every example here is a string a registry really receives, or a
+near miss of one.
+"""
+import uuid
+
+import pytest
+
+from registry_model import errors, validation
+
+SHA256_HEX = "a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"
+SHA512_HEX = "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce" * 2
+
+
+def _names(values):
+    """``pytest.param``s with readable ids (repr shows NUL, tabs and non-ASCII)."""
+    return [pytest.param(value, id=repr(value)[:60]) for value in values]
+
+
+# Namespace and repository names: Docker distribution's path component.
+VALID_COMPONENTS = [
+    "devtable", "a", "0", "simple1", "a.b", "a_b", "a__b", "a-b", "a---b", "a.b_c-d",
+    "x" * 255,
+]
+INVALID_COMPONENTS = [
+    "", "A", "Devtable", "a..b", "a._b", "a___b", "_a", "a_", ".a", "a.", "-a", "a-",
+    "a/b", "a b", " a", "a\n", "a\t", "a:b", "a%", "%", "_", "\\", "a'b", "ünïcode",
+    "x" * 256, None, 7, b"devtable",
+]
+
+# Docker tag grammar: a word character, then up to 127 word characters, '.' or '-'.
+VALID_TAGS = ["latest", "v1.0", "1", "_private", "A-b_C.d", "3.9-alpine", "t" * 128]
+INVALID_TAGS = [
+    "", ".hidden", "-dash", "t" * 129, "la test", "tag:1", "tag/1", "tag@sha", "ünï",
+    "latest\n", "\nlatest", "lat\x00est", "%", "a'b", None, 3, b"latest",
+]
+
+VALID_IMAGE_IDS = [SHA256_HEX, "0" * 64, "f" * 64]
+INVALID_IMAGE_IDS = [
+    "", SHA256_HEX.upper(), SHA256_HEX[:-1], SHA256_HEX + "0", "g" * 64,
+    "sha256:" + SHA256_HEX, SHA256_HEX + "\n", " " + SHA256_HEX, None, 64,
+]
+
+VALID_DIGESTS = [
+    "sha256:" + SHA256_HEX,
+    "sha512:" + SHA512_HEX,
+    # Algorithms the registry does not know keep any encoding of the OCI grammar.
+    "md5:abc",
+    "tarsum.v1+sha256:" + SHA256_HEX,
+    "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8",
+]
+INVALID_DIGESTS = [
+    "", "sha256", "sha256:", ":" + SHA256_HEX, "md5", "sha256:xyz",
+    "sha256:" + SHA256_HEX[:-1], "sha256:" + SHA256_HEX + "0", "sha256:" + SHA256_HEX.upper(),
+    "SHA256:" + SHA256_HEX, "sha256:" + "g" * 64, "sha512:" + SHA256_HEX,
+    "sha256:" + SHA256_HEX + "\n", " sha256:" + SHA256_HEX, "sha256 :" + SHA256_HEX,
+    "md5:" + "a" * 300, "sha256:" + SHA256_HEX + "'; DROP TABLE tag_manifest; --",
+    None, 256, b"sha256:" + SHA256_HEX.encode(),
+]
+
+# The label-key rule of DESIGN.md: ^[a-z0-9](([a-z0-9]|[-.](?![.-]))*[a-z0-9])?$, <= 255.
+VALID_LABEL_KEYS = [
+    "a", "0", "key", "com.example.key", "a-b", "a.b-c.d", "io.k8s.display-name",
+    "a1.b2-c3", "k" * 255,
+]
+INVALID_LABEL_KEYS = [
+    "", "Key", "KEY", "clé", "ключ", "k" * 256, ".a", "a.", "-a", "a-", ".", "-",
+    "a..b", "a--b", "a.-b", "a-.b", "a b", " a", "a ", "a\tb", "a\nb", "a\n", "\na",
+    "a/b", "a_b", "a:b", "a\x00b", None, 123, b"bytes",
+]
+
+
+@pytest.mark.parametrize("name", _names(VALID_COMPONENTS))
+def test_namespace_and_repository_names_accept_path_components(name):
+    assert validation.is_valid_namespace_name(name)
+    assert validation.is_valid_repository_name(name)
+    validation.check_namespace_name(name)
+    validation.check_repository_name(name)
+
+
+@pytest.mark.parametrize("name", _names(INVALID_COMPONENTS))
+def test_namespace_and_repository_names_reject_other_text(name):
+    assert not validation.is_valid_namespace_name(name)
+    assert not validation.is_valid_repository_name(name)
+    with pytest.raises(errors.InvalidNameException):
+        validation.check_namespace_name(name)
+    with pytest.raises(errors.InvalidNameException):
+        validation.check_repository_name(name)
+
+
+@pytest.mark.parametrize("name", _names(VALID_TAGS))
+def test_tag_names_follow_docker_grammar(name):
+    assert validation.is_valid_tag_name(name)
+    validation.check_tag_name(name)
+
+
+@pytest.mark.parametrize("name", _names(INVALID_TAGS))
+def test_tag_names_reject_what_docker_rejects(name):
+    assert not validation.is_valid_tag_name(name)
+    with pytest.raises(errors.InvalidNameException):
+        validation.check_tag_name(name)
+
+
+@pytest.mark.parametrize("image_id", _names(VALID_IMAGE_IDS))
+def test_docker_image_ids_are_64_lowercase_hex(image_id):
+    assert validation.is_valid_docker_image_id(image_id)
+    validation.check_docker_image_id(image_id)
+
+
+@pytest.mark.parametrize("image_id", _names(INVALID_IMAGE_IDS))
+def test_docker_image_ids_reject_near_misses(image_id):
+    assert not validation.is_valid_docker_image_id(image_id)
+    with pytest.raises(errors.InvalidNameException):
+        validation.check_docker_image_id(image_id)
+
+
+@pytest.mark.parametrize("digest", _names(VALID_DIGESTS))
+def test_digests_accept_oci_digests(digest):
+    assert validation.is_valid_digest(digest)
+    validation.check_digest(digest)
+
+
+@pytest.mark.parametrize("digest", _names(INVALID_DIGESTS))
+def test_digests_reject_malformed_and_short_hex(digest):
+    assert not validation.is_valid_digest(digest)
+    with pytest.raises(errors.InvalidDigestException):
+        validation.check_digest(digest)
+
+
+@pytest.mark.parametrize("key", _names(VALID_LABEL_KEYS))
+def test_label_keys_accept_the_design_rule(key):
+    assert validation.is_valid_label_key(key)
+    validation.check_label_key(key)
+    validation.check_label_key(key, validate_format=False)
+
+
+@pytest.mark.parametrize("key", _names(INVALID_LABEL_KEYS))
+def test_label_keys_reject_what_the_design_rule_rejects(key):
+    assert not validation.is_valid_label_key(key)
+    with pytest.raises(errors.InvalidLabelKeyException):
+        validation.check_label_key(key)
+
+
+@pytest.mark.parametrize("key", _names([
+    "Com.Example_Key", "has space", "ÜNÏCÖDÉ.ключ", "trailing.", "a..b", "🐳", "k" * 255]))
+def test_manifest_label_keys_are_taken_as_written(key):
+    # Image builders do not validate keys, so only storability is checked.
+    validation.check_label_key(key, validate_format=False)
+
+
+@pytest.mark.parametrize("key", _names(["", "k" * 256, "a\x00b", None, 5, b"key"]))
+def test_manifest_label_keys_still_need_storable_text(key):
+    with pytest.raises(errors.InvalidLabelKeyException):
+        validation.check_label_key(key, validate_format=False)
+
+
+@pytest.mark.parametrize("value", _names(["", "text", '{"a": 1}', "ünïcode 🐳", "v" * 70000]))
+def test_label_values_accept_any_text(value):
+    validation.check_label_value(value)
+
+
+@pytest.mark.parametrize("value", _names([None, 1, b"bytes", ["list"], "nul\x00inside"]))
+def test_label_values_reject_non_text_and_nul(value):
+    with pytest.raises(errors.InvalidLabelValueException):
+        validation.check_label_value(value)
+
+
+def test_uuids_accept_standard_spellings():
+    value = uuid.uuid4()
+    for spelling in (str(value), str(value).upper(), value.hex, "{%s}" % value):
+        assert validation.is_valid_uuid(spelling), spelling
+
+
+@pytest.mark.parametrize("value", _names([
+    "", "not-a-uuid", str(uuid.UUID(int=1))[:-1], str(uuid.UUID(int=1)) + "0",
+    " " + str(uuid.UUID(int=1)), "%", "'; DROP TABLE label; --", "\x00", None, 123,
+    uuid.UUID(int=1)]))
+def test_uuids_reject_malformed_and_non_text(value):
+    assert not validation.is_valid_uuid(value)
