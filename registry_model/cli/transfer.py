@@ -1,0 +1,187 @@
+"""Moving images in and out: import, export and sample.
+
+The work is done by :mod:`registry_model.images` and :mod:`registry_model.sample`; this module
+parses arguments, opens the blob store and the signing key, draws progress bars (tqdm, on
+stderr, only on a terminal and without --quiet) and prints the outcome.
+"""
+import os
+import sys
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+import click
+from tqdm import tqdm
+
+from registry_model.blobstore import FilesystemBlobStore
+from registry_model.cli import (
+    TagReferenceType,
+    echo_json,
+    human_size,
+    open_database,
+)
+from registry_model.errors import DataModelException
+from registry_model.images import SIGNING_KEY_FILE, export_image, import_archive, load_signing_key
+from registry_model.sample import SAMPLE_REPO_TAG, write_sample_archive
+
+STORAGE_VARIABLE = "REGISTRY_MODEL_STORAGE"
+DEFAULT_STORAGE = "blobs"
+_STAGE_NAMES = {"verify": "verifying", "upload": "uploading", "export": "exporting"}
+
+storage_option = click.option(
+    "--storage", default=DEFAULT_STORAGE, envvar=STORAGE_VARIABLE, show_default=True,
+    show_envvar=True, metavar="PATH", type=click.Path(file_okay=False),
+    help="Folder of the blob store holding the layers.")
+quiet_option = click.option("--quiet", "-q", is_flag=True,
+                            help="No progress bar and no notes on stderr.")
+
+
+class _ProgressBars:
+    """The progress callback of registry_model.images as one tqdm bar per stage."""
+
+    def __init__(self, disabled: bool) -> None:
+        self._disabled = disabled
+        self._stage: Optional[str] = None
+        self._bar: Optional[tqdm] = None
+
+    def __call__(self, stage: str, count: int, total: int) -> None:
+        if stage != self._stage:
+            self.close()
+            self._stage = stage
+            self._bar = tqdm(total=total, desc=_STAGE_NAMES.get(stage, stage), unit="B",
+                             unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                             disable=self._disabled, leave=False)
+        self._bar.update(count)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[_ProgressBars]:
+    bars = _ProgressBars(disabled=quiet or not sys.stderr.isatty())
+    try:
+        yield bars
+    finally:
+        bars.close()
+
+
+@contextmanager
+def _file_errors() -> Iterator[None]:
+    """A file the command cannot read or write becomes one line, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = " %s" % exc.filename if exc.filename else ""
+        raise click.ClickException("cannot use%s: %s" % (where, exc.strerror or exc)) from exc
+
+
+def _check_folder_of(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise click.ClickException("cannot write %s: folder %s does not exist" % (path, folder))
+
+
+@click.command(name="import")
+@click.argument("archive", type=click.Path(dir_okay=False))
+@click.argument("reference", type=TagReferenceType(tag_optional=True), metavar="NS/REPO[:TAG]")
+@storage_option
+@click.option("--signing-key", type=click.Path(dir_okay=False), metavar="PATH",
+              help="JWK file of the key that signs the manifest (must exist) [default: "
+                   "<storage>/%s, created on first use]" % SIGNING_KEY_FILE)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as a JSON object.")
+@quiet_option
+@click.pass_obj
+def import_command(uri: str, archive: str, reference: tuple, storage: str,
+                   signing_key: Optional[str], as_json: bool, quiet: bool) -> None:
+    """Import the image of a `docker save` ARCHIVE as NS/REPO:TAG.
+
+    Reads archives of docker save (any version), skopeo and podman, gzipped or not. TAG
+    defaults to the archive's own tag without its registry host, else `latest`. The
+    namespace and repository are created when missing. Layers the repository holds already
+    are skipped; the others are checked against their digests before anything is written,
+    then uploaded into the blob store. The manifest is schema 1, signed with the registry's
+    key.
+
+    A brand-new database (a SQLite file that does not exist yet, or a server database
+    without any table) is migrated first; any other database must be up to date (see
+    `registry-model migrate`).
+    """
+    namespace, name, tag_name = reference
+    with _file_errors():
+        store = FilesystemBlobStore(storage)
+        with open_database(uri, migrate_if_empty=True, quiet=quiet), _progress(quiet) as bars:
+            key = (load_signing_key(signing_key, create=False) if signing_key else
+                   load_signing_key(os.path.join(storage, SIGNING_KEY_FILE)))
+            result = import_archive(archive, namespace, name, store, key, tag_name,
+                                    progress=bars)
+    uploaded = sum(1 for layer in result.layers if layer.uploaded)
+    if as_json:
+        echo_json({
+            "repository": result.repository.full_name, "tag": result.tag.name,
+            "manifest_digest": result.manifest.digest,
+            "docker_image_id": result.tag.docker_image_id,
+            "created_repository": result.created_repository,
+            "uploaded_bytes": result.uploaded_bytes,
+            "layers": [layer._asdict() for layer in result.layers]})
+        return
+    click.echo("imported %s:%s %s (%d layers: %d uploaded, %s; %d already present)"
+               % (result.repository.full_name, result.tag.name, result.manifest.digest,
+                  len(result.layers), uploaded, human_size(result.uploaded_bytes),
+                  len(result.layers) - uploaded))
+
+
+@click.command()
+@click.argument("reference", type=TagReferenceType(), metavar="NS/REPO:TAG")
+@click.argument("archive", type=click.Path(dir_okay=False))
+@storage_option
+@click.option("--json", "as_json", is_flag=True, help="Print the result as a JSON object.")
+@quiet_option
+@click.pass_obj
+def export(uri: str, reference: tuple, archive: str, storage: str, as_json: bool,
+           quiet: bool) -> None:
+    """Write the image NS/REPO:TAG as a `docker save` ARCHIVE.
+
+    The archive has the legacy layout `docker load` reads (skopeo and podman read it as
+    docker-archive:ARCHIVE); its layers are the stored blobs, byte for byte, and its config
+    is rebuilt from the manifest's V1 metadata.
+    """
+    namespace, name, tag_name = reference
+    if not os.path.isdir(storage):
+        raise click.ClickException("blob store %s does not exist" % storage)
+    _check_folder_of(archive)
+    with _file_errors():
+        store = FilesystemBlobStore(storage)
+        with open_database(uri), _progress(quiet) as bars:
+            result = export_image(namespace, name, tag_name, archive, store, progress=bars)
+    if as_json:
+        echo_json({"repo_tag": result.repo_tag, "path": result.path,
+                   "manifest_digest": result.manifest_digest,
+                   "config_digest": result.config_digest,
+                   "layers": [{"digest": digest, "size": size} for digest, size
+                              in zip(result.layer_digests, result.layer_sizes, strict=True)]})
+        return
+    click.echo("exported %s %s to %s (%d layers, %s)"
+               % (result.repo_tag, result.manifest_digest, result.path,
+                  len(result.layer_digests), human_size(sum(result.layer_sizes))))
+
+
+@click.command()
+@click.argument("archive", type=click.Path(dir_okay=False))
+@click.option("--tag", "repo_tag", default=SAMPLE_REPO_TAG, show_default=True,
+              metavar="NAME:TAG", help="The repo tag written into the archive.")
+def sample(archive: str, repo_tag: str) -> None:
+    """Write a small sample image (3 layers, linux/amd64, a few labels) to ARCHIVE.
+
+    The archive is the same, byte for byte, on every run; try it with
+    `registry-model import ARCHIVE acme/hello:latest`.
+    """
+    _check_folder_of(archive)
+    with _file_errors():
+        try:
+            written = write_sample_archive(archive, repo_tag)
+        except DataModelException as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo("wrote sample image %s to %s (%d layers, %s)"
+               % (repo_tag, archive, len(written.layer_ids), human_size(os.path.getsize(archive))))

@@ -1,0 +1,467 @@
+"""Import ``docker save`` archives into a repository, and export tagged images back out.
+
+::
+
+    from registry_model.blobstore import FilesystemBlobStore
+    from registry_model.images import export_image, import_archive, load_signing_key
+
+    store = FilesystemBlobStore("blobs")
+    key = load_signing_key("blobs/signing-key.json")          # created on first use
+    result = import_archive("hello.tar", "acme", "hello", store, key)   # tag from the archive
+    export_image("acme", "hello", result.tag.name, "copy.tar", store)
+
+An import reads the archive (every layout :func:`read_docker_archive` knows), synthesizes the
+legacy V1 JSON of each layer from the image config (:func:`v1_layers_from_config`; the minimal
+per-layer JSON skopeo writes is not trusted), uploads the layers the repository lacks through
+the data interface exactly as a registry serving a chunked push would (``create_blob_upload``,
+chunks into the blob store with a resumable SHA-256, ``update_blob_upload``,
+``commit_blob_upload``), then stores a schema 1 manifest signed with the registry's key and
+points the tag at it (``create_manifest_and_retarget_tag``).
+
+Nothing is written, to the database or the blob store, before every layer that will be uploaded
+has been read once and matched against its diff_id, so a corrupt or truncated archive leaves no
+trace. Orphans remain only when a later step fails (the archive changes between the two reads,
+the disk fills up, the database goes away): blobs committed before the failure stay linked to
+the repository for :data:`BLOB_LINK_EXPIRATION_S`, a layer stored but not committed leaves its
+file under ``blobs/`` with no row, and a repository the import created stays (empty); the
+layer uploads in progress are cancelled, rows and files. Running the import again completes
+it, reusing what was committed; what a registry's garbage collector reclaims is the rest.
+
+An export rebuilds the image config from the manifest's V1 JSON (:func:`config_from_v1_layers`)
+and streams each layer from the blob store into :func:`write_docker_archive`, so the layers come
+out byte for byte as they went in. Failures are :mod:`registry_model.errors` exceptions with a
+one-line message. Progress is reported through an optional callback, never printed.
+"""
+import json
+import logging
+import os
+import uuid
+from typing import Callable, NamedTuple, Optional
+
+from jwcrypto.jwk import JWK
+
+from registry_model import errors, validation
+from registry_model import registry_model as default_model
+from registry_model.archive import (
+    ArchiveException,
+    DockerArchive,
+    config_from_v1_layers,
+    read_docker_archive,
+    v1_layers_from_config,
+    write_docker_archive,
+)
+from registry_model.blobstore import BlobNotFoundException, BlobStore, ResumableSHA256
+from registry_model.blobstore import UploadNotFoundException as StoreUploadNotFound
+from registry_model.database import RepositoryState, transaction
+from registry_model.datatypes import Manifest, RepositoryReference, Tag
+from registry_model.interface import RegistryDataInterface
+from registry_model.manifests import (
+    DockerSchema1Manifest,
+    DockerSchema1ManifestBuilder,
+    generate_signing_key,
+    parse_manifest_from_bytes,
+)
+from registry_model.model import namespace as namespace_model
+from registry_model.model import repository as repository_model
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TAG = "latest"
+SIGNING_KEY_FILE = "signing-key.json"
+STORAGE_LOCATION = "local"
+# Long enough for the manifest to follow; a collector reclaims the blob after it if no image
+# of the repository took it over.
+BLOB_LINK_EXPIRATION_S = 24 * 60 * 60
+# Bytes per blob-store chunk, each followed by update_blob_upload: the resumable state a
+# registry would save between the PATCH requests of a chunked upload.
+UPLOAD_CHUNK_SIZE = 8 * 1024 * 1024
+_READ_SIZE = 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+
+# progress(stage, byte_count, stage_total): byte_count more bytes of stage_total were handled
+# in stage ("verify" and "upload" on import, "export").
+Progress = Callable[[str, int, int], None]
+
+
+class SigningKeyException(errors.DataModelException):
+    """The signing key file cannot be read, or holds no private JWK."""
+
+
+class ImportedLayer(NamedTuple):
+    """One layer of an import, base first: its digest, size, V1 id and whether it was uploaded."""
+
+    digest: str
+    size: int
+    v1_id: str
+    uploaded: bool
+
+
+class ImportResult(NamedTuple):
+    """What :func:`import_archive` did: the repository, the moved tag, the stored manifest."""
+
+    repository: RepositoryReference
+    tag: Tag
+    manifest: Manifest
+    layers: tuple
+    created_repository: bool
+
+    @property
+    def uploaded_bytes(self) -> int:
+        """The layer bytes that were uploaded (layers already linked are not counted)."""
+        return sum(layer.size for layer in self.layers if layer.uploaded)
+
+
+class ExportResult(NamedTuple):
+    """What :func:`export_image` wrote: the archive, its repo tag, digests and layer sizes."""
+
+    path: str
+    repo_tag: str
+    manifest_digest: str
+    config_digest: str
+    layer_digests: tuple
+    layer_sizes: tuple
+
+
+def _report(progress: Optional[Progress], stage: str, count: int, total: int) -> None:
+    if progress is not None and count:
+        progress(stage, count, total)
+
+
+# --- names and keys ---------------------------------------------------------------------
+
+
+def _is_registry_host(component: str) -> bool:
+    # Docker's rule (reference.splitDockerDomain): a first component with "." or ":" or
+    # "localhost" is a registry host, not a namespace.
+    return "." in component or ":" in component or component == "localhost"
+
+
+def normalize_repo_tag(repo_tag: str) -> tuple:
+    """``(namespace/name, tag)`` of an archive's repo tag, without its registry host.
+
+    The tag is None when the repo tag has none. ``docker.io/acme/hello:1.0`` and
+    ``acme/hello:1.0`` both give ``("acme/hello", "1.0")``; a single-component name gets
+    Docker's implicit ``library/`` namespace.
+    """
+    name = repo_tag.partition("@")[0]
+    tag = None
+    slash, colon = name.rfind("/"), name.rfind(":")
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1:]
+    components = name.split("/")
+    if len(components) > 1 and _is_registry_host(components[0]):
+        components = components[1:]
+    if len(components) == 1:
+        components = ["library"] + components
+    return "/".join(components), tag
+
+
+def archive_tag(archive: DockerArchive, namespace_name: str, repo_name: str) -> Optional[str]:
+    """The tag the archive names for the image: of a repo tag naming this repository, else the
+    first valid one; None when the archive names none (``docker save IMAGE_ID``)."""
+    wanted = "%s/%s" % (namespace_name, repo_name)
+    tags = [normalize_repo_tag(repo_tag) for repo_tag in archive.repo_tags]
+    valid = [(name, tag) for name, tag in tags if validation.is_valid_tag_name(tag)]
+    for name, tag in valid:
+        if name == wanted:
+            return tag
+    return valid[0][1] if valid else None
+
+
+def load_signing_key(path: str, create: bool = True) -> JWK:
+    """The private JWK kept as JSON at ``path``; generated and written (mode 0600) when missing.
+
+    With ``create`` False a missing file is an error. The file is created exclusively, so two
+    processes starting at once end up with the same key. Raises SigningKeyException for a file
+    that cannot be read or holds no private key.
+    """
+    path = os.fspath(path)
+    if create and not os.path.exists(path):
+        key = generate_signing_key()
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(folder, exist_ok=True)
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return load_signing_key(path, create=False)
+        except OSError as exc:
+            raise SigningKeyException("cannot create signing key %s: %s"
+                                      % (path, exc.strerror or exc)) from None
+        with os.fdopen(handle, "w") as out:
+            out.write(key.export_private())
+        logger.info("created signing key %s", path)
+        return key
+    try:
+        with open(path) as source:
+            text = source.read()
+    except OSError as exc:
+        raise SigningKeyException("cannot read signing key %s: %s"
+                                  % (path, exc.strerror or exc)) from None
+    try:
+        key = JWK.from_json(text)
+    except Exception as exc:  # jwcrypto raises assorted types for malformed keys
+        raise SigningKeyException("signing key %s is not a JWK: %s"
+                                  % (path, str(exc).splitlines()[0] if str(exc) else
+                                     type(exc).__name__)) from None
+    if not key.has_private:
+        raise SigningKeyException("signing key %s holds a public key only" % path)
+    return key
+
+
+# --- import -----------------------------------------------------------------------------
+
+
+def build_manifest(namespace_name: str, repo_name: str, tag_name: str, archive: DockerArchive,
+                   v1_jsons: list, signing_key: Optional[JWK]) -> DockerSchema1Manifest:
+    """The schema 1 manifest of the archive's image, signed with ``signing_key`` when given.
+
+    ``v1_jsons`` are the layers' V1 JSON, base first; the builder takes them leaf first. The
+    result is parsed back from its bytes, as a registry parses what a client pushed.
+    """
+    architecture = archive.config.get("architecture")
+    builder = DockerSchema1ManifestBuilder(
+        namespace_name, repo_name, tag_name,
+        architecture=architecture if isinstance(architecture, str) and architecture else "amd64")
+    for layer, v1_json in reversed(list(zip(archive.layers, v1_jsons, strict=True))):
+        builder.add_layer(layer.diff_id, v1_json)
+    built = builder.build(signing_key)
+    return parse_manifest_from_bytes(built.bytes, built.media_type)
+
+
+def _importable_repository(model: RegistryDataInterface, namespace_name: str,
+                           repo_name: str) -> Optional[RepositoryReference]:
+    """The image repository to import into, None when it must be created; else an error."""
+    ref = model.lookup_repository(namespace_name, repo_name, kind_filter="image")
+    if ref is None:
+        row = repository_model.get_repository(namespace_name, repo_name)
+        if row is None:
+            return None
+        if row.state == RepositoryState.MARKED_FOR_DELETION:
+            raise errors.DataModelException("repository %s/%s is being deleted"
+                                            % (namespace_name, repo_name))
+        raise errors.DataModelException("repository %s/%s is not an image repository"
+                                        % (namespace_name, repo_name))
+    if ref.state != RepositoryState.NORMAL:
+        raise errors.DataModelException("repository %s/%s is %s: nothing can be pushed to it"
+                                        % (namespace_name, repo_name,
+                                           RepositoryState(ref.state).name.lower()))
+    return ref
+
+
+def _create_repository(model: RegistryDataInterface, namespace_name: str,
+                       repo_name: str) -> RepositoryReference:
+    """Create the namespace (when missing) and the private repository, in one transaction."""
+    for _ in range(2):
+        try:
+            with transaction():
+                if namespace_model.get_namespace(namespace_name) is None:
+                    namespace_model.create_namespace(namespace_name)
+                repository_model.create_repository(namespace_name, repo_name)
+            logger.info("created repository %s/%s", namespace_name, repo_name)
+            break
+        except errors.DuplicateException:
+            # A concurrent import created the namespace (try again) or the repository (use it).
+            logger.info("%s/%s was created concurrently", namespace_name, repo_name)
+    ref = _importable_repository(model, namespace_name, repo_name)
+    if ref is None:
+        raise errors.NotFoundException("repository %s/%s vanished while being created"
+                                       % (namespace_name, repo_name))
+    return ref
+
+
+def _layers_to_upload(model: RegistryDataInterface, ref: Optional[RepositoryReference],
+                      store: BlobStore, archive: DockerArchive) -> list:
+    """The archive's layers to upload: each digest once, unless linked and in the store."""
+    pending, seen = [], set()
+    for layer in archive.layers:
+        if layer.diff_id in seen:
+            continue
+        seen.add(layer.diff_id)
+        linked = ref is not None and model.get_repo_blob_by_digest(ref, layer.diff_id)
+        if linked and store.exists(layer.diff_id):
+            logger.debug("layer %s is linked to the repository already", layer.diff_id)
+            continue
+        pending.append(layer)
+    return pending
+
+
+def _verify(layers: list, progress: Optional[Progress]) -> None:
+    total = sum(layer.size for layer in layers)
+    for layer in layers:
+        with layer.open() as stream:  # raises ArchiveException at the end of a bad layer
+            for chunk in iter(lambda s=stream: s.read(_READ_SIZE), b""):
+                _report(progress, "verify", len(chunk), total)
+
+
+def _upload_layer(model: RegistryDataInterface, store: BlobStore, ref: RepositoryReference,
+                  layer, total: int, progress: Optional[Progress]) -> None:
+    """Upload one layer as a registry serves a chunked blob upload, then commit it."""
+    upload_id = str(uuid.uuid4())
+    upload = model.create_blob_upload(ref, upload_id, STORAGE_LOCATION, None)
+    committed = False
+    chunks = 0
+    try:
+        store.initiate_upload(upload_id)
+        hasher = ResumableSHA256()
+        with layer.open() as stream:
+            for chunk in iter(lambda: stream.read(UPLOAD_CHUNK_SIZE), b""):
+                length = store.write_chunk(upload_id, hasher.length, chunk, hasher)
+                chunks += 1
+                upload = model.update_blob_upload(
+                    upload, uncompressed_byte_count=length, storage_metadata=None,
+                    byte_count=length, chunk_count=chunks, sha_state=hasher.to_state())
+                if upload is None:
+                    raise errors.NotFoundException("upload %s vanished" % upload_id)
+                _report(progress, "upload", len(chunk), total)
+        store.complete_upload(upload_id, layer.diff_id, hasher.to_state())
+        committed = model.commit_blob_upload(upload, layer.diff_id,
+                                             BLOB_LINK_EXPIRATION_S) is not None
+        if not committed:
+            raise errors.NotFoundException("upload %s vanished before its commit" % upload_id)
+    finally:
+        if not committed:
+            try:
+                store.cancel_upload(upload_id)
+            except StoreUploadNotFound:
+                pass  # never started, or completed into a blob: a documented orphan
+            model.delete_blob_upload(upload)
+    logger.debug("uploaded layer %s (%d bytes, %d chunks)", layer.diff_id, layer.size, chunks)
+
+
+def import_archive(archive_path, namespace_name: str, repo_name: str, store: BlobStore,
+                   signing_key: Optional[JWK], tag_name: Optional[str] = None, *,
+                   model: Optional[RegistryDataInterface] = None,
+                   progress: Optional[Progress] = None) -> ImportResult:
+    """Import the image of a ``docker save`` archive as ``namespace/repo:tag``.
+
+    ``tag_name`` defaults to the archive's own tag (see :func:`archive_tag`), else
+    ``latest``. The namespace and a private repository are created when missing. The layers
+    the repository lacks are checked against their diff_ids, then uploaded into ``store`` and
+    linked through the interface (``model``, the package's PreOCIModel by default); layers it
+    holds already are neither read nor checked. The manifest is signed with ``signing_key``
+    (unsigned when None). Importing the same archive again uploads nothing and only moves
+    the tag to the same manifest digest. Raises an :mod:`registry_model.errors`
+    exception with nothing written for bad names, a corrupt or truncated archive, a layer
+    whose content does not match its diff_id, or a repository that cannot take a push.
+    """
+    model = model if model is not None else default_model
+    validation.check_namespace_name(namespace_name)
+    validation.check_repository_name(repo_name)
+    if tag_name is not None:
+        validation.check_tag_name(tag_name)
+    archive = read_docker_archive(archive_path)
+    if not archive.layers:
+        raise ArchiveException("the archive's image has no layers")
+    tag_name = tag_name or archive_tag(archive, namespace_name, repo_name) or DEFAULT_TAG
+    v1_jsons = v1_layers_from_config(archive.config_bytes,
+                                     [layer.diff_id for layer in archive.layers])
+    manifest = build_manifest(namespace_name, repo_name, tag_name, archive, v1_jsons,
+                              signing_key)
+
+    ref = _importable_repository(model, namespace_name, repo_name)
+    pending = _layers_to_upload(model, ref, store, archive)
+    _verify(pending, progress)
+    created = ref is None
+    if created:
+        ref = _create_repository(model, namespace_name, repo_name)
+    total = sum(layer.size for layer in pending)
+    for layer in pending:
+        _upload_layer(model, store, ref, layer, total, progress)
+    stored, tag = model.create_manifest_and_retarget_tag(ref, manifest, tag_name, None)
+    uploaded = {id(layer) for layer in pending}  # a repeated layer is uploaded once
+    layers = tuple(ImportedLayer(layer.diff_id, layer.size, json.loads(v1_json)["id"],
+                                 id(layer) in uploaded)
+                   for layer, v1_json in zip(archive.layers, v1_jsons, strict=True))
+    logger.info("imported %s/%s:%s as %s (%d of %d layers uploaded)", namespace_name,
+                repo_name, tag_name, stored.digest, len(pending), len(layers))
+    return ImportResult(ref, tag, stored, layers, created)
+
+
+# --- export -----------------------------------------------------------------------------
+
+
+class _CountingReader:
+    """A blob file that reports every read to the progress callback; closes the file."""
+
+    def __init__(self, fileobj, progress: Optional[Progress], total: int) -> None:
+        self._fileobj = fileobj
+        self._progress = progress
+        self._total = total
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fileobj.read(size)
+        _report(self._progress, "export", len(data), self._total)
+        return data
+
+    def close(self) -> None:
+        self._fileobj.close()
+
+
+def _is_throwaway(raw_v1_json: str) -> bool:
+    try:
+        return json.loads(raw_v1_json).get("throwaway") is True
+    except (ValueError, AttributeError):
+        return False
+
+
+def _check_blob(store: BlobStore, digest: str, reference: str) -> int:
+    """The blob's size; an error when it is missing or compressed (not a layer tar)."""
+    try:
+        size = store.size(digest)
+    except BlobNotFoundException:
+        raise BlobNotFoundException("layer %s of %s is not in the blob store %s"
+                                    % (digest, reference, getattr(store, "root", store))
+                                    ) from None
+    with store.open(digest) as blob:
+        if blob.read(2) == _GZIP_MAGIC:
+            # A docker-archive layer is an uncompressed tar whose digest is its diff_id.
+            raise ArchiveException("layer %s of %s is gzip-compressed (pushed by a registry "
+                                   "client); only uncompressed layers can be exported"
+                                   % (digest, reference))
+    return size
+
+
+def export_image(namespace_name: str, repo_name: str, tag_name: str, archive_path,
+                 store: BlobStore, *, model: Optional[RegistryDataInterface] = None,
+                 progress: Optional[Progress] = None) -> ExportResult:
+    """Write the image tagged ``namespace/repo:tag`` as a ``docker save`` archive.
+
+    The config is rebuilt from the manifest's V1 JSON (architecture, os, labels, env, command
+    come from the top layer's) with the layer digests as diff_ids, and each layer is streamed
+    from ``store`` unchanged; the archive's V1 folders are the manifest's. The file appears
+    whole or not at all. Raises NotFoundException for an unknown repository or tag or a tag
+    without manifest, BlobNotFoundException for a layer missing from the store, and
+    ArchiveException for a layer that is not an uncompressed tar.
+    """
+    model = model if model is not None else default_model
+    reference = "%s/%s:%s" % (namespace_name, repo_name, tag_name)
+    ref = model.lookup_repository(namespace_name, repo_name)
+    if ref is None:
+        raise errors.NotFoundException("repository %s/%s not found" % (namespace_name, repo_name))
+    tag = model.get_repo_tag(ref, tag_name) if validation.is_valid_tag_name(tag_name) else None
+    if tag is None:
+        raise errors.NotFoundException("tag %s not found" % reference)
+    manifest = model.get_manifest_for_tag(tag)
+    if manifest is None:
+        raise errors.NotFoundException("tag %s has no manifest" % reference)
+    parsed = parse_manifest_from_bytes(manifest.manifest_bytes, manifest.media_type,
+                                       validate=False)
+    v1_jsons = [layer.raw_v1_metadata for layer in parsed.layers]
+    content = [layer.digest for layer, raw in zip(parsed.layers, v1_jsons, strict=True)
+               if not _is_throwaway(raw)]
+    config_bytes = config_from_v1_layers(v1_jsons, content)
+    sizes = [_check_blob(store, digest, reference) for digest in content]
+    total = sum(sizes)
+
+    def layer_streams():
+        for digest, size in zip(content, sizes, strict=True):
+            yield digest, size, _CountingReader(store.open(digest), progress, total)
+
+    # Empty (throwaway) V1 layers have no folder of their own: let the writer derive the
+    # V1 JSON from the config then, instead of a chain with gaps.
+    written = write_docker_archive(
+        archive_path, reference, config_bytes, layer_streams(),
+        v1_jsons=v1_jsons if len(content) == len(v1_jsons) else None)
+    logger.info("exported %s (%s) to %s", reference, manifest.digest, archive_path)
+    return ExportResult(os.fspath(archive_path), reference, manifest.digest,
+                        written.config_digest, tuple(content), tuple(sizes))
