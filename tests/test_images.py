@@ -1,7 +1,7 @@
 """registry_model.images: importing docker-save archives through the interface, and exporting.
 
 These run on ``initialized_db`` (rolled back per test) with a FilesystemBlobStore in a
-temporary folder; the CLI on top of them is tested in tests/test_cli.py.
+temporary folder; the CLI on top of them is tested in tests/cli/.
 """
 import dataclasses
 import hashlib

@@ -3,9 +3,9 @@
 Everything here works on files and bytes only, never on the database, so importers and exporters
 can be tested without one. The pieces:
 
-- :mod:`registry_model.archive.docker_archive` reads and writes ``docker save`` archives
-  (``read_docker_archive``, ``write_docker_archive``), streaming layers and checking their
-  digests;
+- :mod:`registry_model.archive.reader` reads ``docker save`` archives
+  (``read_docker_archive``), streaming layers and checking their digests, and
+  :mod:`registry_model.archive.writer` writes them (``write_docker_archive``);
 - :mod:`registry_model.archive.v1` converts between an image config and the per-layer legacy V1
   JSON that the pre-OCI schema stores (``v1_layers_from_config``, ``config_from_v1_layers``);
 - :mod:`registry_model.archive.oci_layout` writes small OCI image layouts for tests and samples.
@@ -30,15 +30,14 @@ class ArchiveException(DataModelException):
 
 
 # The submodules import ArchiveException from here, so they can only be loaded once it exists.
-from registry_model.archive.docker_archive import (  # noqa: E402
+from registry_model.archive.reader import (  # noqa: E402
     ArchiveLayer,
     DockerArchive,
     LayerReader,
-    WrittenArchive,
     read_docker_archive,
-    write_docker_archive,
 )
 from registry_model.archive.v1 import config_from_v1_layers, v1_layers_from_config  # noqa: E402
+from registry_model.archive.writer import WrittenArchive, write_docker_archive  # noqa: E402
 
 __all__ = [
     "ArchiveException",

@@ -1,11 +1,11 @@
-"""Specification of Docker schema 1 manifests: building, signing, parsing and refusing.
+"""Specification of parsing Docker schema 1 manifests: fields, digests, signatures, media types.
 
-Everything here runs on manifests the tests build themselves; real-world manifests are covered by
-test_corpus.py.
+Everything here runs on manifests the tests build themselves (tests/manifests); real-world
+manifests are covered by test_corpus.py, building and signing by test_builder.py and malformed
+input by test_mutations.py.
 """
 import ast
 import base64
-import hashlib
 import json
 from pathlib import Path
 
@@ -16,173 +16,24 @@ from jwcrypto.jws import JWS
 import registry_model.manifests
 from registry_model.errors import DataModelException
 from registry_model.manifests import (
-    DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE,
-    DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE,
     DockerSchema1ManifestBuilder,
     ManifestException,
-    generate_signing_key,
     parse_manifest_from_bytes,
 )
-from registry_model.manifests.jws import b64url_encode, libtrust_key_id
+from registry_model.manifests.jws import b64url_encode
 
-SIGNED = DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE
-UNSIGNED = DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE
-TOP_DIGEST = "sha256:" + "a" * 64
-MIDDLE_DIGEST = "sha256:" + "b" * 64
-BASE_DIGEST = "sha256:" + "c" * 64
-
-
-def v1(image_id, parent=None, **fields):
-    """A v1Compatibility string for an image id with an optional parent and extra fields."""
-    data = {"id": image_id, **fields}
-    if parent is not None:
-        data["parent"] = parent
-    return json.dumps(data)
-
-
-@pytest.fixture(scope="module")
-def ec_key():
-    return generate_signing_key("EC")
-
-
-@pytest.fixture(scope="module")
-def rsa_key():
-    return generate_signing_key("RSA")
-
-
-def three_layer_builder(tag="latest"):
-    """Layers added top first, as they appear in fsLayers."""
-    return (
-        DockerSchema1ManifestBuilder("devtable", "simple", tag)
-        .add_layer(TOP_DIGEST, v1("top", "middle", created="2018-01-01T00:00:00Z",
-                                  comment="the top", author="Sômé guy",
-                                  container_config={"Cmd": ["/bin/sh", "-c", "echo hi"]},
-                                  config={"Labels": {"com.example.tier": "web", "empty": ""}}))
-        .add_layer(MIDDLE_DIGEST, v1("middle", "base", config={"Labels": {"old": "label"}}))
-        .add_layer(BASE_DIGEST, v1("base"))
-    )
-
-
-def with_signatures(payload: bytes, entries: list) -> bytes:
-    """Splice a signatures array into a 3-space-indented payload the way libtrust does."""
-    body = payload.rstrip()[:-1].rstrip()
-    signatures = json.dumps(entries, indent=3).replace("\n", "\n   ")
-    return body + b',\n   "signatures": ' + signatures.encode() + payload[len(body):]
-
-
-def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def signature_entries(document: bytes) -> list:
-    return json.loads(document)["signatures"]
-
-
-def unsigned_document() -> bytes:
-    content = json.loads(three_layer_builder().build().bytes)
-    return json.dumps(content, indent=3).encode()
-
-
-# --- building and round trips -------------------------------------------------------------
-
-
-@pytest.mark.parametrize("key_fixture, algorithm", [("ec_key", "ES256"), ("rsa_key", "RS256")])
-def test_signed_build_parses_back_verified_with_the_same_digest(request, key_fixture, algorithm):
-    key = request.getfixturevalue(key_fixture)
-    built = three_layer_builder().build(key)
-
-    parsed = parse_manifest_from_bytes(built.bytes, SIGNED, validate=True)
-
-    assert parsed.is_signed and parsed.media_type == SIGNED
-    assert parsed.digest == built.digest
-    assert parsed.bytes == built.bytes
-    assert [s.algorithm for s in parsed.signatures] == [algorithm]
-    assert (parsed.namespace_name, parsed.repo_name, parsed.tag) == ("devtable", "simple", "latest")
-
-
-def test_unsigned_build_is_v1_json_whose_digest_covers_all_bytes():
-    built = three_layer_builder().build()
-
-    parsed = parse_manifest_from_bytes(built.bytes, UNSIGNED)
-
-    assert not parsed.is_signed and parsed.signatures == []
-    assert parsed.media_type == UNSIGNED
-    assert parsed.payload == parsed.bytes
-    assert parsed.digest == sha256_digest(built.bytes)
-
-
-def test_digest_of_signed_manifest_excludes_signatures(ec_key, rsa_key):
-    unsigned = three_layer_builder().build()
-    by_ec = three_layer_builder().build(ec_key)
-    by_rsa = three_layer_builder().build(rsa_key)
-
-    assert by_ec.bytes != by_rsa.bytes
-    assert by_ec.digest == by_rsa.digest == unsigned.digest
-    assert by_ec.payload == unsigned.bytes
-    assert by_ec.digest != sha256_digest(by_ec.bytes)
-
-
-def test_signed_build_uses_docker_prettyjws_layout(ec_key):
-    built = three_layer_builder().build(ec_key)
-    document = json.loads(built.bytes)
-    [entry] = document["signatures"]
-    protected = json.loads(base64.urlsafe_b64decode(entry["protected"] + "=="))
-
-    assert built.bytes.startswith(b'{\n   "schemaVersion": 1,\n   "name": "devtable/simple",')
-    assert b'\n   ],\n   "signatures": [\n      {\n         "header": {' in built.bytes
-    assert built.bytes.endswith(b"\n   ]\n}")
-    assert set(protected) == {"formatLength", "formatTail", "time"}
-    assert built.bytes[: protected["formatLength"]] + b"\n}" == built.payload
-    assert protected["formatTail"] == "Cn0"  # base64url of "\n}"
-    assert entry["header"]["alg"] == "ES256"
-
-
-def test_signature_header_carries_only_the_public_key(ec_key, rsa_key):
-    for key in (ec_key, rsa_key):
-        jwk = signature_entries(three_layer_builder().build(key).bytes)[0]["header"]["jwk"]
-
-        assert not {"d", "p", "q", "dp", "dq", "qi"} & set(jwk)
-        assert jwk["kid"] == libtrust_key_id(key)
-
-
-def test_generate_signing_key_makes_private_ec_or_rsa_keys(ec_key, rsa_key):
-    assert (ec_key.get("kty"), ec_key.get("crv"), ec_key.has_private) == ("EC", "P-256", True)
-    assert (rsa_key.get("kty"), rsa_key.has_private) == ("RSA", True)
-    with pytest.raises(ManifestException):
-        generate_signing_key("oct")
-
-
-def test_build_refuses_keys_that_cannot_sign(ec_key):
-    public_only = JWK(**ec_key.export_public(as_dict=True))
-    symmetric = JWK.generate(kty="oct", size=256)
-
-    for key in (public_only, symmetric, "not a key"):
-        with pytest.raises(ManifestException):
-            three_layer_builder().build(key)
-
-
-@pytest.mark.parametrize("blob_digest, metadata", [
-    ("not-a-digest", v1("x")),
-    (None, v1("x")),
-    (TOP_DIGEST, "{}"),
-    (TOP_DIGEST, None),
-    (TOP_DIGEST, "not json"),
-    (b"sha256:bytes", v1("x")),
-])
-def test_build_refuses_bad_layer_input(ec_key, blob_digest, metadata):
-    builder = DockerSchema1ManifestBuilder("devtable", "simple", "latest")
-    builder.add_layer(blob_digest, metadata)
-
-    with pytest.raises(ManifestException):
-        builder.build(ec_key)
-    with pytest.raises(ManifestException):
-        builder.build()
-
-
-def test_build_without_layers_is_refused():
-    with pytest.raises(ManifestException):
-        DockerSchema1ManifestBuilder("devtable", "simple", "latest").build()
-
+from . import (
+    BASE_DIGEST,
+    MIDDLE_DIGEST,
+    SIGNED,
+    TOP_DIGEST,
+    UNSIGNED,
+    sha256_digest,
+    signature_entries,
+    three_layer_builder,
+    v1,
+    with_signatures,
+)
 
 # --- fields --------------------------------------------------------------------------------
 
@@ -400,146 +251,6 @@ def test_signed_media_type_requires_signatures():
     for validate in (True, False):
         with pytest.raises(ManifestException, match="signatures"):
             parse_manifest_from_bytes(document, SIGNED, validate=validate)
-
-
-# --- malformed input -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("signed", [True, False], ids=["signed", "unsigned"])
-def test_every_truncation_of_a_manifest_is_refused(ec_key, signed):
-    document = three_layer_builder().build(ec_key if signed else None).bytes
-
-    for length in range(len(document)):
-        for validate in (True, False):
-            with pytest.raises(ManifestException):
-                parse_manifest_from_bytes(document[:length], SIGNED if signed else UNSIGNED,
-                                          validate=validate)
-
-
-@pytest.mark.parametrize("document", [
-    b'{"schemaVersion": 1, "name": "a\xff", "tag": "t"}',
-    b"\xef\xbb\xbf" + unsigned_document(),  # UTF-8 byte order mark
-    unsigned_document().decode().encode("utf-16"),
-    unsigned_document().decode().encode("utf-32-le"),
-    b"\x80\x81\x82",
-], ids=["invalid-byte", "utf8-bom", "utf16", "utf32", "binary"])
-def test_bytes_that_are_not_utf8_json_are_refused(document):
-    for media_type in (SIGNED, UNSIGNED):
-        with pytest.raises(ManifestException):
-            parse_manifest_from_bytes(document, media_type)
-
-
-@pytest.mark.parametrize("where", ["document", "value", "v1Compatibility", "protected"])
-def test_deeply_nested_json_is_a_manifest_exception_not_a_recursion_error(where, ec_key):
-    deep = "[" * 100000 + "]" * 100000
-    if where == "document":
-        document = deep.encode()
-    elif where == "value":
-        document = b'{"schemaVersion": 1, "x": ' + deep.encode() + b"}"
-    elif where == "v1Compatibility":
-        document = json.dumps({"schemaVersion": 1, "name": "a/b", "tag": "c",
-                               "fsLayers": [{"blobSum": BASE_DIGEST}],
-                               "history": [{"v1Compatibility": deep}]}).encode()
-    else:
-        payload = three_layer_builder().build().bytes
-        entry = signature_entries(three_layer_builder().build(ec_key).bytes)[0]
-        document = with_signatures(payload, [dict(entry, protected=b64url_encode(deep.encode()))])
-
-    for validate in (True, False):
-        with pytest.raises(ManifestException):
-            parse_manifest_from_bytes(document, UNSIGNED if where != "protected" else SIGNED,
-                                      validate=validate)
-
-
-def test_nan_and_infinity_are_not_json():
-    for constant in (b"NaN", b"Infinity", b"-Infinity"):
-        document = unsigned_document().replace(b'"schemaVersion": 1', b'"schemaVersion": '
-                                               + constant)
-        with pytest.raises(ManifestException):
-            parse_manifest_from_bytes(document, UNSIGNED)
-
-
-def _history(v1_compatibility) -> dict:
-    return {"history": [{"v1Compatibility": v1_compatibility}] * 3}
-
-
-def _signature(header=None, **protected) -> dict:
-    entry = {"header": {"alg": "ES256"} if header is None else header, "signature": "AA",
-             "protected": b64url_encode(json.dumps(protected).encode())}
-    return {"signatures": [entry]}
-
-
-WRONG_FIELDS = {
-    "top-level-array": [1],
-    "schema-version-string": {"schemaVersion": "1"},
-    "schema-version-bool": {"schemaVersion": True},
-    "schema-version-float": {"schemaVersion": 1.0},
-    "schema-version-2": {"schemaVersion": 2},
-    "schema-version-missing": {"schemaVersion": None},
-    "name-number": {"name": 5},
-    "name-empty": {"name": ""},
-    "tag-missing": {"tag": None},
-    "tag-list": {"tag": ["latest"]},
-    "architecture-number": {"architecture": 64},
-    "fslayers-object": {"fsLayers": {"blobSum": BASE_DIGEST}},
-    "fslayers-empty": {"fsLayers": [], "history": []},
-    "fslayers-strings": {"fsLayers": [BASE_DIGEST] * 3},
-    "blobsum-number": {"fsLayers": [{"blobSum": 5}] * 3},
-    "blobsum-not-digest": {"fsLayers": [{"blobSum": "abc"}] * 3},
-    "history-shorter": {"history": [{"v1Compatibility": v1("x")}]},
-    "history-string": {"history": "x"},
-    "v1-object-not-string": _history({"id": "x"}),
-    "v1-not-json": _history("{id"),
-    "v1-array": _history("[]"),
-    "v1-id-number": _history('{"id": 5}'),
-    "v1-id-missing": _history("{}"),
-    "v1-parent-number": _history(v1("x", 5)),
-    "v1-created-number": _history(v1("x", created=1)),
-    "v1-container-config-list": _history(v1("x", container_config=[])),
-    "v1-cmd-number": _history(v1("x", container_config={"Cmd": 5})),
-    "v1-cmd-mixed": _history(v1("x", container_config={"Cmd": ["a", 1]})),
-    "v1-labels-number-value": _history(v1("x", config={"Labels": {"a": 1}})),
-    "v1-labels-list": _history(v1("x", config={"Labels": ["a"]})),
-    "signatures-number": {"signatures": 1},
-    "signatures-string": {"signatures": "sig"},
-    "signature-number": {"signatures": [1]},
-    "signature-header-list": _signature([], formatLength=10, formatTail="Cn0"),
-    "signature-protected-number": {"signatures": [{"header": {}, "protected": 5,
-                                                   "signature": "AA"}]},
-    "signature-protected-not-b64": {"signatures": [{"header": {}, "protected": "e30=!",
-                                                    "signature": "AA"}]},
-    "signature-protected-not-json": {"signatures": [{"header": {}, "protected": "bm9wZQ",
-                                                     "signature": "AA"}]},
-    "signature-value-missing": {"signatures": [{"header": {}, "protected": "e30"}]},
-    "format-length-string": _signature(formatLength="10", formatTail="Cn0"),
-    "format-length-negative": _signature(formatLength=-1, formatTail="Cn0"),
-    "format-length-bool": _signature(formatLength=True, formatTail="Cn0"),
-    "format-length-past-end": _signature(formatLength=10**6, formatTail="Cn0"),
-    "format-tail-missing": _signature(formatLength=10),
-    "format-tail-not-b64": _signature(formatLength=10, formatTail="Cn0="),
-}
-
-
-@pytest.mark.parametrize("changes", list(WRONG_FIELDS.values()), ids=list(WRONG_FIELDS))
-def test_fields_of_the_wrong_type_are_refused(changes):
-    if isinstance(changes, list):
-        document = json.dumps(changes).encode()
-    else:
-        content = json.loads(three_layer_builder().build().bytes)
-        content.update(changes)
-        content = {key: value for key, value in content.items() if value is not None}
-        document = json.dumps(content, indent=3).encode()
-
-    for media_type in (SIGNED, UNSIGNED):
-        for validate in (True, False):
-            with pytest.raises(ManifestException):
-                parse_manifest_from_bytes(document, media_type, validate=validate)
-
-
-@pytest.mark.parametrize("manifest_bytes", ["{}", None, 5, ["a"]])
-def test_manifest_bytes_must_be_bytes(manifest_bytes):
-    with pytest.raises(ManifestException):
-        parse_manifest_from_bytes(manifest_bytes, UNSIGNED)
 
 
 # --- media types and the package contract ----------------------------------------------------
