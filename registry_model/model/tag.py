@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Iterable, Optional
 
-from peewee import JOIN, Expression, IntegrityError
+from peewee import JOIN, Expression, IntegrityError, fn
 
 from registry_model import errors, validation
 from registry_model.database import (
@@ -52,9 +52,14 @@ def _end_alive_rows(repository_id: int, tag_name: str, now: Optional[int]) -> tu
     deleted row a second time). The time never precedes a locked row's start.
     """
     first_reading = now_ts() if now is None else now
+    # Lock the name's newest row even when it has ended: every writer of the
+    # name then queues on it, so a move or re-create never starts before the
+    # end a concurrent delete gave that row.
+    newest = (RepositoryTag.select(fn.MAX(RepositoryTag.id))
+              .where(RepositoryTag.repository == repository_id, RepositoryTag.name == tag_name))
     candidates = list(locked(RepositoryTag.select().where(
         RepositoryTag.repository == repository_id, RepositoryTag.name == tag_name,
-        alive_clause(first_reading))))
+        alive_clause(first_reading) | (RepositoryTag.id == newest))))
     if now is None:
         now = max([first_reading, now_ts()] + [row.lifetime_start_ts for row in candidates])
     alive = [row for row in candidates
@@ -114,13 +119,20 @@ def delete_tag(repository: Repository, tag_name: str,
                now: Optional[int] = None) -> Optional[RepositoryTag]:
     """End the alive row of ``tag_name`` now; return it, or None if no tag was alive.
 
-    The row stays in the time machine until the namespace's window passes.
+    The row stays in the time machine until the namespace's window passes. Its
+    ``image`` (id and V1 id) is loaded in the same transaction: a read after the
+    commit could fail and report a delete that happened as one that did not.
     """
     validation.check_tag_name(tag_name)
 
     def write() -> Optional[RepositoryTag]:
         ended, _ = _end_alive_rows(repository.id, tag_name, now)
-        return ended[-1] if ended else None
+        if not ended:
+            return None
+        row = ended[-1]
+        row.image = (Image.select(Image.id, Image.docker_image_id)
+                     .where(Image.id == row.image_id).get())
+        return row
 
     return run_with_retry(write)
 

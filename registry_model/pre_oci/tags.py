@@ -72,8 +72,7 @@ class TagLifecycleMixin:
         ended = tag_model.delete_tag(Repository(id=repository_ref.id), tag_name)
         if ended is None:
             return None
-        docker_image_id = image_model.get_images_by_id([ended.image_id])[ended.image_id]
-        return Tag.for_repository_tag(ended, docker_image_id.docker_image_id, repository_ref)
+        return Tag.for_repository_tag(ended, ended.image.docker_image_id, repository_ref)
 
     def delete_tags_for_manifest(self, manifest: Manifest) -> list:
         """End every alive tag whose manifest has this digest; the ended Tags (3 statements)."""
