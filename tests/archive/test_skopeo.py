@@ -6,15 +6,11 @@ pre-OCI schema would), is written again with write_docker_archive, and skopeo mu
 same layers, labels, architecture and os, and copy out byte-identical layers. Everything is local
 files: no registry, no network.
 
-skopeo is a Debian package (``apt-get install -y skopeo``). Without it these tests skip, except
-under CI (the CI environment variable set), where a missing skopeo is a failure.
+The ``skopeo`` fixture (tests/conftest.py) runs the real client; under CI a missing skopeo fails.
 """
 import gzip
 import io
 import json
-import os
-import shutil
-import subprocess
 
 import pytest
 
@@ -47,26 +43,6 @@ CONFIG = {
         {"created": "2024-03-04T05:06:07Z", "created_by": "COPY app /app"},
     ],
 }
-
-
-@pytest.fixture
-def skopeo(tmp_path):
-    """Run skopeo with a policy file of our own (a CI machine may have none in /etc)."""
-    binary = shutil.which("skopeo")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("skopeo is not installed but CI is set: apt-get install -y skopeo")
-        pytest.skip("skopeo is not installed (apt-get install -y skopeo); CI makes this a failure")
-    policy = tmp_path / "policy.json"
-    policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
-
-    def run(*args):
-        result = subprocess.run([binary, "--policy", str(policy), *args], capture_output=True,
-                                text=True, timeout=120, check=False)
-        assert result.returncode == 0, f"skopeo {' '.join(args)} failed: {result.stderr}"
-        return result.stdout
-
-    return run
 
 
 @pytest.mark.parametrize("compression", ["gzip", None], ids=["gzip-layers", "plain-layers"])

@@ -5,13 +5,9 @@ docker-archive, imported with ``registry-model import``, exported with ``registr
 export``, and skopeo must then see the original image in our archive: the same diff_ids,
 labels, architecture and OS, and layers it copies out byte for byte. Local files only.
 
-skopeo is a Debian package (``apt-get install -y skopeo``). Without it these tests skip, except
-under CI (the CI environment variable set), where a missing skopeo is a failure.
+The ``skopeo`` fixture (tests/conftest.py) runs the real client; under CI a missing skopeo fails.
 """
 import json
-import os
-import shutil
-import subprocess
 
 import pytest
 from click.testing import CliRunner
@@ -41,26 +37,6 @@ CONFIG = {
         {"created": "2024-05-06T07:08:09Z", "created_by": "COPY app /app"},
     ],
 }
-
-
-@pytest.fixture
-def skopeo(tmp_path):
-    """Run skopeo with a permissive policy file of our own (a CI machine may have none)."""
-    binary = shutil.which("skopeo")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("skopeo is not installed but CI is set: apt-get install -y skopeo")
-        pytest.skip("skopeo is not installed (apt-get install -y skopeo); CI makes this a failure")
-    policy = tmp_path / "policy.json"
-    policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
-
-    def run(*args):
-        result = subprocess.run([binary, "--policy", str(policy), *args], capture_output=True,
-                                text=True, timeout=120, check=False)
-        assert result.returncode == 0, f"skopeo {' '.join(args)} failed: {result.stderr}"
-        return result.stdout
-
-    return run
 
 
 @pytest.fixture

@@ -1,0 +1,32 @@
+"""Test-only fixtures shared across folders (the project's own fixtures come from its plugin)."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+
+@pytest.fixture
+def skopeo(tmp_path):
+    """Run the real skopeo client with a permissive policy file of our own.
+
+    skopeo is a Debian package (``apt-get install -y skopeo``); a CI machine may have no
+    /etc/containers/policy.json. Without skopeo the test skips, except under CI (the CI
+    environment variable set), where a missing skopeo is a failure.
+    """
+    binary = shutil.which("skopeo")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("skopeo is not installed but CI is set: apt-get install -y skopeo")
+        pytest.skip("skopeo is not installed (apt-get install -y skopeo); CI makes this a failure")
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
+
+    def run(*args):
+        result = subprocess.run([binary, "--policy", str(policy), *args], capture_output=True,
+                                text=True, timeout=120, check=False)
+        assert result.returncode == 0, f"skopeo {' '.join(args)} failed: {result.stderr}"
+        return result.stdout
+
+    return run
