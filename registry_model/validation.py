@@ -16,8 +16,11 @@ MAX_LABEL_KEY_LENGTH = 255
 
 # Docker distribution's path-component grammar (reference/regexp.go). The
 # patterns are applied with fullmatch: their "$" alone also matches before a
-# trailing newline, which would let "latest\n" through.
-_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$", re.ASCII)
+# trailing newline, which would let "latest\n" through. Distribution writes the
+# dash separator as [-]*; an empty separator lets Python's backtracking split a
+# run of letters every possible way (a 30-character name ending in "-" took a
+# minute), so it is -+ here, which matches the same names.
+_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$", re.ASCII)
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
 _DOCKER_IMAGE_ID = re.compile(r"^[a-f0-9]{64}$", re.ASCII)
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$", re.ASCII)
