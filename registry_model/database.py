@@ -38,10 +38,9 @@ from peewee import (
     SqliteDatabase,
     TextField,
 )
-from playhouse import db_url
 from playhouse.fields import IntEnumField
 
-from registry_model import errors
+from registry_model import errors, reconnect
 
 logger = logging.getLogger(__name__)
 
@@ -288,9 +287,11 @@ def configure(uri: str, **connect_options: Any) -> Database:
     ``mysql://user:password@host:port/name`` are understood (plus the
     ``+pool`` variants of playhouse); query-string parameters and
     ``connect_options`` go to the driver. SQLite runs with foreign keys on,
-    WAL and a busy timeout; MySQL talks utf8mb4. Nothing connects yet: the
-    first query does. Raises DatabaseConfigurationException for a URI that
-    cannot name a database.
+    WAL and a busy timeout; MySQL talks utf8mb4. PostgreSQL and MySQL reconnect
+    after the server drops the connection, except inside a transaction, which
+    fails with DatabaseConnectionLostException (see :mod:`registry_model.reconnect`).
+    Nothing connects yet: the first query does. Raises
+    DatabaseConfigurationException for a URI that cannot name a database.
     """
     if not isinstance(uri, str):
         raise errors.DatabaseConfigurationException("database URI must be a string")
@@ -318,7 +319,7 @@ def configure(uri: str, **connect_options: Any) -> Database:
         host = parsed.netloc.rsplit("@", 1)[1]
         uri = urlunparse(parsed._replace(netloc="%s@%s" % (user, host)))
     try:
-        database = db_url.connect(uri, **options)
+        database = reconnect.connect(uri, **options)
     except (RuntimeError, ValueError) as exc:
         raise errors.DatabaseConfigurationException(str(exc)) from exc
     db.initialize(database)

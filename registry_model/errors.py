@@ -18,6 +18,14 @@ class DatabaseUnavailableException(DataModelException):
     """The database server could not be reached or refused the connection."""
 
 
+class DatabaseConnectionLostException(DatabaseUnavailableException):
+    """The server dropped the connection inside a transaction, which it rolled back.
+
+    Outside a transaction the next call reconnects by itself; inside one the
+    work is lost and must be started again by the caller.
+    """
+
+
 class InvalidNameException(DataModelException):
     """A namespace, repository, tag or image id does not follow the naming rules."""
 

@@ -1,0 +1,144 @@
+"""Database classes that survive a dropped server connection, for long-running workers.
+
+A worker keeps its connection for weeks; the server drops it on a restart, an
+idle timeout or ``pg_terminate_backend``/``KILL``. :func:`connect` builds the
+database of a URI as :func:`playhouse.db_url.connect` does, but PostgreSQL and
+MySQL/MariaDB (pooled or not) get :class:`ReconnectingMixin`:
+
+- outside a transaction, a statement (or the BEGIN of a new transaction) that
+  finds the connection gone opens a new one and runs again, as
+  :class:`playhouse.shortcuts.ReconnectMixin` does;
+- inside a transaction nothing is retried, since the server has rolled back
+  what the transaction wrote: the caller gets
+  :class:`registry_model.errors.DatabaseConnectionLostException`, the failed
+  ROLLBACK that peewee then sends cannot hide it, and the dead connection is
+  dropped once the outermost transaction has ended, so the next call reconnects.
+
+Every write of the library runs in a transaction, so what is run again is a
+read; a caller's own statement outside a transaction (an autocommit INSERT)
+would run twice if the server applied it just before the connection died.
+SQLite has no server to lose and keeps peewee's plain classes.
+"""
+import logging
+from urllib.parse import urlparse
+
+from peewee import Database, InterfaceError, MySQLDatabase, OperationalError, PostgresqlDatabase
+from playhouse import db_url
+from playhouse.pool import PooledMySQLDatabase, PooledPostgresqlDatabase
+from playhouse.shortcuts import ReconnectMixin
+
+from registry_model import errors
+
+logger = logging.getLogger(__name__)
+
+
+class ReconnectingMixin(ReconnectMixin):
+    """ReconnectMixin that also knows PostgreSQL, and fails clearly inside a transaction.
+
+    peewee 4.5's ReconnectMixin already refuses to reconnect inside a
+    transaction, but it lists no PostgreSQL error, re-raises the driver's
+    error, and the ROLLBACK that ``atomic()`` sends next fails on the dead
+    connection with an InterfaceError that replaces it.
+    """
+
+    reconnect_errors = ReconnectMixin.reconnect_errors + (
+        (OperationalError, "1927"),  # MariaDB: connection was killed.
+        (OperationalError, "server closed the connection unexpectedly"),  # psycopg2.
+        (OperationalError, "terminating connection"),  # psycopg2, the server's notice.
+        (OperationalError, "ssl connection has been closed unexpectedly"),  # psycopg2, TLS.
+        (InterfaceError, "connection already closed"),  # psycopg2, a dead connection reused.
+    )
+
+    def connection_lost(self, exc: BaseException) -> bool:
+        """True when ``exc`` says the server connection is gone (per ``reconnect_errors``)."""
+        message = str(exc).lower()
+        return any(type(exc) is exc_class and fragment.lower() in message
+                   for exc_class, fragment in self.reconnect_errors)
+
+    def _lost(self, exc: BaseException, what: str) -> errors.DatabaseConnectionLostException:
+        logger.warning("database connection lost %s: %s", what, exc)
+        return errors.DatabaseConnectionLostException(
+            "the database connection was lost %s (%s)" % (what, exc))
+
+    def _drop_dead_connection(self) -> None:
+        # Outside a transaction only: close() refuses while one is open. It
+        # forgets the connection even when the driver fails to close it.
+        try:
+            self.close()
+        except Exception:
+            logger.debug("closing the lost connection failed", exc_info=True)
+
+    def execute_sql(self, sql, params=None):
+        try:
+            return super().execute_sql(sql, params)
+        except (OperationalError, InterfaceError) as exc:
+            if self.in_transaction() and self.connection_lost(exc):
+                raise self._lost(exc, "inside a transaction, which the server rolled "
+                                 "back: nothing of it was written") from exc
+            raise
+
+    def commit(self):
+        try:
+            return super().commit()
+        except (OperationalError, InterfaceError) as exc:
+            if self.connection_lost(exc):
+                # A server rolls back a transaction whose connection dies before
+                # its COMMIT arrives; one lost during the COMMIT cannot be confirmed.
+                raise self._lost(exc, "at COMMIT: the transaction was not confirmed "
+                                 "committed") from exc
+            raise
+
+    def rollback(self):
+        try:
+            return super().rollback()
+        except (OperationalError, InterfaceError) as exc:
+            if not self.connection_lost(exc):
+                raise
+            if self.in_transaction():
+                raise self._lost(exc, "inside a transaction, which the server rolled "
+                                 "back") from exc
+            # The server ended the transaction with the connection: nothing to roll back.
+            self._drop_dead_connection()
+
+
+class ReconnectingPostgresqlDatabase(ReconnectingMixin, PostgresqlDatabase):
+    """PostgresqlDatabase with :class:`ReconnectingMixin`."""
+
+
+class ReconnectingPooledPostgresqlDatabase(ReconnectingMixin, PooledPostgresqlDatabase):
+    """PooledPostgresqlDatabase with :class:`ReconnectingMixin`."""
+
+
+class ReconnectingMySQLDatabase(ReconnectingMixin, MySQLDatabase):
+    """MySQLDatabase with :class:`ReconnectingMixin`."""
+
+
+class ReconnectingPooledMySQLDatabase(ReconnectingMixin, PooledMySQLDatabase):
+    """PooledMySQLDatabase with :class:`ReconnectingMixin`."""
+
+
+RECONNECTING_CLASSES = {
+    PostgresqlDatabase: ReconnectingPostgresqlDatabase,
+    PooledPostgresqlDatabase: ReconnectingPooledPostgresqlDatabase,
+    MySQLDatabase: ReconnectingMySQLDatabase,
+    PooledMySQLDatabase: ReconnectingPooledMySQLDatabase,
+}
+
+
+def connect(uri: str, **connect_params) -> Database:
+    """The database of ``uri``, as :func:`playhouse.db_url.connect`, reconnecting where it can.
+
+    Server backends get the matching class of :data:`RECONNECTING_CLASSES`;
+    the others (SQLite) the class playhouse registers for the scheme. Raises
+    RuntimeError for an unknown scheme and ValueError for a URI without a
+    database name, as playhouse does. Nothing connects yet.
+    """
+    parsed = urlparse(uri)
+    database_class = db_url.schemes.get(parsed.scheme)
+    if database_class is None:
+        raise RuntimeError('Unrecognized or unsupported scheme: "%s".' % parsed.scheme)
+    connect_kwargs = db_url.parseresult_to_dict(parsed)
+    connect_kwargs.update(connect_params)
+    if not connect_kwargs.get("database"):
+        raise ValueError('"%s" has no database name' % uri)
+    return RECONNECTING_CLASSES.get(database_class, database_class)(**connect_kwargs)
