@@ -181,3 +181,27 @@ class BlobUpload(namedtuple("BlobUpload", [
                    chunk_count=upload.chunk_count, sha_state=upload.sha_state,
                    location_name=location_name, storage_metadata=metadata,
                    created=upload.created)
+
+
+class GCSummary(namedtuple("GCSummary", [
+        "repositories", "purged", "tags", "manifests", "labels", "images", "links", "uploads",
+        "blobs", "files", "bytes_freed", "recent_files", "orphan_files", "orphan_bytes",
+        "last_repository_id"])):
+    """What a garbage collection (or a dry run of one) removed, counted by kind.
+
+    ``repositories`` were collected and ``purged`` of them deleted; ``tags``, ``manifests``,
+    ``labels``, ``images``, ``links`` (temporary blob links), ``uploads`` and ``blobs`` are
+    rows; ``files`` and ``bytes_freed`` are blob files removed from the store after the
+    commit (a dry run: would be); ``recent_files`` were kept as written within the grace
+    period; ``orphan_files`` and ``orphan_bytes`` are what an orphan sweep removed.
+    ``last_repository_id`` is where a walk over every repository stopped, else None.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def for_counts(cls, counts: dict, last_repository_id: Optional[int] = None) -> "GCSummary":
+        """Build from a mapping of counts by field name (missing fields count 0)."""
+        return cls(last_repository_id=last_repository_id,
+                   **{field: int(counts.get(field, 0)) for field in cls._fields
+                      if field != "last_repository_id"})

@@ -26,6 +26,10 @@ the repository for :data:`BLOB_LINK_EXPIRATION_S`, a layer stored but not commit
 file under ``blobs/`` with no row, and a repository the import created stays (empty); the
 layer uploads in progress are cancelled, rows and files. Running the import again completes
 it, reusing what was committed; what a registry's garbage collector reclaims is the rest.
+Once the manifest is stored, the import drops the repository's temporary links of its layers
+(``release_blob_links``): the manifest's images hold them from then on, so when the tag is
+gone and its time-machine window has passed, the collector takes the layers no other image
+uses.
 
 An export rebuilds the image config from the manifest's V1 JSON (:func:`config_from_v1_layers`)
 and streams each layer from the blob store into :func:`write_docker_archive`, so the layers come
@@ -368,6 +372,9 @@ def import_archive(archive_path, namespace_name: str, repo_name: str, store: Blo
     for layer in pending:
         _upload_layer(model, store, ref, layer, total, progress)
     stored, tag = model.create_manifest_and_retarget_tag(ref, manifest, tag_name, None)
+    # The manifest's images now hold the layers; the upload links would only keep them from
+    # the collector for a day after the tag is gone.
+    model.release_blob_links(ref, [layer.diff_id for layer in archive.layers])
     uploaded = {id(layer) for layer in pending}  # a repeated layer is uploaded once
     layers = tuple(ImportedLayer(layer.diff_id, layer.size, json.loads(v1_json)["id"],
                                  id(layer) in uploaded)

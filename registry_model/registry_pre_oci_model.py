@@ -18,6 +18,7 @@ from registry_model.model import manifest as manifest_model
 from registry_model.model import repository as repository_model
 from registry_model.model import tag as tag_model
 from registry_model.pre_oci.blobs import BlobsMixin
+from registry_model.pre_oci.gc import GarbageCollectionMixin
 from registry_model.pre_oci.push import PushMixin
 from registry_model.pre_oci.tags import TagLifecycleMixin
 
@@ -41,11 +42,12 @@ def _legacy_images(images: list, tags_by_image: Optional[dict]) -> dict:
     return built
 
 
-class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, RegistryDataInterface):
+class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMixin,
+                  RegistryDataInterface):
     """The registry data interface over the pre-OCI tables. Holds no state.
 
-    The seed methods live here; blobs and uploads, pushing, and the tag
-    lifecycle come from the mixins of :mod:`registry_model.pre_oci`.
+    The seed methods live here; blobs and uploads, pushing, the tag lifecycle
+    and garbage collection come from the mixins of :mod:`registry_model.pre_oci`.
     """
 
     def _tag(self, row, repository_ref: RepositoryReference) -> Tag:

@@ -16,13 +16,17 @@
     registry-model tag acme/hello:latest v1
     registry-model untag acme/hello:latest
     registry-model restore acme/hello:latest sha256:...
+    registry-model delete acme/hello
+    registry-model gc --dry-run
+    registry-model gc acme/hello --orphans --grace 3600
 
 ``--db`` defaults to ``$REGISTRY_MODEL_DATABASE_URI``, then ``sqlite:///registry.db``.
 This package holds the group and what its commands share (argument types, database access,
 error reporting, table and JSON output); the commands live in one module per group:
 :mod:`~registry_model.cli.schema` (migrate), :mod:`~registry_model.cli.listing` (repos, tags,
 images, labels, history, inspect), :mod:`~registry_model.cli.tagging` (label, tag, untag,
-restore) and :mod:`~registry_model.cli.transfer` (import, export, sample). Reads and writes go
+restore), :mod:`~registry_model.cli.transfer` (import, export, sample) and
+:mod:`~registry_model.cli.gc` (gc, delete). Reads and writes go
 through the interface (:data:`registry_model.registry_model`) wherever it offers them. Every
 failure a user can cause (a bad URI, an unreachable server, an unmigrated database, an unknown
 repository or tag, a bad archive) ends as one line on stderr and exit status 1; this package is
@@ -319,9 +323,10 @@ def main(ctx: click.Context, uri: str) -> None:
 
 
 # The command modules import the helpers above, so they are loaded once those exist.
-from registry_model.cli import listing, schema, tagging, transfer  # noqa: E402
+from registry_model.cli import gc, listing, schema, tagging, transfer  # noqa: E402
 
 for _command in (schema.migrate, transfer.import_command, transfer.export, transfer.sample,
                  listing.repos, listing.tags, listing.images, listing.labels, listing.history,
-                 listing.inspect, tagging.label, tagging.tag, tagging.untag, tagging.restore):
+                 listing.inspect, tagging.label, tagging.tag, tagging.untag, tagging.restore,
+                 gc.gc, gc.delete):
     main.add_command(_command)

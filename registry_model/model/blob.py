@@ -47,16 +47,21 @@ def get_repository_blob(repository_id: int, digest: str, now: int) -> Optional[I
 
 
 def get_repository_blobs(repository_id: int, digests: Iterable[str], now: int) -> dict:
-    """``{digest: blob}`` of the finished blobs linked to the repository: one query."""
+    """``{digest: blob}`` of the finished blobs linked to the repository: one query.
+
+    The rows are locked for the caller's write, as the garbage collector locks them before
+    deleting (see :mod:`registry_model.model.gc`): a push either holds them first, or finds
+    them gone once the collector commits.
+    """
     wanted = sorted({d for d in digests if validation.is_valid_digest(d)})
     if not wanted:
         return {}
     found: dict = {}
-    query = (ImageStorage.select()
-             .where(ImageStorage.content_checksum.in_(wanted),
-                    ImageStorage.uploading == False,  # noqa: E712
-                    linked_to_repository(repository_id, now))
-             .order_by(ImageStorage.id))
+    query = locked(ImageStorage.select()
+                   .where(ImageStorage.content_checksum.in_(wanted),
+                          ImageStorage.uploading == False,  # noqa: E712
+                          linked_to_repository(repository_id, now))
+                   .order_by(ImageStorage.id))
     for storage in query:
         found.setdefault(storage.content_checksum, storage)
     return found

@@ -18,6 +18,7 @@ from registry_model.database import (
     Image,
     ImageStorage,
     Repository,
+    locked,
     parse_ancestors,
     transaction,
 )
@@ -142,9 +143,15 @@ def synthesize_image_chain(repository_id: int, layers: list, blobs: dict) -> lis
     """
     if not layers:
         return []
+    if 2 * len(layers) - 1 > MAX_ANCESTORS_LENGTH:
+        # Even one-digit ids ("/1/2/.../") would overflow the leaf's ancestors
+        # path: refuse before inserting thousands of rows only to roll them back.
+        raise errors.InvalidImageException("image chain too deep: %d layers" % len(layers))
     originals = [layer.docker_image_id for layer in layers]
-    known = {image.docker_image_id: image for image in _with_storage().where(
-        Image.repository == repository_id, Image.docker_image_id.in_(originals))}
+    # Locked, as the garbage collector locks images before deleting them: an image this
+    # chain builds on is either held here until the commit, or already gone.
+    known = {image.docker_image_id: image for image in locked(_with_storage().where(
+        Image.repository == repository_id, Image.docker_image_id.in_(originals)))}
 
     # Find where the original ids stop fitting; from there on every id is rewritten.
     final_ids: list = []
@@ -168,9 +175,9 @@ def synthesize_image_chain(repository_id: int, layers: list, blobs: dict) -> lis
         parent_id = final_ids[-1] if final_ids else None
         final_ids.append(_rewritten_id(layer.docker_image_id, layer.blob_digest, parent_id))
     if first_rewritten < len(layers):
-        known.update({image.docker_image_id: image for image in _with_storage().where(
+        known.update({image.docker_image_id: image for image in locked(_with_storage().where(
             Image.repository == repository_id,
-            Image.docker_image_id.in_(final_ids[first_rewritten:]))})
+            Image.docker_image_id.in_(final_ids[first_rewritten:])))})
 
     chain: list = []
     pending: list = []
@@ -208,9 +215,12 @@ def _insert_chain(repository_id: int, chain: list, pending: list) -> None:
     Image.insert_many([dict({name: getattr(row, name) for name in columns},
                             repository=repository_id, storage=row.storage.id)
                        for row in pending]).execute()
-    ids = dict(Image.select(Image.docker_image_id, Image.id)
-               .where(Image.repository == repository_id,
-                      Image.docker_image_id.in_([row.docker_image_id for row in pending]))
+    # A locking read: MariaDB's REPEATABLE READ snapshot may still show rows of these ids
+    # that a concurrent collector deleted after it was taken.
+    ids = dict(locked(Image.select(Image.docker_image_id, Image.id)
+                      .where(Image.repository == repository_id,
+                             Image.docker_image_id.in_([row.docker_image_id
+                                                        for row in pending])))
                .tuples())
     new_rows = {id(row) for row in pending}  # by identity: new rows have no primary key yet
     paths: dict = {}

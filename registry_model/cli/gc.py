@@ -1,0 +1,120 @@
+"""Reclaiming space: ``gc`` (garbage collection and the orphan sweep) and ``delete``.
+
+``gc`` runs the collector of :mod:`registry_model.model.gc` through the interface, over one
+repository or all of them, with a progress bar over the repositories (tqdm, on stderr, only on
+a terminal) and prints what went. ``delete`` marks a repository for deletion; the next ``gc``
+purges it.
+"""
+import os
+import sys
+from typing import Optional
+
+import click
+from tqdm import tqdm
+
+from registry_model import registry_model
+from registry_model.blobstore import FilesystemBlobStore
+from registry_model.cli import (
+    RepositoryNameType,
+    echo_json,
+    human_size,
+    lookup_or_fail,
+    open_database,
+)
+from registry_model.cli.transfer import storage_option
+from registry_model.datatypes import GCSummary, RepositoryReference
+from registry_model.model import gc as gc_model
+from registry_model.model import repository as repository_model
+
+_ROWS = ("tags", "manifests", "labels", "images", "links", "uploads", "blobs")
+
+
+def _any_repository(namespace: str, name: str) -> RepositoryReference:
+    """The repository, marked for deletion or not (gc purges marked ones), or a click error."""
+    row = repository_model.get_repository(namespace, name)
+    if row is None:
+        raise click.ClickException("repository %s/%s not found" % (namespace, name))
+    return RepositoryReference.for_id(row.id, namespace, name, state=row.state)
+
+
+def _report(summary: GCSummary, dry_run: bool, orphans: bool) -> None:
+    verb = "would remove" if dry_run else "removed"
+    rows = ", ".join("%d %s" % (getattr(summary, field), field) for field in _ROWS)
+    click.echo("%s %s" % (verb, rows))
+    click.echo("%s %d blob files, %s" % (verb, summary.files, human_size(summary.bytes_freed)))
+    if summary.purged:
+        click.echo("%s %d repositories marked for deletion" % (verb, summary.purged))
+    if orphans:
+        click.echo("%s %d orphan files, %s" % (verb, summary.orphan_files,
+                                                human_size(summary.orphan_bytes)))
+    if summary.recent_files:
+        click.echo("kept %d files written within the grace period (a later `gc --orphans` "
+                   "removes them)" % summary.recent_files)
+
+
+@click.command(name="gc")
+@click.argument("repository", type=RepositoryNameType(), required=False, metavar="[NS/REPO]")
+@storage_option
+@click.option("--dry-run", is_flag=True, help="Report what would go; change nothing.")
+@click.option("--orphans", is_flag=True,
+              help="Then remove blob files that no blob record names (left by a crash).")
+@click.option("--grace", "grace_s", type=click.IntRange(min=0), metavar="SECONDS",
+              default=gc_model.DEFAULT_GRACE_S, show_default=True,
+              help="Keep blob files written within the last SECONDS: an upload may be about "
+                   "to commit their record.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object.")
+@click.pass_obj
+def gc(uri: str, repository: Optional[tuple], storage: str, dry_run: bool, orphans: bool,
+       grace_s: int, as_json: bool) -> None:
+    """Collect garbage in NS/REPO, or in every repository.
+
+    Removes tags that ended longer ago than their namespace's time-machine window, with their
+    manifests and labels; legacy images no remaining tag reaches; expired blob links; and blob
+    records (then their files in the blob store) that nothing references any more.
+    Repositories marked with `registry-model delete` are removed entirely. Alive tags, and
+    everything they need, are never touched.
+    """
+    if not os.path.isdir(storage):
+        raise click.ClickException("blob store %s does not exist" % storage)
+    store = FilesystemBlobStore(storage)
+    with open_database(uri), tqdm(desc="collecting", unit="repo", file=sys.stderr,
+                                  disable=not sys.stderr.isatty(), leave=False) as bar:
+        if repository is not None:
+            bar.reset(total=1)
+            summary = registry_model.garbage_collect_repository(
+                _any_repository(*repository), store, dry_run=dry_run, grace_s=grace_s)
+            bar.update(1)
+        else:
+            def progress(repository_id: int, done: int, total: int) -> None:
+                if bar.total != total:
+                    bar.reset(total=total)
+                bar.n = done
+                bar.refresh()
+
+            summary = registry_model.collect_garbage(store, dry_run=dry_run, grace_s=grace_s,
+                                                     progress=progress)
+        if orphans:
+            swept = registry_model.sweep_orphan_blobs(store, grace_s, dry_run=dry_run)
+            summary = summary._replace(orphan_files=swept.orphan_files,
+                                       orphan_bytes=swept.orphan_bytes,
+                                       recent_files=summary.recent_files + swept.recent_files)
+    if as_json:
+        echo_json(dict(summary._asdict(), dry_run=dry_run))
+        return
+    _report(summary, dry_run, orphans)
+
+
+@click.command()
+@click.argument("repository", type=RepositoryNameType(), metavar="NS/REPO")
+@click.pass_obj
+def delete(uri: str, repository: tuple) -> None:
+    """Mark NS/REPO for deletion; `registry-model gc` then removes it, rows and files.
+
+    From now on the repository is not found by any command, and its name stays taken until
+    it is removed.
+    """
+    namespace, name = repository
+    with open_database(uri):
+        registry_model.mark_repository_for_deletion(lookup_or_fail(namespace, name))
+    click.echo("marked %s/%s for deletion; `registry-model gc %s/%s` removes it"
+               % (namespace, name, namespace, name))
