@@ -1,7 +1,7 @@
 """Concurrent writers on one tag: separate processes (and connections) on committed data.
 
 The per-test rollback of ``initialized_db`` never commits, so these tests run on
-a scratch database of their own (``scratch_database_uri``, migrated here) and
+a scratch database of their own (``migrated_scratch_database``) and
 spawn worker processes that bind to it themselves, as registry workers do.
 Whatever the interleaving, a tag name keeps at most one alive row and an
 unbroken history, and a writer either succeeds or gets TagConflictException.
@@ -16,13 +16,12 @@ import pytest
 
 from registry_model import errors
 from registry_model.database import Image, Repository, RepositoryTag, configure, db
-from registry_model.migration import upgrade
 from registry_model.model import image as image_model
 from registry_model.model import namespace as namespace_model
 from registry_model.model import repository as repository_model
 from registry_model.model import storage as storage_model
 from registry_model.model import tag as tag_model
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import migrated_scratch_database
 
 WORKERS = 8
 MOVES_PER_WORKER = 50
@@ -33,15 +32,8 @@ TIMEOUT_S = 120
 @pytest.fixture(scope="module")
 def scratch_uri():
     """A migrated scratch database, bound in this process for the module, then dropped."""
-    previous = db.obj
-    with scratch_database_uri() as uri:
-        database = configure(uri)
-        upgrade(database)
-        try:
-            yield uri
-        finally:
-            database.close()
-            db.initialize(previous)
+    with migrated_scratch_database() as database:
+        yield database.scratch_uri
 
 
 def _repository_with_images(count: int = 2):

@@ -54,3 +54,26 @@ def scratch_database_uri(base_uri: Optional[str] = None) -> Iterator[str]:
                 admin.execute_sql("DROP DATABASE IF EXISTS %s" % name)
     finally:
         admin.close()
+
+
+@contextmanager
+def migrated_scratch_database(base_uri: Optional[str] = None) -> Iterator:
+    """A fresh, migrated scratch database bound to ``registry_model.database.db`` for the block.
+
+    Yields the bound peewee database (its URI is ``database.scratch_uri``). Writes in the
+    block really commit, so several connections or processes see them; at exit the
+    previous binding comes back and the database is dropped.
+    """
+    from registry_model.database import configure, db
+    from registry_model.migration import upgrade
+
+    previous = db.obj
+    with scratch_database_uri(base_uri) as uri:
+        database = configure(uri)
+        database.scratch_uri = uri
+        upgrade(database)
+        try:
+            yield database
+        finally:
+            database.close()
+            db.initialize(previous)

@@ -34,10 +34,9 @@ from registry_model.database import (
     parse_ancestors,
 )
 from registry_model.manifests import DockerSchema1ManifestBuilder
-from registry_model.migration import upgrade
 from registry_model.model import gc
 from registry_model.model.tag import now_ts
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import migrated_scratch_database
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
 
 PUSHERS = 3
@@ -53,15 +52,8 @@ TIMEOUT_S = 300
 
 @pytest.fixture
 def scratch(tmp_path):
-    previous = db.obj
-    with scratch_database_uri() as uri:
-        database = configure(uri)
-        upgrade(database)
-        try:
-            yield uri, tmp_path / "blobs"
-        finally:
-            database.close()
-            db.initialize(previous)
+    with migrated_scratch_database() as database:
+        yield database.scratch_uri, tmp_path / "blobs"
 
 
 def base_layer(index: int) -> bytes:

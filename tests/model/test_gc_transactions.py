@@ -1,7 +1,7 @@
 """Collection against committed data: files after the commit only, and pushes racing it.
 
 The per-test rollback of ``initialized_db`` never commits, so these tests use a scratch
-database of the current backend (``scratch_database_uri``), emptied after each test, and real
+database of the current backend (``migrated_scratch_database``), emptied after each test, and real
 blob stores. The races run the writer and the collector in two threads with connections of
 their own; a peewee query hook stops one of them right after a chosen statement, which
 forces the interleaving the test names instead of hoping for it.
@@ -29,15 +29,13 @@ from registry_model.database import (
     TagManifest,
     TagManifestLabel,
     UploadedBlob,
-    configure,
     db,
     parse_ancestors,
 )
 from registry_model.manifests import DockerSchema1ManifestBuilder
-from registry_model.migration import upgrade
 from registry_model.model import blob_gc, gc
 from registry_model.model.tag import now_ts
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import migrated_scratch_database
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
 
 TIMEOUT_S = 30
@@ -51,15 +49,8 @@ _TABLES = (TagManifestLabel, Label, TagManifest, RepositoryTag, Image, UploadedB
 
 @pytest.fixture(scope="module")
 def scratch_uri():
-    previous = db.obj
-    with scratch_database_uri() as uri:
-        database = configure(uri)
-        upgrade(database)
-        try:
-            yield uri
-        finally:
-            database.close()
-            db.initialize(previous)
+    with migrated_scratch_database() as database:
+        yield database.scratch_uri
 
 
 @pytest.fixture
