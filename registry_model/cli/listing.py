@@ -21,11 +21,10 @@ from registry_model.cli import (
     tag_and_manifest,
     tag_row,
 )
-from registry_model.datatypes import LegacyImage, RepositoryReference, Tag
+from registry_model.datatypes import LegacyImage, RepositoryReference
 from registry_model.manifests import parse_manifest_from_bytes
 from registry_model.model import lookup
 from registry_model.model import repository as repository_model
-from registry_model.model import tag as tag_model
 
 HISTORY_PAGE_SIZE = 100
 
@@ -60,8 +59,7 @@ def tags(uri: str, repository: tuple, as_json: bool) -> None:
     """List the alive, non-hidden tags of NS/REPO."""
     with open_database(uri):
         ref = lookup_or_fail(*repository)
-        found = [Tag.for_repository_tag(row, row.image.docker_image_id, ref)
-                 for row in tag_model.list_alive_tags(ref.id, tag_model.now_ts())]
+        found = registry_model.list_all_active_repository_tags(ref)
     rows = [{"name": tag.name, "docker_image_id": tag.docker_image_id,
              "lifetime_start": iso(tag.lifetime_start_ts),
              "lifetime_end": iso(tag.lifetime_end_ts)} for tag in found]

@@ -100,11 +100,6 @@ def get_tag_with_repository(tag_id: int) -> Optional[RepositoryTag]:
             .get_or_none())
 
 
-def find_manifest_in_history(repository_id: int, digest: str) -> Optional[TagManifest]:
-    """The newest manifest with that digest under any tag row of the repository: one query."""
-    return find_manifest_by_digest(repository_id, digest, now=0, allow_dead=True)
-
-
 def store_manifest_and_retarget_tag(repository_id: int, tag_name: str, digest: str,
                                     manifest_bytes: bytes, layers: list, labels: dict,
                                     now: Optional[int] = None) -> tuple:

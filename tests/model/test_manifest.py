@@ -142,11 +142,14 @@ def test_find_manifest_by_digest_answers_none_to_a_malformed_digest_without_quer
     assert counted.count == 0
 
 
-def test_find_manifest_in_history_sees_every_row_of_the_repository(initialized_db):
+def test_find_manifest_by_digest_with_allow_dead_sees_every_row_of_the_repository(
+        initialized_db):
     dead = TagManifestFactory(tag__lifetime_start_ts=NOW - 10, tag__lifetime_end_ts=NOW - 5)
     repository_id = dead.tag.repository_id
-    assert manifest_model.find_manifest_in_history(repository_id, dead.digest).id == dead.id
-    assert manifest_model.find_manifest_in_history(RepositoryFactory().id, dead.digest) is None
+    assert manifest_model.find_manifest_by_digest(repository_id, dead.digest, NOW,
+                                                  allow_dead=True).id == dead.id
+    assert manifest_model.find_manifest_by_digest(RepositoryFactory().id, dead.digest, NOW,
+                                                  allow_dead=True) is None
 
 
 def test_get_manifest_owner_loads_tag_image_repository_and_namespace(initialized_db):
