@@ -197,6 +197,8 @@ class TagManifest(BaseModel):
     tag = ForeignKeyField(RepositoryTag, unique=True)
     digest = CharField(index=True)
     json_data = LongTextField()
+    # Filled on every write, so a read never parses json_data (migration 0003).
+    media_type = ForeignKeyField(MediaType, null=True)
 
 
 class Label(BaseModel):

@@ -11,9 +11,11 @@ from collections import namedtuple
 from datetime import datetime
 from typing import Any, Iterable, Optional
 
-DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE = "application/vnd.docker.distribution.manifest.v1+json"
-DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE = (
-    "application/vnd.docker.distribution.manifest.v1+prettyjws")
+from registry_model.media_types import (  # noqa: F401  (part of this module's API)
+    DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE,
+    DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE,
+    schema1_media_type,
+)
 
 
 class RepositoryReference(namedtuple("RepositoryReference", [
@@ -72,17 +74,6 @@ class Tag(namedtuple("Tag", [
                    hidden=tag.hidden, manifest_digest=manifest_digest)
 
 
-def schema1_media_type(manifest_bytes: bytes) -> str:
-    """The schema 1 media type of a stored manifest: signed when it carries signatures."""
-    try:
-        parsed = json.loads(manifest_bytes)
-    except ValueError:
-        return DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE
-    if isinstance(parsed, dict) and not parsed.get("signatures"):
-        return DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE
-    return DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE
-
-
 class Manifest(namedtuple("Manifest", ["id", "digest", "media_type", "manifest_bytes",
                                        "tag_id"])):
     """A stored manifest: digest, media type and the exact bytes that were pushed.
@@ -94,11 +85,16 @@ class Manifest(namedtuple("Manifest", ["id", "digest", "media_type", "manifest_b
     __slots__ = ()
 
     @classmethod
-    def for_tag_manifest(cls, tag_manifest: Any) -> "Manifest":
-        """Build from a TagManifest row; the media type is read from the stored JSON."""
+    def for_tag_manifest(cls, tag_manifest: Any,
+                         media_type_name: Optional[str] = None) -> "Manifest":
+        """Build from a TagManifest row and the name of its stored media type.
+
+        With no media type (a row written by another tool) it is read from the
+        stored JSON, which costs a parse of the whole manifest.
+        """
         manifest_bytes = tag_manifest.json_data.encode("utf-8")
         return cls(id=tag_manifest.id, digest=tag_manifest.digest,
-                   media_type=schema1_media_type(manifest_bytes),
+                   media_type=media_type_name or schema1_media_type(manifest_bytes),
                    manifest_bytes=manifest_bytes, tag_id=tag_manifest.tag_id)
 
 
@@ -118,8 +114,13 @@ class LegacyImage(namedtuple("LegacyImage", [
     @classmethod
     def for_image(cls, image: Any, parents: Optional[tuple] = None,
                   tags: Optional[Iterable[str]] = None) -> "LegacyImage":
-        """Build from an Image row whose ``storage`` was loaded with it."""
-        storage = image.storage
+        """Build from an image row that carries its blob's columns too.
+
+        The row is flat (``image_size``, ``uploading`` and ``content_checksum``
+        beside the image's own columns, as the model's image queries return
+        it), or an Image row whose ``storage`` was loaded with it.
+        """
+        storage = getattr(image, "storage", image)
         created: Optional[datetime] = image.created
         return cls(id=image.id, docker_image_id=image.docker_image_id, created=created,
                    comment=image.comment, command=image.command,

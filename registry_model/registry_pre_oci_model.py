@@ -9,6 +9,7 @@ import logging
 from typing import Optional, Sequence
 
 from registry_model import validation
+from registry_model.database import parse_ancestors
 from registry_model.datatypes import Label, LegacyImage, Manifest, RepositoryReference, Tag
 from registry_model.interface import RegistryDataInterface
 from registry_model.model import image as image_model
@@ -34,7 +35,7 @@ def _legacy_images(images: list, tags_by_image: Optional[dict]) -> dict:
     """LegacyImages by id, each with its full parent chain, built root first."""
     built: dict = {}
     for row in sorted(images, key=lambda image: image.ancestors.count("/")):
-        ancestor_ids = row.ancestor_id_list()
+        ancestor_ids = parse_ancestors(row.ancestors)
         parent = built.get(ancestor_ids[-1]) if ancestor_ids else None
         parents = (parent,) + parent.parents if parent is not None else ()
         tags = tags_by_image.get(row.id, ()) if tags_by_image is not None else None
@@ -51,7 +52,7 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
     """
 
     def _tag(self, row, repository_ref: RepositoryReference) -> Tag:
-        return Tag.for_repository_tag(row, row.image.docker_image_id, repository_ref)
+        return Tag.for_repository_tag(row, row.docker_image_id, repository_ref)
 
     def find_matching_tag(self, repository_ref: RepositoryReference,
                           tag_names: Sequence[str]) -> Optional[Tag]:
@@ -79,14 +80,16 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
         row = repository_model.lookup_visible_repository(namespace_name, repo_name, kind_id)
         if row is None:
             return None
-        return RepositoryReference.for_repo_obj(row, row.namespace.name,
+        return RepositoryReference.for_repo_obj(row, row.namespace_name,
                                                 lookup.kind_name(row.kind_id),
                                                 lookup.is_public(row.visibility_id))
 
     def get_manifest_for_tag(self, tag: Tag) -> Optional[Manifest]:
         """The Manifest stored for the tag, or None (1 statement)."""
         row = manifest_model.get_tag_manifest(tag.id)
-        return Manifest.for_tag_manifest(row) if row is not None else None
+        if row is None:
+            return None
+        return Manifest.for_tag_manifest(row, manifest_model.media_type_name(row))
 
     def lookup_manifest_by_digest(self, repository_ref: RepositoryReference,
                                   manifest_digest: str,
@@ -94,7 +97,9 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
         """The Manifest with that digest under an alive (allow_dead: any) tag (1 statement)."""
         row = manifest_model.find_manifest_by_digest(repository_ref.id, manifest_digest,
                                                      tag_model.now_ts(), allow_dead=allow_dead)
-        return Manifest.for_tag_manifest(row) if row is not None else None
+        if row is None:
+            return None
+        return Manifest.for_tag_manifest(row, manifest_model.media_type_name(row))
 
     def get_legacy_images(self, repository_ref: RepositoryReference) -> list:
         """Every LegacyImage of the repository with parents and tags filled (2 statements)."""
@@ -111,7 +116,7 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
             return None
         if not include_parents:
             return LegacyImage.for_image(row)
-        ancestors = image_model.get_images_by_id(row.ancestor_id_list())
+        ancestors = image_model.get_images_by_id(parse_ancestors(row.ancestors))
         built = _legacy_images(list(ancestors.values()) + [row], tags_by_image=None)
         return built[row.id]
 

@@ -4,6 +4,7 @@ Each test migrates a scratch database of its own on the backend under test
 (``TEST_DATABASE_URI``, or SQLite), because DDL commits on MySQL/MariaDB and so
 cannot live inside the per-test rollback of ``initialized_db``.
 """
+import json
 import os
 import re
 
@@ -314,3 +315,30 @@ def test_status_lists_every_shipped_migration_as_pending_on_an_empty_database(sc
                    if re.match(r"^\d{4}_\w+\.py$", name))
     assert [(m.name, m.applied) for m in status(scratch_db)] == [(name, None) for name in files]
     assert files[0] == FIRST_MIGRATION
+
+
+def test_manifest_media_types_are_filled_for_rows_written_before_0003(scratch_db):
+    """0003 adds TagManifest.media_type and fills it from each stored manifest's bytes."""
+    upgrade(scratch_db, target="0002_blob_uploads")
+    tag = RepositoryTagFactory()
+    signed = json.dumps({"schemaVersion": 1, "signatures": [{"protected": "x"}]})
+    unsigned = json.dumps({"schemaVersion": 1, "fsLayers": []})
+    empty_signatures = json.dumps({"schemaVersion": 1, "signatures": []})
+    ids = []
+    for json_data in (signed, unsigned, empty_signatures, "not json"):
+        other_tag = RepositoryTagFactory(repository=tag.repository, image=tag.image)
+        scratch_db.execute_sql(
+            "INSERT INTO tag_manifest (tag_id, digest, json_data) VALUES (%s, %s, %s)"
+            .replace("%s", scratch_db.param),
+            (other_tag.id, "sha256:" + "a" * 64, json_data))
+        ids.append(scratch_db.execute_sql("SELECT MAX(id) FROM tag_manifest").fetchone()[0])
+
+    assert upgrade(scratch_db) == ["0003_manifest_media_type"]
+
+    names = {row.id: row.name for row in MediaType.select()}
+    stored = dict(scratch_db.execute_sql(
+        "SELECT id, media_type_id FROM tag_manifest ORDER BY id").fetchall())
+    signed_type = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+    unsigned_type = "application/vnd.docker.distribution.manifest.v1+json"
+    assert [names[stored[row_id]] for row_id in ids] == [
+        signed_type, unsigned_type, unsigned_type, signed_type]

@@ -19,6 +19,7 @@ from registry_model.database import (
     locked,
     transaction,
 )
+from registry_model.statements import Statement, param
 
 logger = logging.getLogger(__name__)
 
@@ -33,17 +34,25 @@ def linked_to_repository(repository_id: int, now: int) -> Expression:
     return fn.EXISTS(used_by_image) | fn.EXISTS(linked)
 
 
-def get_repository_blob(repository_id: int, digest: str, now: int) -> Optional[ImageStorage]:
-    """The finished blob with that digest linked to the repository, or None: one query."""
+_REPOSITORY_BLOB = Statement(lambda: (
+    ImageStorage.select(ImageStorage.id, ImageStorage.uuid, ImageStorage.content_checksum,
+                        ImageStorage.image_size, ImageStorage.uncompressed_size,
+                        ImageStorage.uploading)
+    .where(ImageStorage.content_checksum == param("digest"),
+           ImageStorage.uploading == False,  # noqa: E712
+           linked_to_repository(param("repository_id"), param("now")))
+    .order_by(ImageStorage.id)
+    .limit(1)))
+
+
+def get_repository_blob(repository_id: int, digest: str, now: int) -> Optional[tuple]:
+    """The finished blob with that digest linked to the repository (flat row), or None.
+
+    One query.
+    """
     if not validation.is_valid_digest(digest):
         return None
-    return (ImageStorage.select()
-            .where(ImageStorage.content_checksum == digest,
-                   ImageStorage.uploading == False,  # noqa: E712
-                   linked_to_repository(repository_id, now))
-            .order_by(ImageStorage.id)
-            .limit(1)
-            .get_or_none())
+    return _REPOSITORY_BLOB.first(digest=digest, repository_id=repository_id, now=now)
 
 
 def get_repository_blobs(repository_id: int, digests: Iterable[str], now: int) -> dict:

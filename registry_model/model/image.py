@@ -22,6 +22,7 @@ from registry_model.database import (
     parse_ancestors,
     transaction,
 )
+from registry_model.statements import Statement, param, params
 
 logger = logging.getLogger(__name__)
 
@@ -69,26 +70,46 @@ def _with_storage():
     return Image.select(Image, ImageStorage).join(ImageStorage)
 
 
+def _image_rows():
+    """Image columns plus its blob's size, state and digest, flat."""
+    return (Image.select(Image.id, Image.repository, Image.docker_image_id, Image.ancestors,
+                         Image.created, Image.comment, Image.command, Image.aggregate_size,
+                         Image.v1_json_metadata, ImageStorage.image_size,
+                         ImageStorage.uploading, ImageStorage.content_checksum)
+            .join(ImageStorage))
+
+
+_REPOSITORY_IMAGES = Statement(lambda: (
+    _image_rows().where(Image.repository == param("repository_id")).order_by(Image.id)))
+_IMAGE_BY_V1_ID = Statement(lambda: _image_rows().where(
+    Image.repository == param("repository_id"),
+    Image.docker_image_id == param("docker_image_id")))
+_IMAGES_BY_ID = Statement(lambda count: _image_rows().where(
+    Image.id.in_(params("ids", count))))
+
+
 def get_repository_images(repository_id: int) -> list:
-    """Every image of the repository with its storage, in id order: one query."""
-    return list(_with_storage().where(Image.repository == repository_id).order_by(Image.id))
+    """Every image of the repository with its storage columns, in id order: one query.
+
+    Rows are flat: the image's columns plus ``image_size``, ``uploading`` and
+    ``content_checksum`` of its blob.
+    """
+    return _REPOSITORY_IMAGES.rows(repository_id=repository_id)
 
 
-def get_image(repository_id: int, docker_image_id: str) -> Optional[Image]:
-    """The image with that V1 id in the repository, storage loaded, or None: one query."""
+def get_image(repository_id: int, docker_image_id: str) -> Optional[tuple]:
+    """The image with that V1 id in the repository (flat row with storage), or None: one query."""
     if not validation.is_valid_docker_image_id(docker_image_id):
         return None
-    return (_with_storage()
-            .where(Image.repository == repository_id, Image.docker_image_id == docker_image_id)
-            .get_or_none())
+    return _IMAGE_BY_V1_ID.first(repository_id=repository_id, docker_image_id=docker_image_id)
 
 
 def get_images_by_id(image_ids: Iterable[int]) -> dict:
-    """The images with those ids, storage loaded, as ``{id: image}``: one query."""
-    ids = list(image_ids)
+    """The images with those ids (flat rows with storage) as ``{id: row}``: one query."""
+    ids = sorted(set(image_ids))
     if not ids:
         return {}
-    return {image.id: image for image in _with_storage().where(Image.id.in_(ids))}
+    return {row.id: row for row in _IMAGES_BY_ID.rows((len(ids),), ids=ids)}
 
 
 class LayerSpec(NamedTuple):

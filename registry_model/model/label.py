@@ -16,6 +16,7 @@ from registry_model import errors, validation
 from registry_model.database import Label, RepositoryTag, TagManifest, TagManifestLabel, transaction
 from registry_model.model import label_handlers, lookup
 from registry_model.model import tag as tag_model
+from registry_model.statements import Statement, param
 
 logger = logging.getLogger(__name__)
 
@@ -58,33 +59,44 @@ def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_typ
     return label
 
 
-def _labels_of(tag_manifest_id: int):
-    return (Label.select()
-            .join(TagManifestLabel)
-            .where(TagManifestLabel.annotated == tag_manifest_id))
+def _label_rows(by_prefix: bool):
+    query = (Label.select(Label.id, Label.uuid, Label.key, Label.value, Label.media_type,
+                          Label.source_type)
+             .join(TagManifestLabel)
+             .where(TagManifestLabel.annotated == param("tag_manifest_id"))
+             .order_by(Label.id))
+    if by_prefix:
+        # LIKE would treat % and _ as wildcards and is case-insensitive on
+        # SQLite; comparing the leading characters is literal everywhere.
+        query = query.where(fn.SUBSTR(Label.key, 1, param("prefix_length")) == param("prefix"))
+    return query
+
+
+_LABELS = Statement(_label_rows)
+_LABEL_BY_UUID = Statement(lambda: _label_rows(False).where(Label.uuid == param("uuid")))
 
 
 def list_manifest_labels(tag_manifest_id: int, key_prefix: Optional[str] = None) -> list:
     """The manifest's labels in creation order, optionally by key prefix: one query.
 
     The prefix is compared case-sensitively and literally (no LIKE wildcards).
+    Rows are flat (id, uuid, key, value, media_type_id, source_type_id).
     """
-    query = _labels_of(tag_manifest_id)
-    if key_prefix:
-        # LIKE would treat % and _ as wildcards and is case-insensitive on
-        # SQLite; comparing the leading characters is literal everywhere.
-        query = query.where(fn.SUBSTR(Label.key, 1, len(key_prefix)) == key_prefix)
-    return list(query.order_by(Label.id))
+    return _LABELS.rows((bool(key_prefix),), tag_manifest_id=tag_manifest_id,
+                        prefix=key_prefix, prefix_length=len(key_prefix or ""))
 
 
-def get_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[Label]:
-    """The manifest's label with that uuid, or None (also for a malformed uuid): one query."""
+def get_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[tuple]:
+    """The manifest's label with that uuid (flat row), or None (also for a malformed uuid).
+
+    One query.
+    """
     if not validation.is_valid_uuid(label_uuid):
         return None
-    return _labels_of(tag_manifest_id).where(Label.uuid == label_uuid).get_or_none()
+    return _LABEL_BY_UUID.first(tag_manifest_id=tag_manifest_id, uuid=label_uuid)
 
 
-def delete_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[Label]:
+def delete_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[tuple]:
     """Delete the manifest's label with that uuid and return it, or None if absent.
 
     ImmutableLabelException for a label of an immutable source type (such as

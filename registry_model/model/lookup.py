@@ -34,6 +34,7 @@ class LookupTables(NamedTuple):
 _cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _inverse_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
+_current: tuple = (None, None, None)
 
 
 def _load() -> LookupTables:
@@ -51,33 +52,44 @@ def _load() -> LookupTables:
     )
 
 
+def _loaded() -> tuple:
+    """``(database, tables, inverse maps)`` of the bound database, loaded on first use."""
+    global _current
+    database = db.obj
+    current = _current
+    if current[0] is database:
+        return current
+    with _lock:
+        cached = _cache.get(database)
+        if cached is None:
+            cached = _load()
+            _cache[database] = cached
+            _inverse_cache[database] = {
+                field: {row_id: name for name, row_id in getattr(cached, field).items()}
+                for field in ("kinds", "visibilities", "locations", "media_types",
+                              "source_types")}
+        # One tuple, swapped whole, so a reader never pairs one database with
+        # another's ids; the weak maps keep the tables of every database seen.
+        _current = (database, cached, _inverse_cache[database])
+        return _current
+
+
 def tables() -> LookupTables:
     """The cached lookup tables of the bound database, loaded on first use."""
-    database = db.obj
-    cached = _cache.get(database)
-    if cached is None:
-        with _lock:
-            cached = _cache.get(database)
-            if cached is None:
-                cached = _load()
-                _cache[database] = cached
-                _inverse_cache[database] = {
-                    field: {row_id: name for name, row_id in getattr(cached, field).items()}
-                    for field in ("kinds", "visibilities", "locations", "media_types",
-                                  "source_types")}
-    return cached
+    return _loaded()[1]
 
 
 def _name(field: str, row_id: int) -> str:
-    tables()
-    return _inverse_cache[db.obj][field][row_id]
+    return _loaded()[2][field][row_id]
 
 
 def clear() -> None:
     """Forget every cached table (after a migration adds lookup rows, say)."""
+    global _current
     with _lock:
         _cache.clear()
         _inverse_cache.clear()
+        _current = (None, None, None)
 
 
 def _id(field: str, name: str, exception: type, what: str) -> int:

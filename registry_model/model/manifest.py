@@ -14,12 +14,14 @@ from registry_model.database import (
     run_with_retry,
     transaction,
 )
+from registry_model.media_types import schema1_media_type
 from registry_model.model import blob as blob_model
 from registry_model.model import image as image_model
 from registry_model.model import label as label_model
-from registry_model.model import label_handlers
+from registry_model.model import label_handlers, lookup
 from registry_model.model import tag as tag_model
 from registry_model.model.tag import alive_clause
+from registry_model.statements import Statement, param
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,22 @@ def manifest_text(manifest_bytes: bytes | str) -> str:
     return json_data
 
 
+def create_tag_manifest(tag_id: int, digest: str, json_data: str) -> TagManifest:
+    """Insert the manifest row of a tag with its media type, in the caller's transaction.
+
+    The media type is worked out here, once, so reading the manifest back never
+    parses it. One statement.
+    """
+    media_type_id = lookup.media_type_id(schema1_media_type(json_data))
+    return TagManifest.create(tag=tag_id, digest=digest, json_data=json_data,
+                              media_type=media_type_id)
+
+
+def media_type_name(row) -> Optional[str]:
+    """The stored media type of a manifest row, or None for a row written without one."""
+    return lookup.media_type_name(row.media_type_id) if row.media_type_id else None
+
+
 def store_tag_manifest(tag: RepositoryTag, digest: str, manifest_bytes: bytes | str) -> TagManifest:
     """Store the manifest of a tag row under its digest.
 
@@ -51,19 +69,43 @@ def store_tag_manifest(tag: RepositoryTag, digest: str, manifest_bytes: bytes | 
     json_data = manifest_text(manifest_bytes)
     try:
         with transaction():
-            return TagManifest.create(tag=tag.id, digest=digest, json_data=json_data)
+            return create_tag_manifest(tag.id, digest, json_data)
     except IntegrityError as exc:
         raise errors.DuplicateException("tag %s has a manifest already (or is gone)"
                                         % tag.id) from exc
 
 
-def get_tag_manifest(tag_id: int) -> Optional[TagManifest]:
-    """The manifest stored for the tag row, or None: one query."""
-    return TagManifest.get_or_none(TagManifest.tag == tag_id)
+_MANIFEST_COLUMNS = (TagManifest.id, TagManifest.tag, TagManifest.digest, TagManifest.json_data,
+                     TagManifest.media_type)
+
+_MANIFEST_OF_TAG = Statement(lambda: (
+    TagManifest.select(*_MANIFEST_COLUMNS).where(TagManifest.tag == param("tag_id"))))
+
+
+def get_tag_manifest(tag_id: int) -> Optional[tuple]:
+    """The manifest stored for the tag row (flat row: id, tag_id, digest, json_data,
+    media_type_id), or None.
+
+    One query.
+    """
+    return _MANIFEST_OF_TAG.first(tag_id=tag_id)
+
+
+def _manifest_by_digest(allow_dead: bool):
+    query = (TagManifest.select(*_MANIFEST_COLUMNS)
+             .join(RepositoryTag)
+             .where(RepositoryTag.repository == param("repository_id"),
+                    TagManifest.digest == param("digest"))
+             .order_by(TagManifest.id.desc())
+             .limit(1))
+    return query if allow_dead else query.where(alive_clause(param("now")))
+
+
+_MANIFEST_BY_DIGEST = Statement(_manifest_by_digest)
 
 
 def find_manifest_by_digest(repository_id: int, digest: str, now: int,
-                            allow_dead: bool = False) -> Optional[TagManifest]:
+                            allow_dead: bool = False) -> Optional[tuple]:
     """A manifest with that digest under a tag of the repository: one query.
 
     Only alive tags count unless ``allow_dead``; hidden tags count, since a
@@ -71,12 +113,8 @@ def find_manifest_by_digest(repository_id: int, digest: str, now: int,
     """
     if not validation.is_valid_digest(digest):
         return None
-    query = (TagManifest.select(TagManifest)
-             .join(RepositoryTag)
-             .where(RepositoryTag.repository == repository_id, TagManifest.digest == digest))
-    if not allow_dead:
-        query = query.where(alive_clause(now))
-    return query.order_by(TagManifest.id.desc()).limit(1).get_or_none()
+    return _MANIFEST_BY_DIGEST.first((bool(allow_dead),), repository_id=repository_id,
+                                     digest=digest, now=now)
 
 
 def get_manifest_owner(tag_manifest_id: int) -> Optional[TagManifest]:
@@ -130,7 +168,7 @@ def store_manifest_and_retarget_tag(repository_id: int, tag_name: str, digest: s
                 "manifest layers not linked to the repository: %s" % ", ".join(missing))
         chain = image_model.synthesize_image_chain(repository_id, layers, blobs)
         tag = tag_model.move_tag(repository_id, tag_name, chain[-1].id, now)
-        tag_manifest = TagManifest.create(tag=tag.id, digest=digest, json_data=json_data)
+        tag_manifest = create_tag_manifest(tag.id, digest, json_data)
         label_model.create_manifest_labels(tag_manifest.id, repository_id, label_specs)
         handled = [(key, value) for key, value, _, _ in label_specs
                    if label_handlers.has_handler(key)]

@@ -7,6 +7,7 @@ from peewee import IntegrityError
 from registry_model import errors, validation
 from registry_model.database import Namespace, Repository, RepositoryState, transaction
 from registry_model.model import lookup
+from registry_model.statements import Statement, param
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +57,28 @@ def get_repository(namespace_name: str, name: str) -> Optional[Repository]:
             .get_or_none())
 
 
-def lookup_visible_repository(namespace_name: str, name: str,
-                              kind_id: Optional[int] = None) -> Optional[Repository]:
-    """The repository unless it is marked for deletion (or of another kind): one query."""
-    query = (Repository.select(Repository, Namespace)
+def _visible_repository(of_kind: bool):
+    query = (Repository.select(Repository.id, Repository.name, Repository.kind,
+                               Repository.visibility, Repository.state,
+                               Namespace.name.alias("namespace_name"))
              .join(Namespace)
-             .where(Namespace.name == namespace_name, Repository.name == name,
+             .where(Namespace.name == param("namespace_name"),
+                    Repository.name == param("name"),
                     Repository.state != RepositoryState.MARKED_FOR_DELETION))
-    if kind_id is not None:
-        query = query.where(Repository.kind == kind_id)
-    return query.get_or_none()
+    return query.where(Repository.kind == param("kind_id")) if of_kind else query
+
+
+_VISIBLE_REPOSITORY = Statement(_visible_repository)
+
+
+def lookup_visible_repository(namespace_name: str, name: str,
+                              kind_id: Optional[int] = None) -> Optional[tuple]:
+    """The repository unless it is marked for deletion (or of another kind): one query.
+
+    A flat row: id, name, kind_id, visibility_id, state and ``namespace_name``.
+    """
+    return _VISIBLE_REPOSITORY.first((kind_id is not None,), namespace_name=namespace_name,
+                                     name=name, kind_id=kind_id)
 
 
 def list_repositories(namespace_name: Optional[str] = None) -> list:

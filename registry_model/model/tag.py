@@ -26,6 +26,7 @@ from registry_model.database import (
     run_with_retry,
     transaction,
 )
+from registry_model.statements import Statement, param, params
 
 logger = logging.getLogger(__name__)
 
@@ -137,81 +138,105 @@ def delete_tag(repository: Repository, tag_name: str,
     return run_with_retry(write)
 
 
-def _tags_with_image():
-    # Image.id must be selected with the join, or peewee replaces tag.image_id
-    # by the id-less joined instance's None.
-    return RepositoryTag.select(RepositoryTag, Image.id, Image.docker_image_id).join(Image)
+def _tag_rows(with_manifest_digest: bool = False):
+    """Tag columns plus the image's V1 id (and the manifest digest), flat."""
+    columns = [RepositoryTag.id, RepositoryTag.repository, RepositoryTag.name,
+               RepositoryTag.image, RepositoryTag.lifetime_start_ts,
+               RepositoryTag.lifetime_end_ts, RepositoryTag.hidden, RepositoryTag.reversion,
+               Image.docker_image_id]
+    if not with_manifest_digest:
+        return RepositoryTag.select(*columns).join(Image)
+    return (RepositoryTag.select(*columns, TagManifest.digest.alias("manifest_digest"))
+            .join(Image)
+            .join_from(RepositoryTag, TagManifest, JOIN.LEFT_OUTER))
 
 
-def manifest_digest_of(tag: RepositoryTag) -> Optional[str]:
+def _visible(query, include_hidden: bool):
+    return query if include_hidden else query.where(RepositoryTag.hidden == False)  # noqa: E712
+
+
+def manifest_digest_of(tag) -> Optional[str]:
     """The manifest digest a history or listing query loaded with the tag row, or None."""
-    return getattr(getattr(tag, "tagmanifest", None), "digest", None)
+    return getattr(tag, "manifest_digest", None)
+
+
+_ALIVE_TAGS_NAMED = Statement(lambda name_count, include_hidden, with_manifest_digest: _visible(
+    _tag_rows(with_manifest_digest).where(
+        RepositoryTag.repository == param("repository_id"),
+        RepositoryTag.name.in_(params("names", name_count)),
+        alive_clause(param("now"))),
+    include_hidden))
 
 
 def find_alive_tags(repository_id: int, tag_names: Iterable[str], now: int,
                     include_hidden: bool = False, with_manifest_digest: bool = False) -> list:
-    """Alive tags of the repository with one of those names, image loaded: one query.
+    """Alive tags of the repository with one of those names: one query.
 
-    With ``with_manifest_digest`` the rows carry their manifest digest too
-    (read it with :func:`manifest_digest_of`).
+    Rows are flat (tag columns plus ``docker_image_id``); with
+    ``with_manifest_digest`` they carry ``manifest_digest`` too (None for a
+    tag without a manifest).
     """
     names = [name for name in tag_names if validation.is_valid_tag_name(name)]
     if not names:
         return []
-    query = (_tags_with_image()
-             .where(RepositoryTag.repository == repository_id,
-                    RepositoryTag.name.in_(names), alive_clause(now)))
-    if not include_hidden:
-        query = query.where(RepositoryTag.hidden == False)  # noqa: E712
-    return list(_with_manifest_digest(query) if with_manifest_digest else query)
+    return _ALIVE_TAGS_NAMED.rows((len(names), include_hidden, with_manifest_digest),
+                                  repository_id=repository_id, names=names, now=now)
 
 
-def get_most_recent_tag(repository_id: int, now: int) -> Optional[RepositoryTag]:
-    """The alive, non-hidden tag started last (ties: highest id), image loaded: one query."""
-    return (_tags_with_image()
-            .where(RepositoryTag.repository == repository_id, alive_clause(now),
-                   RepositoryTag.hidden == False)  # noqa: E712
-            .order_by(RepositoryTag.lifetime_start_ts.desc(), RepositoryTag.id.desc())
-            .limit(1)
-            .get_or_none())
+_MOST_RECENT_TAG = Statement(lambda: (
+    _tag_rows()
+    .where(RepositoryTag.repository == param("repository_id"), alive_clause(param("now")),
+           RepositoryTag.hidden == False)  # noqa: E712
+    .order_by(RepositoryTag.lifetime_start_ts.desc(), RepositoryTag.id.desc())
+    .limit(1)))
+
+
+def get_most_recent_tag(repository_id: int, now: int) -> Optional[tuple]:
+    """The alive, non-hidden tag started last (ties: highest id), flat row: one query."""
+    return _MOST_RECENT_TAG.first(repository_id=repository_id, now=now)
+
+
+_ALIVE_TAGS = Statement(lambda include_hidden: _visible(
+    _tag_rows()
+    .where(RepositoryTag.repository == param("repository_id"), alive_clause(param("now")))
+    .order_by(RepositoryTag.name),
+    include_hidden))
 
 
 def list_alive_tags(repository_id: int, now: int, include_hidden: bool = False) -> list:
-    """Every alive tag of the repository, by name, image loaded: one query."""
-    query = (_tags_with_image()
-             .where(RepositoryTag.repository == repository_id, alive_clause(now))
-             .order_by(RepositoryTag.name))
-    if not include_hidden:
-        query = query.where(RepositoryTag.hidden == False)  # noqa: E712
-    return list(query)
+    """Every alive tag of the repository, by name, flat rows: one query."""
+    return _ALIVE_TAGS.rows((include_hidden,), repository_id=repository_id, now=now)
 
 
-def get_tag(repository_id: int, tag_name: str, now: int) -> Optional[RepositoryTag]:
-    """The alive, non-hidden tag of that name, image loaded, or None: one query."""
+def get_tag(repository_id: int, tag_name: str, now: int) -> Optional[tuple]:
+    """The alive, non-hidden tag of that name, flat row, or None: one query."""
     found = find_alive_tags(repository_id, [tag_name], now)
     return found[0] if found else None
+
+
+_ALIVE_TAG_NAMES = Statement(lambda: (
+    RepositoryTag.select(RepositoryTag.image, RepositoryTag.name)
+    .where(RepositoryTag.repository == param("repository_id"), alive_clause(param("now")),
+           RepositoryTag.hidden == False)  # noqa: E712
+    .order_by(RepositoryTag.name)))
 
 
 def alive_tag_names_by_image(repository_id: int, now: int) -> dict:
     """``{image_id: [tag names]}`` of the alive, non-hidden tags, names sorted: one query."""
     by_image: dict = {}
-    query = (RepositoryTag.select(RepositoryTag.image, RepositoryTag.name)
-             .where(RepositoryTag.repository == repository_id, alive_clause(now),
-                    RepositoryTag.hidden == False)  # noqa: E712
-             .order_by(RepositoryTag.name))
-    for row in query:
-        by_image.setdefault(row.image_id, []).append(row.name)
+    for image_id, name in _ALIVE_TAG_NAMES.rows(repository_id=repository_id, now=now):
+        by_image.setdefault(image_id, []).append(name)
     return by_image
 
 
 def list_tag_history(repository_id: int, tag_name: Optional[str] = None) -> list:
     """Every row (alive and ended) of the repository's tags, newest first: one query."""
-    query = (_tags_with_image()
+    query = (_tag_rows()
              .where(RepositoryTag.repository == repository_id)
              .order_by(RepositoryTag.lifetime_start_ts.desc(), RepositoryTag.id.desc()))
     if tag_name is not None:
         query = query.where(RepositoryTag.name == tag_name)
-    return list(query)
+    return list(query.namedtuples())
 
 
 def _check_count(name: str, value: object, minimum: int) -> None:
@@ -222,9 +247,18 @@ def _check_count(name: str, value: object, minimum: int) -> None:
                                         % (name, minimum, value))
 
 
-def _with_manifest_digest(query):
-    return (query.select_extend(TagManifest.digest)
-            .join_from(RepositoryTag, TagManifest, JOIN.LEFT_OUTER))
+def _alive_tags_page(after_name: bool, limited: bool):
+    query = (_tag_rows(with_manifest_digest=True)
+             .where(RepositoryTag.repository == param("repository_id"),
+                    alive_clause(param("now")),
+                    RepositoryTag.hidden == False)  # noqa: E712
+             .order_by(RepositoryTag.name))
+    if after_name:
+        query = query.where(RepositoryTag.name > param("last"))
+    return query.limit(param("limit")) if limited else query
+
+
+_ALIVE_TAGS_PAGE = Statement(_alive_tags_page)
 
 
 def list_alive_tags_page(repository_id: int, now: int, last: Optional[str] = None,
@@ -232,18 +266,30 @@ def list_alive_tags_page(repository_id: int, now: int, last: Optional[str] = Non
     """Up to ``limit`` (None: all) alive, non-hidden tags named after ``last``, by name: one query.
 
     The order and cursor of the OCI distribution tag listing (``n`` and ``last``).
-    A negative or non-integer limit raises DataModelException before any query.
+    Rows are flat and carry ``manifest_digest``. A negative or non-integer
+    limit raises DataModelException before any query.
     """
     if limit is not None:
         _check_count("limit", limit, minimum=0)
-    query = (_tags_with_image()
-             .where(RepositoryTag.repository == repository_id, alive_clause(now),
+    return _ALIVE_TAGS_PAGE.rows((last is not None, limit is not None),
+                                 repository_id=repository_id, now=now, last=last, limit=limit)
+
+
+def _history_page(one_name: bool, active_only: bool):
+    query = (_tag_rows(with_manifest_digest=True)
+             .where(RepositoryTag.repository == param("repository_id"),
                     RepositoryTag.hidden == False)  # noqa: E712
-             .order_by(RepositoryTag.name)
-             .limit(limit))
-    if last is not None:
-        query = query.where(RepositoryTag.name > last)
-    return list(_with_manifest_digest(query))
+             .order_by(RepositoryTag.lifetime_start_ts.desc(), RepositoryTag.id.desc())
+             .limit(param("limit"))
+             .offset(param("offset")))
+    if one_name:
+        query = query.where(RepositoryTag.name == param("tag_name"))
+    if active_only:
+        query = query.where(alive_clause(param("now")))
+    return query
+
+
+_HISTORY_PAGE = Statement(_history_page)
 
 
 def list_tag_history_page(repository_id: int, now: int, page: int = 1, size: int = 100,
@@ -251,22 +297,14 @@ def list_tag_history_page(repository_id: int, now: int, page: int = 1, size: int
                           active_only: bool = False) -> tuple:
     """One page of the repository's non-hidden tag rows, newest first, and whether more follow.
 
-    Rows carry their image's V1 id and manifest digest; one query. ``page`` and
-    ``size`` start at 1 (DataModelException otherwise, before any query).
+    Rows are flat and carry their image's V1 id and manifest digest; one query.
+    ``page`` and ``size`` start at 1 (DataModelException otherwise, before any query).
     """
     _check_count("page", page, minimum=1)
     _check_count("size", size, minimum=1)
-    query = (_tags_with_image()
-             .where(RepositoryTag.repository == repository_id,
-                    RepositoryTag.hidden == False)  # noqa: E712
-             .order_by(RepositoryTag.lifetime_start_ts.desc(), RepositoryTag.id.desc())
-             .limit(size + 1)
-             .offset((page - 1) * size))
-    if tag_name is not None:
-        query = query.where(RepositoryTag.name == tag_name)
-    if active_only:
-        query = query.where(alive_clause(now))
-    rows = list(_with_manifest_digest(query))
+    rows = _HISTORY_PAGE.rows((tag_name is not None, active_only), repository_id=repository_id,
+                              tag_name=tag_name, now=now, limit=size + 1,
+                              offset=(page - 1) * size)
     return rows[:size], len(rows) > size
 
 
@@ -294,28 +332,34 @@ def end_tags(tag_ids: list, now: int) -> int:
             .where(RepositoryTag.id.in_(tag_ids), alive_clause(now)).execute())
 
 
+_EXPIRED_TAG = Statement(lambda: (
+    RepositoryTag.select(RepositoryTag.id)
+    .where(RepositoryTag.repository == param("repository_id"),
+           RepositoryTag.name == param("name"),
+           RepositoryTag.hidden == False,  # noqa: E712
+           RepositoryTag.lifetime_end_ts <= param("now"))
+    .limit(1)))
+
+
 def has_expired_tag(repository_id: int, tag_name: str, now: int) -> bool:
     """True when the repository has an ended (not hidden) row of that tag name: one query."""
     if not validation.is_valid_tag_name(tag_name):
         return False
-    return (RepositoryTag.select(RepositoryTag.id)
-            .where(RepositoryTag.repository == repository_id, RepositoryTag.name == tag_name,
-                   RepositoryTag.hidden == False,  # noqa: E712
-                   RepositoryTag.lifetime_end_ts <= now)
-            .exists())
+    return _EXPIRED_TAG.first(repository_id=repository_id, name=tag_name, now=now) is not None
+
+
+_ALIVE_TAGS_OF_DIGEST = Statement(lambda include_hidden: _visible(
+    _tag_rows(with_manifest_digest=True)
+    .where(RepositoryTag.repository == param("repository_id"),
+           TagManifest.digest == param("digest"), alive_clause(param("now"))),
+    include_hidden))
 
 
 def alive_tags_for_digest(repository_id: int, digest: str, now: int,
                           include_hidden: bool = False) -> list:
-    """Alive tag rows of the repository whose manifest has that digest, image loaded: one query."""
-    query = (_tags_with_image()
-             .select_extend(TagManifest.digest)
-             .join_from(RepositoryTag, TagManifest)
-             .where(RepositoryTag.repository == repository_id, TagManifest.digest == digest,
-                    alive_clause(now)))
-    if not include_hidden:
-        query = query.where(RepositoryTag.hidden == False)  # noqa: E712
-    return list(query)
+    """Alive tag rows of the repository whose manifest has that digest, flat: one query."""
+    return _ALIVE_TAGS_OF_DIGEST.rows((include_hidden,), repository_id=repository_id,
+                                      digest=digest, now=now)
 
 
 def alive_image_ancestries(repository_id: int, now: int, excluding_tag_id: int) -> list:

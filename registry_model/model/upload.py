@@ -21,6 +21,7 @@ from registry_model.database import (
 )
 from registry_model.model import blob as blob_model
 from registry_model.model import lookup
+from registry_model.statements import Statement, param
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +58,18 @@ def create_upload(repository_id: int, upload_id: str, location_name: str,
                                         % upload_id) from exc
 
 
-def get_upload(repository_id: int, upload_id: str) -> Optional[BlobUpload]:
-    """The repository's upload with that id, or None: one query."""
+_UPLOAD = Statement(lambda: BlobUpload.select(
+    BlobUpload.id, BlobUpload.repository, BlobUpload.uuid, BlobUpload.byte_count,
+    BlobUpload.uncompressed_byte_count, BlobUpload.chunk_count, BlobUpload.sha_state,
+    BlobUpload.location, BlobUpload.storage_metadata, BlobUpload.created,
+).where(BlobUpload.repository == param("repository_id"), BlobUpload.uuid == param("uuid")))
+
+
+def get_upload(repository_id: int, upload_id: str) -> Optional[tuple]:
+    """The repository's upload with that id (flat row), or None: one query."""
     if not validation.is_valid_uuid(upload_id):
         return None
-    return BlobUpload.get_or_none(BlobUpload.repository == repository_id,
-                                  BlobUpload.uuid == upload_id)
+    return _UPLOAD.first(repository_id=repository_id, uuid=upload_id)
 
 
 def update_upload(upload_id: str, byte_count: int, uncompressed_byte_count: Optional[int],

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Optional
 
 from registry_model import errors, validation
-from registry_model.database import TagManifest, run_with_retry
+from registry_model.database import run_with_retry
 from registry_model.datatypes import LegacyImage, Manifest, RepositoryReference, Tag
 from registry_model.manifests import DockerSchema1Manifest, DockerSchema1ManifestBuilder
 from registry_model.model import image as image_model
@@ -49,12 +49,13 @@ def layer_specs(manifest: DockerSchema1Manifest) -> list:
 def _manifest_for_image(repository_ref: RepositoryReference, tag_name: str, image,
                         legacy_manifest_key) -> tuple:
     """``(digest, bytes)`` of a schema 1 manifest built for a legacy image chain."""
-    chain = image_model.get_images_by_id(image.ancestor_id_list())
+    ancestor_ids = image_model.parse_ancestors(image.ancestors)
+    chain = image_model.get_images_by_id(ancestor_ids)
     builder = DockerSchema1ManifestBuilder(repository_ref.namespace_name, repository_ref.name,
                                            tag_name)
-    for row in [image] + [chain[i] for i in reversed(image.ancestor_id_list())]:
+    for row in [image] + [chain[i] for i in reversed(ancestor_ids)]:
         metadata = row.v1_json_metadata or json.dumps({"id": row.docker_image_id})
-        builder.add_layer(row.storage.content_checksum, metadata)
+        builder.add_layer(row.content_checksum, metadata)
     built = builder.build(legacy_manifest_key)
     return built.digest, built.bytes
 
@@ -72,7 +73,8 @@ class PushMixin:
         tag_manifest, tag, leaf = manifest_model.store_manifest_and_retarget_tag(
             repository_ref.id, tag_name, parsed.digest, parsed.bytes, layer_specs(parsed),
             {key: str(value) for key, value in parsed.labels.items()})
-        return (Manifest.for_tag_manifest(tag_manifest),
+        return (Manifest.for_tag_manifest(tag_manifest,
+                                          manifest_model.media_type_name(tag_manifest)),
                 Tag.for_repository_tag(tag, leaf.docker_image_id, repository_ref,
                                        manifest_digest=parsed.digest))
 
@@ -101,8 +103,8 @@ class PushMixin:
         def write():
             row = tag_model.move_tag(repository_ref.id, tag_name, image_id, None,
                                      reversion=is_reversion)
-            TagManifest.create(tag=row.id, digest=digest,
-                               json_data=manifest_model.manifest_text(json_data))
+            manifest_model.create_tag_manifest(row.id, digest,
+                                               manifest_model.manifest_text(json_data))
             return row
 
         return Tag.for_repository_tag(run_with_retry(write), docker_image_id, repository_ref,

@@ -16,8 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 def tag_datatype(row, repository_ref: RepositoryReference) -> Tag:
-    """A Tag from a row loaded with its image's V1 id (and manifest digest, when joined)."""
-    return Tag.for_repository_tag(row, row.image.docker_image_id, repository_ref,
+    """A Tag from a flat tag row with its image's V1 id (and manifest digest, when joined)."""
+    return Tag.for_repository_tag(row, row.docker_image_id, repository_ref,
                                   manifest_digest=tag_model.manifest_digest_of(row))
 
 
@@ -84,11 +84,7 @@ class TagLifecycleMixin:
             repository_ref = repository_of(owner.tag)
             rows = tag_model.alive_tags_for_digest(repository_ref.id, manifest.digest, now)
             tag_model.end_tags([row.id for row in rows], now)
-        ended = []
-        for row in rows:
-            row.lifetime_end_ts = now
-            ended.append(tag_datatype(row, repository_ref))
-        return ended
+        return [tag_datatype(row._replace(lifetime_end_ts=now), repository_ref) for row in rows]
 
     def change_repository_tag_expiration(self, tag: Tag,
                                          expiration_date: Optional[datetime]) -> tuple:
@@ -122,7 +118,7 @@ class TagLifecycleMixin:
         image = image_model.get_images_by_id([tag.image_id]).get(tag.image_id)
         if image is None:
             return []
-        owned = set(image.ancestor_id_list()) | {image.id}
+        owned = set(image_model.parse_ancestors(image.ancestors)) | {image.id}
         for other_image_id, ancestors in tag_model.alive_image_ancestries(
                 tag.repository.id, now, excluding_tag_id=tag.id):
             owned.discard(other_image_id)

@@ -24,6 +24,7 @@ from registry_model.database import (
     RepositoryTag,
     TagManifest,
 )
+from registry_model.media_types import schema1_media_type
 from registry_model.model import lookup
 
 
@@ -143,3 +144,5 @@ class TagManifestFactory(PeeweeModelFactory):
     json_data = factory.LazyAttribute(lambda o: schema1_manifest_json(o.tag))
     digest = factory.LazyAttribute(
         lambda o: "sha256:" + hashlib.sha256(o.json_data.encode("utf-8")).hexdigest())
+    media_type = factory.LazyAttribute(
+        lambda o: lookup.media_type_id(schema1_media_type(o.json_data)))

@@ -124,7 +124,7 @@ def test_get_repository_images_loads_storage_in_one_query_in_id_order(initialize
     ImageFactory()  # another repository
     with count_statements() as counted:
         images = image_model.get_repository_images(base.repository_id)
-        sizes = [image.storage.image_size for image in images]
+        sizes = [image.image_size for image in images]
     assert [image.id for image in images] == [base.id, top.id]
     assert sizes == [base.storage.image_size, top.storage.image_size]
     assert counted.count == 1
@@ -139,7 +139,7 @@ def test_get_image_finds_by_v1_id_within_the_repository(initialized_db):
     elsewhere = ImageFactory()
     with count_statements() as counted:
         found = image_model.get_image(image.repository_id, image.docker_image_id)
-        assert found.storage.content_checksum == image.storage.content_checksum
+        assert found.content_checksum == image.storage.content_checksum
     assert found.id == image.id
     assert counted.count == 1
     assert image_model.get_image(image.repository_id, elsewhere.docker_image_id) is None
@@ -156,7 +156,7 @@ def test_get_images_by_id_maps_ids_to_images_with_storage(initialized_db):
     top = ImageFactory(parent=base)
     with count_statements() as counted:
         found = image_model.get_images_by_id([top.id, base.id, -1])
-        digests = {image_id: image.storage.content_checksum for image_id, image in found.items()}
+        digests = {image_id: image.content_checksum for image_id, image in found.items()}
     assert sorted(found) == sorted([base.id, top.id])
     assert digests[top.id] == top.storage.content_checksum
     assert counted.count == 1

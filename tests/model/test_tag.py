@@ -234,7 +234,7 @@ def test_find_alive_tags_returns_alive_visible_rows_with_their_image(repo):
     RepositoryTagFactory(name="v1", lifetime_start_ts=NOW - 10)  # another repository
     with count_statements() as counted:
         found = tag_model.find_alive_tags(repo.id, ["v1", "v2", "v3", "missing"], NOW)
-        docker_ids = [row.image.docker_image_id for row in found]
+        docker_ids = [row.docker_image_id for row in found]
     assert [row.id for row in found] == [wanted.id]
     assert docker_ids == [image.docker_image_id]
     assert found[0].image_id == image.id
@@ -261,7 +261,7 @@ def test_get_most_recent_tag_prefers_latest_start_then_highest_id(repo):
                          lifetime_end_ts=NOW - 1)
     RepositoryTagFactory(lifetime_start_ts=NOW)  # another repository
     found = tag_model.get_most_recent_tag(repo.id, NOW)
-    assert (found.id, found.image.docker_image_id) == (newest.id, newest.image.docker_image_id)
+    assert (found.id, found.docker_image_id) == (newest.id, newest.image.docker_image_id)
 
 
 def test_get_most_recent_tag_of_a_repository_without_alive_tags_is_none(repo):
@@ -315,7 +315,7 @@ def test_list_tag_history_lists_every_row_newest_first(repo):
         ("latest", NOW + 2, None), ("stable", NOW + 1, NOW + 3), ("latest", NOW, NOW + 2)]
     assert [t.lifetime_start_ts for t in tag_model.list_tag_history(repo.id, "latest")] == [
         NOW + 2, NOW]
-    assert history[0].image.docker_image_id == image.docker_image_id
+    assert history[0].docker_image_id == image.docker_image_id
 
 
 def test_list_alive_tags_page_walks_names_with_a_cursor_and_loads_digests(repo):

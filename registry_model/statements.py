@@ -1,0 +1,188 @@
+"""Read statements written as peewee queries, compiled once per process and database.
+
+Building a peewee query and turning it into SQL costs far more than running an
+indexed lookup on SQLite (and a good part of one on PostgreSQL), so the hot
+read paths do it once: a :class:`Statement` holds a function that builds the
+query with :func:`param` placeholders where call-time values go, renders it
+the first time it runs against a database object, and from then on only binds
+the values and executes the cached SQL through that database's
+``execute_sql``, which is what peewee's own queries go through too (so query
+hooks, statement counting, reconnects and replica routing all still apply).
+
+Rows come back as namedtuples named after the selected columns (a field's
+column name, such as ``image_id``, or the alias given with ``.alias()``), with
+the same Python values peewee would have produced (booleans, enums, datetimes).
+Optional clauses and IN lists of varying length are expressed through the
+*shape*: positional arguments of the builder, each distinct shape compiled
+once.
+"""
+import threading
+import weakref
+from collections import namedtuple
+from typing import Any, Callable, Optional
+
+from peewee import (
+    Alias,
+    BooleanField,
+    CharField,
+    Field,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+    Value,
+)
+from playhouse.fields import IntEnumField
+
+from registry_model.database import db
+
+# Field classes whose driver values already are what peewee would return on
+# every backend; anything else (booleans from SQLite/MySQL integers, enums,
+# datetimes from SQLite text) goes through the field's python_value.
+_DRIVER_NATIVE_FIELDS = (IntegerField, ForeignKeyField, CharField, TextField)
+
+
+class _Placeholder:
+    """Stands in a rendered query's parameter list for a value bound at call time.
+
+    Not a tuple: peewee would unpack a tuple value into a row value.
+    """
+
+    __slots__ = ("name", "index")
+
+    def __init__(self, name: str, index: Optional[int]) -> None:
+        self.name = name
+        self.index = index
+
+
+def param(name: str, index: Optional[int] = None) -> Value:
+    """A placeholder for the call-time value ``name`` (its ``index``-th item for a list).
+
+    The value is bound exactly as given, without the field conversions peewee
+    applies to literals, so callers pass what the column stores (ints, strs).
+    """
+    return Value(_Placeholder(name, index), converter=False)
+
+
+def params(name: str, count: int) -> list:
+    """Placeholders for the first ``count`` items of the list value ``name`` (an IN list)."""
+    return [param(name, index) for index in range(count)]
+
+
+def _column_name(node: Any) -> str:
+    if isinstance(node, Alias):
+        return node._alias
+    if isinstance(node, Field):
+        return node.column_name
+    raise TypeError("statement columns must be fields or aliases, not %r" % (node,))
+
+
+def _converter(node: Any) -> Optional[Callable]:
+    """How to turn the driver's value of a column into peewee's, or None if it already is."""
+    field = node.node if isinstance(node, Alias) else node
+    if isinstance(field, IntEnumField):
+        # A dict lookup: calling the enum class costs more than the rest of the row.
+        members = {member.value: member for member in field.enum_class}
+        return members.__getitem__
+    if isinstance(field, BooleanField):
+        return bool
+    if isinstance(field, _DRIVER_NATIVE_FIELDS):
+        return None
+    return field.python_value
+
+
+def _binder(rendered: list) -> Callable[[dict], list]:
+    """A function from the call's values to the statement's parameter list.
+
+    Generated once per rendering, like namedtuple's methods, because binding
+    runs on every call and an interpreted loop over the parameters costs as
+    much as a whole indexed lookup on SQLite. Only placeholder names (repr'd)
+    and positions go into the source; constants stay objects.
+    """
+    constants = []
+    items = []
+    for value in rendered:
+        if not isinstance(value, _Placeholder):
+            items.append("constants[%d]" % len(constants))
+            constants.append(value)
+        elif value.index is None:
+            items.append("values[%r]" % value.name)
+        else:
+            items.append("values[%r][%d]" % (value.name, value.index))
+    return eval("lambda values: [%s]" % ", ".join(items), {"constants": constants})  # noqa: S307
+
+
+class _Compiled:
+    """One rendered shape: SQL, how to build its parameter list, and its row type."""
+
+    __slots__ = ("sql", "bind", "row_type", "converters")
+
+    def __init__(self, query: Any) -> None:
+        self.sql, rendered = query.sql()
+        self.bind = _binder(rendered)
+        columns = [_column_name(node) for node in query._returning]
+        if len(set(columns)) != len(columns):
+            raise TypeError("statement selects two columns named alike: %s" % columns)
+        self.row_type = namedtuple("Row", columns)
+        converters = [(position, _converter(node))
+                      for position, node in enumerate(query._returning)]
+        self.converters = tuple((position, convert) for position, convert in converters
+                                if convert is not None) or None
+
+    def rows(self, cursor: Any) -> list:
+        make = self.row_type._make
+        converters = self.converters
+        if converters is None:
+            return [make(row) for row in cursor.fetchall()]
+        built = []
+        for row in cursor.fetchall():
+            row = list(row)
+            for position, convert in converters:
+                if row[position] is not None:
+                    row[position] = convert(row[position])
+            built.append(make(row))
+        return built
+
+
+class Statement:
+    """A read query built by ``build(*shape)`` and rendered once per database and shape.
+
+    ``build`` returns a peewee SELECT whose call-time values are
+    :func:`param` placeholders; :meth:`rows` and :meth:`first` bind the
+    values by name and run the cached SQL on the bound database.
+    """
+
+    def __init__(self, build: Callable[..., Any]) -> None:
+        self._build = build
+        self._compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self._current: tuple = (None, None)
+
+    def _for(self, shape: tuple) -> _Compiled:
+        database = db.obj
+        current = self._current
+        if current[0] is database:
+            by_shape = current[1]
+        else:
+            with self._lock:
+                by_shape = self._compiled.setdefault(database, {})
+            # One tuple, so a thread never pairs one database with another's SQL.
+            self._current = (database, by_shape)
+        compiled = by_shape.get(shape)
+        if compiled is None:
+            compiled = _Compiled(self._build(*shape))
+            by_shape[shape] = compiled
+        return compiled
+
+    def rows(self, shape: tuple = (), **values: Any) -> list:
+        """Every row for these values, as namedtuples of the selected columns."""
+        compiled = self._for(shape)
+        return compiled.rows(db.obj.execute_sql(compiled.sql, compiled.bind(values)))
+
+    def first(self, shape: tuple = (), **values: Any) -> Optional[tuple]:
+        """The first row for these values, or None."""
+        found = self.rows(shape, **values)
+        return found[0] if found else None
+
+    def sql(self, shape: tuple = ()) -> str:
+        """The SQL this statement runs for ``shape`` on the bound database (for EXPLAIN, tests)."""
+        return self._for(shape).sql

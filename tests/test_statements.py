@@ -1,0 +1,115 @@
+"""registry_model.statements: read queries rendered once per database, then only bound."""
+from datetime import datetime
+
+import pytest
+from peewee import SqliteDatabase
+
+from registry_model.database import (
+    Image,
+    ImageStorage,
+    Repository,
+    RepositoryState,
+    RepositoryTag,
+    db,
+)
+from registry_model.statements import Statement, param, params
+from registry_model.testing.factories import ImageFactory, RepositoryFactory, RepositoryTagFactory
+from registry_model.testing.queries import count_statements
+
+
+class CountingBuilder:
+    """A builder that counts how often it was asked to build, per shape."""
+
+    def __init__(self, build):
+        self.build = build
+        self.calls: list = []
+
+    def __call__(self, *shape):
+        self.calls.append(shape)
+        return self.build(*shape)
+
+
+def test_a_statement_is_built_once_per_shape_and_then_only_bound(initialized_db):
+    first, second = RepositoryFactory(), RepositoryFactory()
+    builder = CountingBuilder(lambda: Repository.select(Repository.id, Repository.name)
+                              .where(Repository.id == param("repository_id")))
+    statement = Statement(builder)
+    with count_statements() as counted:
+        rows = [statement.first(repository_id=repo.id) for repo in (first, second, first)]
+    assert [(row.id, row.name) for row in rows] == [
+        (first.id, first.name), (second.id, second.name), (first.id, first.name)]
+    assert builder.calls == [()]
+    assert counted.count == 3
+
+
+def test_in_lists_bind_item_by_item_and_each_length_is_its_own_shape(initialized_db):
+    repos = [RepositoryFactory() for _ in range(3)]
+    builder = CountingBuilder(lambda count: Repository.select(Repository.id)
+                              .where(Repository.id.in_(params("ids", count)))
+                              .order_by(Repository.id))
+    statement = Statement(builder)
+    ids = [repo.id for repo in repos]
+    assert [row.id for row in statement.rows((2,), ids=ids[:2])] == ids[:2]
+    assert [row.id for row in statement.rows((3,), ids=ids)] == ids
+    assert [row.id for row in statement.rows((2,), ids=ids[1:])] == ids[1:]
+    assert builder.calls == [(2,), (3,)]
+    assert statement.sql((3,)).count("?" if db.obj.param == "?" else db.obj.param) == 3
+
+
+def test_rows_carry_the_values_peewee_would_give(initialized_db):
+    repo = RepositoryFactory(state=RepositoryState.READ_ONLY, trust_enabled=True)
+    image = ImageFactory(repository=repo, created=datetime(2020, 5, 17, 12, 30, 45))
+    tag = RepositoryTagFactory(repository=repo, image=image, hidden=True,
+                               lifetime_start_ts=1000)
+    statement = Statement(lambda: (
+        RepositoryTag.select(RepositoryTag.id, RepositoryTag.hidden, RepositoryTag.image,
+                             Repository.state, Repository.trust_enabled, Image.created,
+                             ImageStorage.content_checksum.alias("digest"))
+        .join(Repository)
+        .join_from(RepositoryTag, Image)
+        .join(ImageStorage)
+        .where(RepositoryTag.id == param("tag_id"))))
+    row = statement.first(tag_id=tag.id)
+    peewee_image = Image.get_by_id(image.id)
+    assert row._fields == ("id", "hidden", "image_id", "state", "trust_enabled", "created",
+                           "digest")
+    assert row.hidden is True and row.trust_enabled is True
+    assert row.state is RepositoryState.READ_ONLY
+    assert row.image_id == image.id
+    assert row.created == peewee_image.created == datetime(2020, 5, 17, 12, 30, 45)
+    assert row.digest == peewee_image.storage.content_checksum
+
+
+def test_constants_written_into_the_builder_stay_bound(initialized_db):
+    repo = RepositoryFactory()
+    RepositoryTagFactory(repository=repo, name="shown", hidden=False)
+    RepositoryTagFactory(repository=repo, name="hidden", hidden=True)
+    statement = Statement(lambda: RepositoryTag.select(RepositoryTag.name).where(
+        RepositoryTag.repository == param("repository_id"),
+        RepositoryTag.hidden == False))  # noqa: E712
+    assert [row.name for row in statement.rows(repository_id=repo.id)] == ["shown"]
+    assert statement.first(repository_id=repo.id + 1000) is None
+
+
+def test_two_columns_with_one_name_are_refused(initialized_db):
+    statement = Statement(lambda: RepositoryTag.select(RepositoryTag.id, Image.id).join(Image))
+    with pytest.raises(TypeError, match="two columns"):
+        statement.rows()
+
+
+def test_another_bound_database_gets_its_own_rendering(initialized_db, tmp_path):
+    builder = CountingBuilder(lambda: Repository.select(Repository.id)
+                              .where(Repository.id == param("repository_id")))
+    statement = Statement(builder)
+    statement.rows(repository_id=1)
+    original = db.obj
+    other = SqliteDatabase(str(tmp_path / "other.db"))
+    other.execute_sql('CREATE TABLE "repository" ("id" INTEGER PRIMARY KEY)')
+    other.execute_sql('INSERT INTO "repository" ("id") VALUES (7)')
+    db.initialize(other)
+    try:
+        assert [row.id for row in statement.rows(repository_id=7)] == [7]
+    finally:
+        db.initialize(original)
+        other.close()
+    assert builder.calls == [(), ()]
