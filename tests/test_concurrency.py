@@ -9,13 +9,21 @@ unbroken history, and a writer either succeeds or gets TagConflictException.
 import multiprocessing
 import queue
 import threading
+import time
 import traceback
 import uuid
 
 import pytest
 
 from registry_model import errors
-from registry_model.database import Image, Repository, RepositoryTag, configure, db
+from registry_model.database import (
+    Image,
+    Repository,
+    RepositoryTag,
+    backend_name,
+    configure,
+    db,
+)
 from registry_model.model import image as image_model
 from registry_model.model import namespace as namespace_model
 from registry_model.model import repository as repository_model
@@ -215,13 +223,52 @@ class _AfterTagSelect:
             self.barrier.wait()
 
 
+class _HoldFirstAfterTagSelect:
+    """Query hook: the first racer to SELECT from repository_tag holds there until released."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, event) -> None:
+        if not (threading.current_thread().name.startswith("racer")
+                and event.sql.lstrip().upper().startswith("SELECT")
+                and "repository_tag" in event.sql):
+            return
+        with self._lock:
+            first = not self.reached.is_set()
+            self.reached.set()
+        if first:
+            self.release.wait(TIMEOUT_S)
+
+
+def _advisory_lock_waiters() -> int:
+    return db.execute_sql("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                          "current_database() AND wait_event_type = 'Lock' "
+                          "AND wait_event = 'advisory'").fetchone()[0]
+
+
+def _wait_for(condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_writers_racing_in_their_own_transactions_never_leave_two_alive_rows(scratch_uri):
     """Inside the caller's transaction there is no retry: the loser either gets
-    TagConflictException (SQLite's lock, MariaDB's deadlock) or, where its
-    transaction can still see the winner's committed row (PostgreSQL's READ
-    COMMITTED), moves the tag after the winner. Never two alive rows."""
+    TagConflictException (SQLite's lock, MariaDB's deadlock) or, on PostgreSQL,
+    where every writer of a name queues on its advisory lock before searching,
+    moves the tag after the winner. Never two alive rows."""
     repository, images = _repository_with_images()
-    hook = _AfterTagSelect(racers=2)
+    postgresql = backend_name() == "postgresql"
+    # Elsewhere both racers search before either inserts; PostgreSQL's name lock
+    # makes that impossible, so there the first holds after its search while the
+    # test checks that the second really waits for it.
+    hook = _HoldFirstAfterTagSelect() if postgresql else _AfterTagSelect(racers=2)
     outcomes: dict = {}
 
     def racer(index: int) -> None:
@@ -240,6 +287,10 @@ def test_writers_racing_in_their_own_transactions_never_leave_two_alive_rows(scr
                    for index in range(2)]
         for thread in threads:
             thread.start()
+        if postgresql:
+            assert hook.reached.wait(TIMEOUT_S)
+            second_waited = _wait_for(lambda: _advisory_lock_waiters() == 1, TIMEOUT_S)
+            hook.release.set()
         for thread in threads:
             thread.join(TIMEOUT_S)
     finally:
@@ -248,6 +299,8 @@ def test_writers_racing_in_their_own_transactions_never_leave_two_alive_rows(scr
     losers = [value for value in outcomes.values() if isinstance(value, Exception)]
     winners = sorted(value for value in outcomes.values() if not isinstance(value, Exception))
     assert len(outcomes) == 2 and len(losers) <= 1 and winners, outcomes
+    if postgresql:
+        assert second_waited and not losers, outcomes
     for loser in losers:
         assert isinstance(loser, errors.TagConflictException), repr(loser)
     rows = _tag_rows(repository.id, "raced")

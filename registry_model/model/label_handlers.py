@@ -26,18 +26,23 @@ def parse_duration(value: str) -> Optional[int]:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
-def _expires_after(tag_manifest_id: int, value: str, now: int) -> None:
+def _expires_after(tag_manifest_id: int, value: str, now: int,
+                   owner: Optional[tuple]) -> Optional[int]:
     seconds = parse_duration(value)
     if seconds is None:
         logger.info("ignoring %s=%r: not a duration", EXPIRES_AFTER_KEY, value)
-        return
-    manifest = (TagManifest.select(TagManifest.digest, RepositoryTag.repository)
-                .join(RepositoryTag)
-                .where(TagManifest.id == tag_manifest_id)
-                .get_or_none())
-    if manifest is not None:
-        tag_model.set_expiration_for_digest(manifest.tag.repository_id, manifest.digest,
-                                            seconds, now)
+        return None
+    if owner is None:
+        manifest = (TagManifest.select(TagManifest.digest, RepositoryTag.repository)
+                    .join(RepositoryTag)
+                    .where(TagManifest.id == tag_manifest_id)
+                    .get_or_none())
+        if manifest is None:
+            return None
+        owner = (manifest.tag.repository_id, manifest.digest)
+    repository_id, digest = owner
+    tag_model.set_expiration_for_digest(repository_id, digest, seconds, now)
+    return seconds
 
 
 HANDLERS: dict = {EXPIRES_AFTER_KEY: _expires_after}
@@ -48,8 +53,14 @@ def has_handler(key: str) -> bool:
     return key in HANDLERS
 
 
-def apply_label(tag_manifest_id: int, key: str, value: str, now: int) -> None:
-    """Run the handler of ``key`` (if any) in the caller's transaction."""
+def apply_label(tag_manifest_id: int, key: str, value: str, now: int,
+                owner: Optional[tuple] = None) -> Optional[int]:
+    """Run the handler of ``key`` (if any) in the caller's transaction.
+
+    ``owner`` is the manifest's ``(repository id, digest)`` when the caller has
+    them at hand (a push), which saves reading them. Returns the expiration in
+    seconds the handler gave the manifest's alive tags (counted from each tag's
+    start), or None when it set none.
+    """
     handler: Optional[Callable] = HANDLERS.get(key)
-    if handler is not None:
-        handler(tag_manifest_id, value, now)
+    return handler(tag_manifest_id, value, now, owner) if handler is not None else None

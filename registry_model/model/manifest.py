@@ -173,9 +173,12 @@ def store_manifest_and_retarget_tag(repository_id: int, tag_name: str, digest: s
         handled = [(key, value) for key, value, _, _ in label_specs
                    if label_handlers.has_handler(key)]
         for key, value in handled:
-            label_handlers.apply_label(tag_manifest.id, key, value, tag.lifetime_start_ts)
-        if handled:
-            tag = RepositoryTag.get_by_id(tag.id)
+            expiration_s = label_handlers.apply_label(tag_manifest.id, key, value,
+                                                      tag.lifetime_start_ts,
+                                                      owner=(repository_id, digest))
+            if expiration_s is not None:
+                # The handler's UPDATE covered this new, alive, visible tag too.
+                tag.lifetime_end_ts = tag.lifetime_start_ts + expiration_s
         return tag_manifest, tag, chain[-1]
 
     if not layers:

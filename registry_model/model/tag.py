@@ -8,6 +8,7 @@ history stays unbroken (each row ends when the next begins). Ended rows stay
 for the namespace's time-machine window. The database enforces that at most
 one row per name has no end; a writer that loses that race is retried.
 """
+import hashlib
 import logging
 import time
 from typing import Iterable, Optional
@@ -21,6 +22,7 @@ from registry_model.database import (
     RepositoryTag,
     TagManifest,
     WriteConflict,
+    backend_name,
     db,
     locked,
     run_with_retry,
@@ -44,6 +46,22 @@ def alive_clause(now: int) -> Expression:
             | (RepositoryTag.lifetime_end_ts > now))
 
 
+def _queue_on_tag_name(repository_id: int, tag_name: str) -> None:
+    """PostgreSQL: wait for every other writer of the tag name to finish (one statement).
+
+    Under READ COMMITTED a statement that waits for a row lock still reads the
+    snapshot taken before it waited, so the newest-row lock below cannot see a
+    row another writer inserted meanwhile: a move racing a move and a delete
+    could start before the end the delete gave that row. A transaction-scoped
+    advisory lock on the name, taken in its own statement, makes the next
+    statement read after the previous writer's commit. MySQL's locking reads
+    always read the latest rows and SQLite has one writer, so they need none.
+    """
+    digest = hashlib.sha256(("%d/%s" % (repository_id, tag_name)).encode("utf-8")).digest()
+    db.execute_sql("SELECT pg_advisory_xact_lock(%s)",
+                   (int.from_bytes(digest[:8], "big", signed=True),))
+
+
 def _end_alive_rows(repository_id: int, tag_name: str, now: Optional[int]) -> tuple:
     """Lock the alive rows of the name and end them; return them and the time used.
 
@@ -52,13 +70,18 @@ def _end_alive_rows(repository_id: int, tag_name: str, now: Optional[int]) -> tu
     while this write waited, and would end that row before it began (or end a
     deleted row a second time). The time never precedes a locked row's start.
     """
+    if backend_name() == "postgresql":
+        _queue_on_tag_name(repository_id, tag_name)
     first_reading = now_ts() if now is None else now
     # Lock the name's newest row even when it has ended: every writer of the
     # name then queues on it, so a move or re-create never starts before the
-    # end a concurrent delete gave that row.
+    # end a concurrent delete gave that row. Each row carries its image's V1 id
+    # from a subquery, which locks nothing, so a delete can report it.
     newest = (RepositoryTag.select(fn.MAX(RepositoryTag.id))
               .where(RepositoryTag.repository == repository_id, RepositoryTag.name == tag_name))
-    candidates = list(locked(RepositoryTag.select().where(
+    docker_image_id = (Image.select(Image.docker_image_id)
+                       .where(Image.id == RepositoryTag.image).alias("image_docker_id"))
+    candidates = list(locked(RepositoryTag.select(RepositoryTag, docker_image_id).where(
         RepositoryTag.repository == repository_id, RepositoryTag.name == tag_name,
         alive_clause(first_reading) | (RepositoryTag.id == newest))))
     if now is None:
@@ -131,8 +154,7 @@ def delete_tag(repository: Repository, tag_name: str,
         if not ended:
             return None
         row = ended[-1]
-        row.image = (Image.select(Image.id, Image.docker_image_id)
-                     .where(Image.id == row.image_id).get())
+        row.image = Image(id=row.image_id, docker_image_id=row.image_docker_id)
         return row
 
     return run_with_retry(write)
