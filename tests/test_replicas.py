@@ -10,18 +10,22 @@ PostgreSQL streaming replica is exercised by ``tests/replicas/``.
 """
 import logging
 import socket
+import threading
+import time
+import traceback
 import uuid
 from contextlib import contextmanager
 from urllib.parse import urlparse, urlunparse
 
 import pytest
+from playhouse import db_url
 from playhouse.pool import PooledDatabase
 
 from registry_model import errors, replicas
 from registry_model.database import backend_name, configure, db
 from registry_model.model import lookup
 from registry_model.registry_pre_oci_model import PreOCIModel
-from registry_model.testing.databases import migrated_scratch_database
+from registry_model.testing.databases import migrated_scratch_database, test_database_uri
 from registry_model.testing.factories import RepositoryFactory, TagManifestFactory
 from registry_model.testing.queries import count_statements
 
@@ -30,6 +34,7 @@ STALE_OK = {"find_matching_tag", "get_most_recent_tag", "lookup_repository",
             "get_legacy_image", "list_manifest_labels", "get_manifest_label", "get_repo_tag",
             "list_all_active_repository_tags", "lookup_active_repository_tags",
             "list_repository_tag_history", "has_expired_tag", "get_repo_blob_by_digest"}
+logger = logging.getLogger(__name__)
 LISTINGS = {"get_legacy_images", "list_manifest_labels", "list_all_active_repository_tags",
             "lookup_active_repository_tags", "list_repository_tag_history", "has_expired_tag"}
 
@@ -356,3 +361,120 @@ def test_closing_the_primary_returns_this_threads_replica_connections(scratch_ur
             assert len(replica._in_use) == 1
         assert (len(primary._in_use), len(replica._in_use)) == (0, 0)
         assert len(replica._connections) == 1  # back in the pool, not closed
+
+
+# Many threads
+
+
+THREADS = 16
+REQUESTS_PER_THREAD = 12
+MAX_CONNECTIONS = 4
+SERVER_CONNECTIONS_SQL = {
+    "postgresql": "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = %s",
+    "mysql": "SELECT COUNT(*) FROM information_schema.processlist WHERE db = %s",
+}
+
+
+class ConnectionWatch(threading.Thread):
+    """Samples pool sizes and the server's connection count for a database until stopped."""
+
+    def __init__(self, uri: str, pools: list) -> None:
+        super().__init__(daemon=True)
+        self.pools = pools
+        self.name_on_server = urlparse(uri).path.lstrip("/")
+        self.backend = backend_name(db.obj)
+        # From the test database, so the watcher is not one of the connections it counts.
+        self.admin = (db_url.connect(test_database_uri()) if self.backend != "sqlite" else None)
+        self.peak_pools = [0] * len(pools)
+        self.peak_server = 0
+        self.done = threading.Event()
+
+    def server_connections(self) -> int:
+        if self.admin is None:
+            return 0
+        sql = SERVER_CONNECTIONS_SQL[self.backend]
+        return self.admin.execute_sql(sql, (self.name_on_server,)).fetchone()[0]
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            for index, pool in enumerate(self.pools):
+                self.peak_pools[index] = max(self.peak_pools[index],
+                                             len(pool._in_use) + len(pool._connections))
+            self.peak_server = max(self.peak_server, self.server_connections())
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+
+
+def _requests(model: PreOCIModel, ref, manifest, thread: int, calls: list, failures: list):
+    """One thread of a web app: a connection per request, reads, and a write every few."""
+    for request in range(REQUESTS_PER_THREAD):
+        try:
+            with db.connection_context():
+                assert model.lookup_repository(ref.namespace_name, ref.name) == ref
+                assert model.find_matching_tag(ref, ["latest"]).name == "latest"
+                assert model.list_all_active_repository_tags(ref)
+                assert model.lookup_manifest_by_digest(ref, manifest.digest) is not None
+                calls.append(4)
+                if request % 3 == 0:
+                    label = model.create_manifest_label(manifest, "t%d" % thread,
+                                                        str(request), "api")
+                    assert model.delete_manifest_label(manifest, label.uuid) == label
+                    calls.append(2)
+                if request % 4 == 1:
+                    moved = model.retarget_tag(ref, "t%d" % thread, manifest)
+                    assert moved.manifest_digest == manifest.digest
+                    calls.append(1)
+        except Exception:  # every failure is reported, not just the first
+            failures.append(traceback.format_exc())
+
+
+def test_sixteen_threads_share_bounded_pools_without_errors_or_leaked_connections(scratch_uri):
+    model = PreOCIModel()
+    with bound(scratch_uri, replicas=[scratch_uri], max_connections=MAX_CONNECTIONS,
+               timeout=20) as primary:
+        repository, tag_manifest = _tagged_manifest()
+        ref = model.lookup_repository(repository.namespace.name, "repo")
+        manifest = model.lookup_manifest_by_digest(ref, tag_manifest.digest)
+        primary.close()
+        replica = primary.replica_set.databases[0]
+        watch = ConnectionWatch(scratch_uri, [primary, replica])
+        watch.start()
+        calls: list = []
+        failures: list = []
+        threads = [threading.Thread(target=_requests,
+                                    args=(model, ref, manifest, number, calls, failures))
+                   for number in range(THREADS)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        elapsed = time.monotonic() - started
+        watch.stop()
+
+        assert failures == [], failures[0]
+        assert sum(calls) == THREADS * (REQUESTS_PER_THREAD * 4 + 4 * 2 + 3)
+        # No leak: every connection went back to its pool, and no pool grew past its bound.
+        assert (primary._in_use, replica._in_use) == ({}, {})
+        assert max(watch.peak_pools) <= MAX_CONNECTIONS
+        assert watch.peak_server <= 2 * MAX_CONNECTIONS
+        assert primary.replica_set.statements[0] >= THREADS * REQUESTS_PER_THREAD * 4
+        with replicas.primary_reads():
+            names = {tag.name for tag in model.list_all_active_repository_tags(ref)}
+            assert names == {"latest"} | {"t%d" % number for number in range(THREADS)}
+            assert model.list_manifest_labels(manifest) == []
+        primary.close()
+        primary.close_all()
+        replica.close_all()
+        deadline = time.monotonic() + 10
+        while watch.server_connections() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert watch.server_connections() == 0
+        logger.info("%d threads, %d calls in %.2fs; peak pool sizes %s, server connections %d; "
+                    "%d statements on the replica", THREADS, sum(calls), elapsed,
+                    watch.peak_pools, watch.peak_server, primary.replica_set.statements[0])
+        if watch.admin is not None:
+            watch.admin.close()
