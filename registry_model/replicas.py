@@ -163,10 +163,14 @@ class ReplicaSet:
     def mark_down(self, index: int, exc: BaseException) -> None:
         """Put replica ``index`` on cool-down after ``exc`` and drop this thread's connection."""
         with self._lock:
-            self._down_until[index] = self.clock() + self.cooldown_s
+            now = self.clock()
+            was_up = self._down_until[index] <= now
+            self._down_until[index] = now + self.cooldown_s
             self.failures[index] += 1
-        logger.warning("read replica %s failed (%s: %s); reading from the primary for %.1fs",
-                       self.names[index], type(exc).__name__, exc, self.cooldown_s)
+        # One warning per outage, not one per thread that had a statement in flight.
+        log = logger.warning if was_up else logger.debug
+        log("read replica %s failed (%s: %s); reading from the primary for %.1fs",
+            self.names[index], type(exc).__name__, str(exc).strip(), self.cooldown_s)
         self._close_quietly(self.databases[index])
 
     def execute(self, index: int, sql: str, params: Any) -> Any:
