@@ -21,7 +21,7 @@ import pytest
 from playhouse import db_url
 from playhouse.pool import PooledDatabase
 
-from registry_model import errors, replicas
+from registry_model import errors, interface, replicas
 from registry_model.database import backend_name, configure, db
 from registry_model.model import lookup
 from registry_model.registry_pre_oci_model import PreOCIModel
@@ -144,6 +144,8 @@ def test_preoci_model_marks_exactly_its_lookups_and_listings_as_stale_ok():
     confirming = {name for name in marked if getattr(PreOCIModel, name).confirm_miss}
     # A listing cannot tell "stale" from "empty"; a lookup's None is asked again of the primary.
     assert confirming == STALE_OK - LISTINGS
+    documented = " ".join(interface.__doc__.split())
+    assert all(name in documented for name in STALE_OK | {"lookup_blob_upload"})
 
 
 @pytest.mark.parametrize("sql, routable", [
