@@ -102,14 +102,16 @@ def stale_ok(function: Optional[F] = None, *, confirm_miss: bool = False):
     def decorate(wrapped: F) -> F:
         @functools.wraps(wrapped)
         def wrapper(*args, **kwargs):
-            outer_used = _state.used_replica
-            _state.used_replica = False
+            state = _state
+            outer_used = state.used_replica
+            state.used_replica = False
+            state.stale_depth += 1  # stale_reads() inlined: this wraps the hottest reads
             try:
-                with stale_reads():
-                    result = wrapped(*args, **kwargs)
-                used = _state.used_replica
+                result = wrapped(*args, **kwargs)
+                used = state.used_replica
             finally:
-                _state.used_replica = outer_used or _state.used_replica
+                state.stale_depth -= 1
+                state.used_replica = outer_used or state.used_replica
             if confirm_miss and result is None and used:
                 with primary_reads():
                     return wrapped(*args, **kwargs)
