@@ -25,7 +25,8 @@ from registry_model import errors, interface, replicas
 from registry_model.database import backend_name, configure, db
 from registry_model.model import lookup
 from registry_model.registry_pre_oci_model import PreOCIModel
-from registry_model.testing.databases import migrated_scratch_database, test_database_uri
+from registry_model.testing import databases
+from registry_model.testing.databases import migrated_scratch_database
 from registry_model.testing.factories import RepositoryFactory, TagManifestFactory
 from registry_model.testing.queries import count_statements
 
@@ -386,7 +387,8 @@ class ConnectionWatch(threading.Thread):
         self.name_on_server = urlparse(uri).path.lstrip("/")
         self.backend = backend_name(db.obj)
         # From the test database, so the watcher is not one of the connections it counts.
-        self.admin = (db_url.connect(test_database_uri()) if self.backend != "sqlite" else None)
+        self.admin = (db_url.connect(databases.test_database_uri())
+                      if self.backend != "sqlite" else None)
         self.peak_pools = [0] * len(pools)
         self.peak_server = 0
         self.done = threading.Event()
