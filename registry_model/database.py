@@ -17,7 +17,7 @@ import random
 import time
 import uuid
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
 from urllib.parse import unquote, urlparse, urlunparse
 
 from peewee import (
@@ -41,6 +41,7 @@ from peewee import (
 from playhouse.fields import IntEnumField
 
 from registry_model import errors, reconnect
+from registry_model import replicas as replicas_module
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +283,12 @@ def _backend_options(backend: str) -> dict:
     return options
 
 
-def configure(uri: str, **connect_options: Any) -> Database:
+POOL_OPTIONS = ("max_connections", "stale_timeout")
+
+
+def configure(uri: str, replicas: Sequence[str] = (),
+              replica_cooldown_s: float = replicas_module.DEFAULT_COOLDOWN_S,
+              **connect_options: Any) -> Database:
     """Bind :data:`db` to the database named by ``uri`` and return it.
 
     ``sqlite:///path.db``, ``postgresql://user@host:port/name`` and
@@ -292,9 +298,43 @@ def configure(uri: str, **connect_options: Any) -> Database:
     WAL and a busy timeout; MySQL talks utf8mb4. PostgreSQL and MySQL reconnect
     after the server drops the connection, except inside a transaction, which
     fails with DatabaseConnectionLostException (see :mod:`registry_model.reconnect`).
+
+    ``max_connections`` or ``stale_timeout`` (or a ``+pool`` scheme) give a
+    connection pool of playhouse (``timeout`` is then how long a thread waits
+    for a free connection). ``replicas`` are URIs of read replicas of the same
+    backend, built with the same options: stale-tolerant reads go to them and a
+    failed one sits out ``replica_cooldown_s`` (see :mod:`registry_model.replicas`).
     Nothing connects yet: the first query does. Raises
     DatabaseConfigurationException for a URI that cannot name a database.
     """
+    if isinstance(replicas, str) or not all(isinstance(item, str) for item in replicas):
+        raise errors.DatabaseConfigurationException("replicas must be a list of URIs")
+    if not isinstance(replica_cooldown_s, (int, float)) or replica_cooldown_s < 0:
+        raise errors.DatabaseConfigurationException(
+            "replica_cooldown_s must be a number of seconds >= 0")
+    backend, options = _options_for(uri, connect_options)
+    mixin = replicas_module.ReplicaRoutingMixin if replicas else None
+    database = _connect(uri, options, mixin)
+    if replicas:
+        replica_databases = []
+        for replica_uri in replicas:
+            replica_backend, _ = _options_for(replica_uri, {})
+            if replica_backend != backend:
+                raise errors.DatabaseConfigurationException(
+                    "replica %r is %s but the primary is %s"
+                    % (_redacted(replica_uri), replica_backend, backend))
+            replica_databases.append(
+                _connect(replica_uri, replicas_module.replica_options(replica_uri, options)))
+        replicas_module.attach(database, replica_databases,
+                               [_redacted(item) for item in replicas], replica_cooldown_s)
+    db.initialize(database)
+    logger.debug("bound registry_model to %s database %s (%d replicas)", backend,
+                 database.database, len(replicas))
+    return database
+
+
+def _options_for(uri: str, connect_options: dict) -> tuple:
+    """``(backend, options)`` of a URI; DatabaseConfigurationException when it cannot work."""
     if not isinstance(uri, str):
         raise errors.DatabaseConfigurationException("database URI must be a string")
     try:
@@ -313,20 +353,39 @@ def configure(uri: str, **connect_options: Any) -> Database:
             "SQLite URIs take the form sqlite:///path/to/file.db, not %r" % uri)
     options = _backend_options(backend)
     options.update(connect_options)
+    return backend, options
+
+
+def _connect(uri: str, options: dict, mixin: Optional[type] = None) -> Database:
+    """The database object of ``uri``, pooled when pool options are given."""
+    options = dict(options)
+    scheme = urlparse(uri).scheme
+    if any(name in options for name in POOL_OPTIONS) and not scheme.endswith("+pool"):
+        # Not through urlunparse, which turns sqlite:////abs/path into sqlite://abs/path.
+        uri = scheme + "+pool" + uri[len(scheme):]
     parsed = urlparse(uri)
-    if backend == "mysql" and parsed.password is not None:
+    if parsed.scheme == "sqlite+pool":
+        # A pool hands a connection to one thread at a time, but not always the same one.
+        options.setdefault("check_same_thread", False)
+    if _SCHEMES[parsed.scheme] == "mysql" and parsed.password is not None:
         # playhouse hands PyMySQL the password as "passwd", which it deprecates.
         options.setdefault("password", unquote(parsed.password))
         user = parsed.netloc.rsplit("@", 1)[0].split(":", 1)[0]
         host = parsed.netloc.rsplit("@", 1)[1]
         uri = urlunparse(parsed._replace(netloc="%s@%s" % (user, host)))
     try:
-        database = reconnect.connect(uri, **options)
+        return reconnect.connect(uri, mixin=mixin, **options)
     except (RuntimeError, ValueError) as exc:
         raise errors.DatabaseConfigurationException(str(exc)) from exc
-    db.initialize(database)
-    logger.debug("bound registry_model to %s database %s", backend, database.database)
-    return database
+
+
+def _redacted(uri: str) -> str:
+    """The URI without its password, for logs and messages."""
+    parsed = urlparse(uri)
+    if parsed.password is None:
+        return uri
+    return urlunparse(parsed._replace(netloc=parsed.netloc.replace(
+        ":" + parsed.password + "@", ":***@", 1)))
 
 
 @contextmanager

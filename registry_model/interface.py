@@ -5,6 +5,19 @@ peewee row), lists for several items. The budget in each docstring is the
 largest number of SQL statements the method may send (BEGIN, COMMIT and
 savepoints not counted, lookup tables cached), whatever the size of the data;
 ``tests/test_query_budgets.py`` holds every implementation to it.
+
+With read replicas configured (:mod:`registry_model.replicas`), the lookups and
+listings may be answered by a replica, a little behind the primary, outside a
+transaction: find_matching_tag, get_most_recent_tag, lookup_repository,
+get_repo_tag, get_manifest_for_tag, lookup_manifest_by_digest, get_legacy_images,
+get_legacy_image, list_manifest_labels, get_manifest_label,
+get_repo_blob_by_digest, list_all_active_repository_tags,
+lookup_active_repository_tags, list_repository_tag_history and has_expired_tag.
+Those returning one item or None ask the primary again before answering None
+(one statement more), so what was just created is always found; a listing may
+lack the newest rows. Every other method reads and writes on the primary:
+lookup_blob_upload (the push flow reads the upload it has just written) and
+get_legacy_images_owned_by_tag (it decides what a deletion removes) included.
 """
 from abc import ABCMeta, abstractmethod
 

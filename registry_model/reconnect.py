@@ -19,7 +19,9 @@ read; a caller's own statement outside a transaction (an autocommit INSERT)
 would run twice if the server applied it just before the connection died.
 SQLite has no server to lose and keeps peewee's plain classes.
 """
+import functools
 import logging
+from typing import Optional
 from urllib.parse import urlparse
 
 from peewee import Database, InterfaceError, MySQLDatabase, OperationalError, PostgresqlDatabase
@@ -125,11 +127,19 @@ RECONNECTING_CLASSES = {
 }
 
 
-def connect(uri: str, **connect_params) -> Database:
+@functools.cache
+def _with_mixin(mixin: type, database_class: type) -> type:
+    return type(mixin.__name__.replace("Mixin", "") + database_class.__name__,
+                (mixin, database_class), {"__module__": __name__})
+
+
+def connect(uri: str, mixin: Optional[type] = None, **connect_params) -> Database:
     """The database of ``uri``, as :func:`playhouse.db_url.connect`, reconnecting where it can.
 
     Server backends get the matching class of :data:`RECONNECTING_CLASSES`;
-    the others (SQLite) the class playhouse registers for the scheme. Raises
+    the others (SQLite) the class playhouse registers for the scheme. A
+    ``mixin`` goes in front of that class (the primary of read replicas gets
+    :class:`registry_model.replicas.ReplicaRoutingMixin`). Raises
     RuntimeError for an unknown scheme and ValueError for a URI without a
     database name, as playhouse does. Nothing connects yet.
     """
@@ -141,4 +151,7 @@ def connect(uri: str, **connect_params) -> Database:
     connect_kwargs.update(connect_params)
     if not connect_kwargs.get("database"):
         raise ValueError('"%s" has no database name' % uri)
-    return RECONNECTING_CLASSES.get(database_class, database_class)(**connect_kwargs)
+    database_class = RECONNECTING_CLASSES.get(database_class, database_class)
+    if mixin is not None:
+        database_class = _with_mixin(mixin, database_class)
+    return database_class(**connect_kwargs)

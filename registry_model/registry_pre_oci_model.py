@@ -22,6 +22,7 @@ from registry_model.pre_oci.blobs import BlobsMixin
 from registry_model.pre_oci.gc import GarbageCollectionMixin
 from registry_model.pre_oci.push import PushMixin
 from registry_model.pre_oci.tags import TagLifecycleMixin
+from registry_model.replicas import stale_ok
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
     def _tag(self, row, repository_ref: RepositoryReference) -> Tag:
         return Tag.for_repository_tag(row, row.docker_image_id, repository_ref)
 
+    @stale_ok(confirm_miss=True)
     def find_matching_tag(self, repository_ref: RepositoryReference,
                           tag_names: Sequence[str]) -> Optional[Tag]:
         """The alive, non-hidden Tag named first in ``tag_names``, or None (1 statement)."""
@@ -65,11 +67,13 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
                 return self._tag(found[name], repository_ref)
         return None
 
+    @stale_ok(confirm_miss=True)
     def get_most_recent_tag(self, repository_ref: RepositoryReference) -> Optional[Tag]:
         """The alive, non-hidden Tag started last (ties: highest id), or None (1 statement)."""
         row = tag_model.get_most_recent_tag(repository_ref.id, tag_model.now_ts())
         return self._tag(row, repository_ref) if row is not None else None
 
+    @stale_ok(confirm_miss=True)
     def lookup_repository(self, namespace_name: str, repo_name: str,
                           kind_filter: Optional[str] = None) -> Optional[RepositoryReference]:
         """The repository; None if absent, of another kind or being deleted (1 statement)."""
@@ -84,6 +88,7 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
                                                 lookup.kind_name(row.kind_id),
                                                 lookup.is_public(row.visibility_id))
 
+    @stale_ok(confirm_miss=True)
     def get_manifest_for_tag(self, tag: Tag) -> Optional[Manifest]:
         """The Manifest stored for the tag, or None (1 statement)."""
         row = manifest_model.get_tag_manifest(tag.id)
@@ -91,6 +96,7 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
             return None
         return Manifest.for_tag_manifest(row, manifest_model.media_type_name(row))
 
+    @stale_ok(confirm_miss=True)
     def lookup_manifest_by_digest(self, repository_ref: RepositoryReference,
                                   manifest_digest: str,
                                   allow_dead: bool = False) -> Optional[Manifest]:
@@ -101,6 +107,7 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
             return None
         return Manifest.for_tag_manifest(row, manifest_model.media_type_name(row))
 
+    @stale_ok
     def get_legacy_images(self, repository_ref: RepositoryReference) -> list:
         """Every LegacyImage of the repository with parents and tags filled (2 statements)."""
         images = image_model.get_repository_images(repository_ref.id)
@@ -108,6 +115,7 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
         built = _legacy_images(images, tags)
         return [built[row.id] for row in images]
 
+    @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,
                          include_parents: bool = False) -> Optional[LegacyImage]:
         """That LegacyImage or None; parents filled when asked (1 statement, 2 with parents)."""
@@ -128,11 +136,13 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
                                                 media_type_name)
         return _label(row)
 
+    @stale_ok
     def list_manifest_labels(self, manifest: Manifest,
                              key_prefix: Optional[str] = None) -> list:
         """The manifest's labels in creation order, optionally by key prefix (1 statement)."""
         return [_label(row) for row in label_model.list_manifest_labels(manifest.id, key_prefix)]
 
+    @stale_ok(confirm_miss=True)
     def get_manifest_label(self, manifest: Manifest, label_uuid: str) -> Optional[Label]:
         """The manifest's Label with that uuid, or None (1 statement)."""
         row = label_model.get_manifest_label(manifest.id, label_uuid)

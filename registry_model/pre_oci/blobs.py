@@ -8,6 +8,7 @@ from registry_model.model import lookup
 from registry_model.model import storage as storage_model
 from registry_model.model import upload as upload_model
 from registry_model.model.tag import now_ts
+from registry_model.replicas import stale_ok
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ def _upload(row) -> BlobUpload:
 class BlobsMixin:
     """get_repo_blob_by_digest, the blob upload methods and mounting."""
 
+    @stale_ok(confirm_miss=True)
     def get_repo_blob_by_digest(self, repository_ref: RepositoryReference, blob_digest: str,
                                 include_placements: bool = False) -> Optional[Blob]:
         """The finished Blob linked to the repository, or None (1 statement, 2 with placements)."""

@@ -11,6 +11,7 @@ from registry_model.model import image as image_model
 from registry_model.model import manifest as manifest_model
 from registry_model.model import tag as tag_model
 from registry_model.model.lookup import is_public, kind_name
+from registry_model.replicas import stale_ok
 
 logger = logging.getLogger(__name__)
 
@@ -39,18 +40,21 @@ def _timestamp(value: Optional[datetime]) -> Optional[int]:
 class TagLifecycleMixin:
     """Tag listings, history, deletion, expiration and the images a tag owns."""
 
+    @stale_ok(confirm_miss=True)
     def get_repo_tag(self, repository_ref: RepositoryReference, tag_name: str) -> Optional[Tag]:
         """The alive, non-hidden Tag of that name, manifest digest loaded (1 statement)."""
         rows = tag_model.find_alive_tags(repository_ref.id, [tag_name], tag_model.now_ts(),
                                          with_manifest_digest=True)
         return tag_datatype(rows[0], repository_ref) if rows else None
 
+    @stale_ok
     def list_all_active_repository_tags(self, repository_ref: RepositoryReference) -> list:
         """Every alive, non-hidden Tag of the repository, by name (1 statement)."""
         return [tag_datatype(row, repository_ref) for row in
                 tag_model.list_alive_tags_page(repository_ref.id, tag_model.now_ts(),
                                                limit=None)]
 
+    @stale_ok
     def lookup_active_repository_tags(self, repository_ref: RepositoryReference,
                                       last: Optional[str] = None, limit: int = 100) -> list:
         """Up to ``limit`` alive Tags named after ``last``, by name (1 statement)."""
@@ -58,6 +62,7 @@ class TagLifecycleMixin:
                 tag_model.list_alive_tags_page(repository_ref.id, tag_model.now_ts(), last,
                                                limit)]
 
+    @stale_ok
     def list_repository_tag_history(self, repository_ref: RepositoryReference, page: int = 1,
                                     size: int = 100, specific_tag_name: Optional[str] = None,
                                     active_tags_only: bool = False) -> tuple:
@@ -108,6 +113,7 @@ class TagLifecycleMixin:
         run_with_retry(write, retry_integrity_errors=False,
                        conflict=errors.ConcurrentWriteException)
 
+    @stale_ok
     def has_expired_tag(self, repository_ref: RepositoryReference, tag_name: str) -> bool:
         """True when an ended row of that tag name exists (1 statement)."""
         return tag_model.has_expired_tag(repository_ref.id, tag_name, tag_model.now_ts())
