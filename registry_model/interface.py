@@ -5,6 +5,11 @@ peewee row), lists for several items. The budget in each docstring is the
 largest number of SQL statements the method may send (BEGIN, COMMIT and
 savepoints not counted, lookup tables cached), whatever the size of the data;
 ``tests/test_query_budgets.py`` holds every implementation to it.
+
+Every write is one transaction. A write that the database ends as a deadlock victim,
+by a serialization failure or a lock timeout never surfaces as a driver error: the
+writes marked "retried" run again in a new transaction, up to eight times; a write that
+is not retried, or keeps losing, raises ConcurrentWriteException having written nothing.
 """
 from abc import ABCMeta, abstractmethod
 
@@ -71,7 +76,7 @@ class RegistryDataInterface:
         The key must follow the key rules unless the source type is
         ``manifest``; the media type is inferred when None. A key with a
         handler (``quay.expires-after``) also changes the manifest's tags.
-        Budget: 3 statements, 5 for a key with a handler.
+        Retried after a deadlock. Budget: 3 statements, 5 for a key with a handler.
         """
 
     @abstractmethod
@@ -89,8 +94,9 @@ class RegistryDataInterface:
     def delete_manifest_label(self, manifest, label_uuid):
         """Delete and return the Manifest's Label with that uuid, or None.
 
-        ImmutableLabelException for a label of an immutable source type.
-        Budget: 3 statements.
+        ImmutableLabelException for a label of an immutable source type. Of
+        concurrent deletes of one label, one returns it and the others None.
+        Retried after a deadlock. Budget: 3 statements.
         """
 
     # Blobs and uploads.
@@ -121,19 +127,25 @@ class RegistryDataInterface:
         """Record an upload's progress; the updated BlobUpload, or None when it is gone.
 
         ``sha_state`` is the serialised running hash a later worker resumes from.
-        Budget: 1 statement.
+        Every field is written by one statement, so a reader never sees a mixture of
+        two writers' progress. Retried after a deadlock. Budget: 1 statement.
         """
 
     @abstractmethod
     def delete_blob_upload(self, blob_upload):
-        """Forget an upload (cancelled or abandoned). Budget: 1 statement."""
+        """Forget an upload (cancelled or abandoned). Retried after a deadlock.
+
+        Budget: 1 statement.
+        """
 
     @abstractmethod
     def commit_blob_upload(self, blob_upload, blob_digest_str, blob_expiration_seconds):
         """Turn the upload into a Blob linked to its repository for ``blob_expiration_seconds``.
 
         The blob record is shared with other repositories holding the same
-        digest. None when the upload is gone. Budget: 6 statements.
+        digest, also by concurrent commits of it. None when the upload is gone: of
+        concurrent commits of one upload, one returns the Blob and the others None.
+        Retried after a deadlock. Budget: 6 statements.
         """
 
     @abstractmethod
@@ -154,7 +166,8 @@ class RegistryDataInterface:
         (ManifestBlobUnknownException otherwise). The legacy image chain is
         synthesized (clashing V1 ids rewritten), the tag moved (time machine
         kept) and the image config's labels stored as ``manifest`` labels, in
-        one transaction. Budget: 16 statements, whatever the number of layers.
+        one transaction, retried after a lost race. Budget: 16 statements,
+        whatever the number of layers.
         """
 
     # Tag lifecycle.
@@ -194,12 +207,15 @@ class RegistryDataInterface:
         With ``is_reversion`` the move restores an earlier state from the time
         machine and is marked so. A legacy image without a stored manifest gets
         a schema 1 manifest built for it (signed with ``legacy_manifest_key``
-        when given). Budget: 10 statements.
+        when given). Retried after a lost race. Budget: 10 statements.
         """
 
     @abstractmethod
     def delete_tag(self, repository_ref, tag_name):
-        """End the alive tag of that name; the ended Tag, or None. Budget: 3 statements."""
+        """End the alive tag of that name; the ended Tag, or None.
+
+        Retried after a lost race. Budget: 3 statements.
+        """
 
     @abstractmethod
     def delete_tags_for_manifest(self, manifest):
@@ -220,7 +236,7 @@ class RegistryDataInterface:
     def set_tags_expiration_for_manifest(self, manifest, expiration_sec):
         """End every alive tag pointing at the manifest ``expiration_sec`` after its start.
 
-        Budget: 3 statements.
+        Retried after a lost race. Budget: 3 statements.
         """
 
     @abstractmethod

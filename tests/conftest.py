@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from registry_model.testing.databases import migrated_scratch_database
+
 
 @pytest.fixture
 def skopeo(tmp_path):
@@ -30,3 +32,13 @@ def skopeo(tmp_path):
         return result.stdout
 
     return run
+
+
+@pytest.fixture(scope="module")
+def scratch_uri():
+    """A migrated scratch database, bound in this process for the module, then dropped.
+
+    For tests whose writes must really commit, seen by other connections or processes.
+    """
+    with migrated_scratch_database() as database:
+        yield database.scratch_uri
