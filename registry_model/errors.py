@@ -62,6 +62,14 @@ class InvalidLabelValueException(DataModelException):
     """A label value is not text or holds characters no backend can store."""
 
 
+class LabelValueTooLargeException(InvalidLabelValueException):
+    """A label value is longer than ``validation.MAX_LABEL_VALUE_BYTES`` in UTF-8."""
+
+
+class ManifestTooLargeException(DataModelException):
+    """A manifest is longer than ``validation.MAX_MANIFEST_BYTES``; nothing was written."""
+
+
 class InvalidMediaTypeException(UnknownLookupValueException):
     """The media type is not one of those in the MediaType table."""
 

@@ -74,7 +74,9 @@ class RegistryDataInterface:
         """Create and return a Label on the Manifest.
 
         The key must follow the key rules unless the source type is
-        ``manifest``; the media type is inferred when None. A key with a
+        ``manifest``; the value is at most ``validation.MAX_LABEL_VALUE_BYTES``
+        (64 KiB) of UTF-8, else LabelValueTooLargeException before any write;
+        the media type is inferred when None. A key with a
         handler (``quay.expires-after``) also changes the manifest's tags.
         Retried after a deadlock. Budget: 3 statements, 5 for a key with a handler.
         """
@@ -166,7 +168,10 @@ class RegistryDataInterface:
         (ManifestBlobUnknownException otherwise). The legacy image chain is
         synthesized (clashing V1 ids rewritten), the tag moved (time machine
         kept) and the image config's labels stored as ``manifest`` labels, in
-        one transaction, retried after a lost race. Budget: 16 statements,
+        one transaction, retried after a lost race. A manifest over
+        ``validation.MAX_MANIFEST_BYTES`` (4 MiB) raises ManifestTooLargeException,
+        a config label over the label limit LabelValueTooLargeException, before
+        any write. Budget: 16 statements,
         whatever the number of layers.
         """
 
@@ -207,7 +212,9 @@ class RegistryDataInterface:
         With ``is_reversion`` the move restores an earlier state from the time
         machine and is marked so. A legacy image without a stored manifest gets
         a schema 1 manifest built for it (signed with ``legacy_manifest_key``
-        when given). Retried after a lost race. Budget: 10 statements.
+        when given); ManifestTooLargeException, before any write, when that
+        manifest would exceed ``validation.MAX_MANIFEST_BYTES``. Retried after a
+        lost race. Budget: 10 statements.
         """
 
     @abstractmethod

@@ -27,7 +27,7 @@ import pytest
 from playhouse import db_url
 
 from registry_model import errors
-from registry_model.database import ALL_MODELS, RepositoryState, backend_name, configure, db
+from registry_model.database import RepositoryState, backend_name, configure, db
 from registry_model.manifests import DockerSchema1ManifestBuilder
 from registry_model.migration import upgrade
 from registry_model.model import image as image_model
@@ -39,6 +39,7 @@ from registry_model.model import storage as storage_model
 from registry_model.model import tag as tag_model
 from registry_model.registry_pre_oci_model import PreOCIModel
 from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import snapshot_rows as snapshot
 from registry_model.testing.queries import count_statements
 
 # What count_statements leaves out (BEGIN, COMMIT, savepoints) is not faulted either.
@@ -51,13 +52,6 @@ CONNECTION_ID_SQL = {"postgresql": "SELECT pg_backend_pid()", "mysql": "SELECT C
 
 class InjectedFault(peewee.OperationalError):
     """The error a faulted statement raises instead of running."""
-
-
-def snapshot() -> dict:
-    """Every row, every column (generated ones too), of every table, by id."""
-    return {model._meta.table_name:
-            list(model.select(peewee.SQL("*")).order_by(model.id).dicts())
-            for model in ALL_MODELS}
 
 
 class Server(NamedTuple):

@@ -24,23 +24,17 @@ from playhouse.pool import (
 )
 
 from registry_model import errors
-from registry_model.database import ALL_MODELS, backend_name, configure, db, transaction
+from registry_model.database import backend_name, configure, db, transaction
 from registry_model.migration import upgrade
 from registry_model.model import namespace as namespace_model
 from registry_model.model import repository as repository_model
 from registry_model.reconnect import ReconnectingMixin
 from registry_model.registry_pre_oci_model import PreOCIModel
 from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import snapshot_rows as snapshot
 
 IDLE_TIMEOUT_S = 1
 CONNECTION_ID_SQL = {"postgresql": "SELECT pg_backend_pid()", "mysql": "SELECT CONNECTION_ID()"}
-
-
-def snapshot() -> dict:
-    """Every row, every column, of every table, by id."""
-    return {model._meta.table_name:
-            list(model.select(peewee.SQL("*")).order_by(model.id).dicts())
-            for model in ALL_MODELS}
 
 
 class Server(NamedTuple):

@@ -128,18 +128,31 @@ def delete_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[Lab
                           conflict=errors.ConcurrentWriteException)
 
 
+def check_manifest_labels(labels: list) -> None:
+    """Raise what create_manifest_labels would for any of ``labels``, writing nothing.
+
+    For a write that creates the labels late in its transaction and wants bad ones
+    refused before it starts.
+    """
+    for key, value, source_type_name, media_type_name in labels:
+        lookup.source_type_id(source_type_name)
+        validation.check_label_key(key,
+                                   validate_format=source_type_name != MANIFEST_SOURCE_TYPE)
+        validation.check_label_value(value)
+        if media_type_name is not None:
+            lookup.media_type_id(media_type_name)
+
+
 def create_manifest_labels(tag_manifest_id: int, repository_id: int, labels: list) -> list:
     """Create many labels on a manifest in the caller's transaction: three statements.
 
     ``labels`` holds ``(key, value, source_type_name, media_type_name or None)``;
     all are checked before anything is written. Returns the Label rows in order.
     """
+    check_manifest_labels(labels)
     prepared = []
     for key, value, source_type_name, media_type_name in labels:
         source_type_id = lookup.source_type_id(source_type_name)
-        validation.check_label_key(key,
-                                   validate_format=source_type_name != MANIFEST_SOURCE_TYPE)
-        validation.check_label_value(value)
         prepared.append(Label(uuid=str(uuid.uuid4()), key=key, value=value,
                               source_type=source_type_id,
                               media_type=lookup.media_type_id(media_type_name
