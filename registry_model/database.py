@@ -290,7 +290,8 @@ def configure(uri: str, **connect_options: Any) -> Database:
     WAL and a busy timeout; MySQL talks utf8mb4. PostgreSQL and MySQL reconnect
     after the server drops the connection, except inside a transaction, which
     fails with DatabaseConnectionLostException (see :mod:`registry_model.reconnect`).
-    Nothing connects yet: the first query does. Raises
+    Nothing connects yet: the first query does, and raises
+    DatabaseUnavailableException when the server cannot be reached. Raises
     DatabaseConfigurationException for a URI that cannot name a database.
     """
     if not isinstance(uri, str):

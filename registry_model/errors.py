@@ -15,7 +15,12 @@ class DatabaseConfigurationException(DataModelException):
 
 
 class DatabaseUnavailableException(DataModelException):
-    """The database server could not be reached or refused the connection."""
+    """The database server could not be reached or refused the connection.
+
+    Raised instead of the driver's error by the call that needed a connection,
+    whether the first one or a reconnect after a lost connection; the next call
+    tries again.
+    """
 
 
 class DatabaseConnectionLostException(DatabaseUnavailableException):

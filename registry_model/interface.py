@@ -10,6 +10,7 @@ Every write is one transaction. A write that the database ends as a deadlock vic
 by a serialization failure or a lock timeout never surfaces as a driver error: the
 writes marked "retried" run again in a new transaction, up to eight times; a write that
 is not retried, or keeps losing, raises ConcurrentWriteException having written nothing.
+Any call raises DatabaseUnavailableException when the database server cannot be reached.
 """
 from abc import ABCMeta, abstractmethod
 
