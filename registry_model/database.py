@@ -304,7 +304,8 @@ def configure(uri: str, replicas: Sequence[str] = (),
     for a free connection). ``replicas`` are URIs of read replicas of the same
     backend, built with the same options: stale-tolerant reads go to them and a
     failed one sits out ``replica_cooldown_s`` (see :mod:`registry_model.replicas`).
-    Nothing connects yet: the first query does. Raises
+    Nothing connects yet: the first query does, and raises
+    DatabaseUnavailableException when the server cannot be reached. Raises
     DatabaseConfigurationException for a URI that cannot name a database.
     """
     if isinstance(replicas, str) or not all(isinstance(item, str) for item in replicas):
@@ -389,18 +390,41 @@ def _redacted(uri: str) -> str:
 
 
 @contextmanager
-def transaction() -> Iterator[None]:
-    """One write: a new transaction, or a savepoint when the caller already has one.
-
-    On SQLite the outermost transaction begins IMMEDIATE, so two writers queue
-    on the busy timeout instead of failing when a read lock turns into a write.
-    """
+def _atomic() -> Iterator[None]:
+    # On SQLite the outermost transaction begins IMMEDIATE, so two writers queue
+    # on the busy timeout instead of failing when a read lock turns into a write.
     if db.in_transaction() or backend_name() != "sqlite":
         with db.atomic():
             yield
     else:
         with db.atomic("IMMEDIATE"):
             yield
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """One write: a new transaction, or a savepoint when the caller already has one.
+
+    A new transaction that the database ends as a deadlock victim, by a
+    serialization failure or a lock timeout (SQLite's busy timeout) raises
+    ConcurrentWriteException: nothing of it was written and the caller may try
+    again (:func:`run_with_retry` does). Inside the caller's transaction the
+    driver's error goes up unchanged, for the caller's own retry to recognise.
+    """
+    if db.in_transaction():
+        with _atomic():
+            yield
+        return
+    try:
+        with _atomic():
+            yield
+    except OperationalError as exc:
+        if not is_transient_conflict(exc):
+            raise
+        logger.info("transaction rolled back by a concurrent writer: %s", exc)
+        raise errors.ConcurrentWriteException(
+            "a concurrent writer won a race (deadlock or lock timeout); nothing was "
+            "written (%s)" % exc) from exc
 
 
 def locked(query):
@@ -458,7 +482,7 @@ def run_with_retry(write: Callable[[], T], attempts: int = 8,
     nested = db.in_transaction()
     for attempt in range(1, attempts + 1):
         try:
-            with transaction():
+            with _atomic():
                 return write()
         except IntegrityError as exc:
             if not retry_integrity_errors:

@@ -15,7 +15,12 @@ class DatabaseConfigurationException(DataModelException):
 
 
 class DatabaseUnavailableException(DataModelException):
-    """The database server could not be reached or refused the connection."""
+    """The database server could not be reached or refused the connection.
+
+    Raised instead of the driver's error by the call that needed a connection,
+    whether the first one or a reconnect after a lost connection; the next call
+    tries again.
+    """
 
 
 class DatabaseConnectionLostException(DatabaseUnavailableException):
@@ -60,6 +65,14 @@ class InvalidLabelKeyException(DataModelException):
 
 class InvalidLabelValueException(DataModelException):
     """A label value is not text or holds characters no backend can store."""
+
+
+class LabelValueTooLargeException(InvalidLabelValueException):
+    """A label value is longer than ``validation.MAX_LABEL_VALUE_BYTES`` in UTF-8."""
+
+
+class ManifestTooLargeException(DataModelException):
+    """A manifest is longer than ``validation.MAX_MANIFEST_BYTES``; nothing was written."""
 
 
 class InvalidMediaTypeException(UnknownLookupValueException):

@@ -18,6 +18,12 @@ Those returning one item or None ask the primary again before answering None
 lack the newest rows. Every other method reads and writes on the primary:
 lookup_blob_upload (the push flow reads the upload it has just written) and
 get_legacy_images_owned_by_tag (it decides what a deletion removes) included.
+
+Every write is one transaction. A write that the database ends as a deadlock victim,
+by a serialization failure or a lock timeout never surfaces as a driver error: the
+writes marked "retried" run again in a new transaction, up to eight times; a write that
+is not retried, or keeps losing, raises ConcurrentWriteException having written nothing.
+Any call raises DatabaseUnavailableException when the database server cannot be reached.
 """
 from abc import ABCMeta, abstractmethod
 
@@ -82,9 +88,11 @@ class RegistryDataInterface:
         """Create and return a Label on the Manifest.
 
         The key must follow the key rules unless the source type is
-        ``manifest``; the media type is inferred when None. A key with a
+        ``manifest``; the value is at most ``validation.MAX_LABEL_VALUE_BYTES``
+        (64 KiB) of UTF-8, else LabelValueTooLargeException before any write;
+        the media type is inferred when None. A key with a
         handler (``quay.expires-after``) also changes the manifest's tags.
-        Budget: 3 statements, 5 for a key with a handler.
+        Retried after a deadlock. Budget: 3 statements, 5 for a key with a handler.
         """
 
     @abstractmethod
@@ -102,8 +110,9 @@ class RegistryDataInterface:
     def delete_manifest_label(self, manifest, label_uuid):
         """Delete and return the Manifest's Label with that uuid, or None.
 
-        ImmutableLabelException for a label of an immutable source type.
-        Budget: 3 statements.
+        ImmutableLabelException for a label of an immutable source type. Of
+        concurrent deletes of one label, one returns it and the others None.
+        Retried after a deadlock. Budget: 3 statements.
         """
 
     # Blobs and uploads.
@@ -134,19 +143,25 @@ class RegistryDataInterface:
         """Record an upload's progress; the updated BlobUpload, or None when it is gone.
 
         ``sha_state`` is the serialised running hash a later worker resumes from.
-        Budget: 1 statement.
+        Every field is written by one statement, so a reader never sees a mixture of
+        two writers' progress. Retried after a deadlock. Budget: 1 statement.
         """
 
     @abstractmethod
     def delete_blob_upload(self, blob_upload):
-        """Forget an upload (cancelled or abandoned). Budget: 1 statement."""
+        """Forget an upload (cancelled or abandoned). Retried after a deadlock.
+
+        Budget: 1 statement.
+        """
 
     @abstractmethod
     def commit_blob_upload(self, blob_upload, blob_digest_str, blob_expiration_seconds):
         """Turn the upload into a Blob linked to its repository for ``blob_expiration_seconds``.
 
         The blob record is shared with other repositories holding the same
-        digest. None when the upload is gone. Budget: 6 statements.
+        digest, also by concurrent commits of it. None when the upload is gone: of
+        concurrent commits of one upload, one returns the Blob and the others None.
+        Retried after a deadlock. Budget: 6 statements.
         """
 
     @abstractmethod
@@ -167,7 +182,11 @@ class RegistryDataInterface:
         (ManifestBlobUnknownException otherwise). The legacy image chain is
         synthesized (clashing V1 ids rewritten), the tag moved (time machine
         kept) and the image config's labels stored as ``manifest`` labels, in
-        one transaction. Budget: 16 statements, whatever the number of layers.
+        one transaction, retried after a lost race. A manifest over
+        ``validation.MAX_MANIFEST_BYTES`` (4 MiB) raises ManifestTooLargeException,
+        a config label over the label limit LabelValueTooLargeException, before
+        any write. Budget: 16 statements,
+        whatever the number of layers.
         """
 
     # Tag lifecycle.
@@ -207,12 +226,17 @@ class RegistryDataInterface:
         With ``is_reversion`` the move restores an earlier state from the time
         machine and is marked so. A legacy image without a stored manifest gets
         a schema 1 manifest built for it (signed with ``legacy_manifest_key``
-        when given). Budget: 10 statements.
+        when given); ManifestTooLargeException, before any write, when that
+        manifest would exceed ``validation.MAX_MANIFEST_BYTES``. Retried after a
+        lost race. Budget: 10 statements.
         """
 
     @abstractmethod
     def delete_tag(self, repository_ref, tag_name):
-        """End the alive tag of that name; the ended Tag, or None. Budget: 3 statements."""
+        """End the alive tag of that name; the ended Tag, or None.
+
+        Retried after a lost race. Budget: 3 statements.
+        """
 
     @abstractmethod
     def delete_tags_for_manifest(self, manifest):
@@ -233,7 +257,7 @@ class RegistryDataInterface:
     def set_tags_expiration_for_manifest(self, manifest, expiration_sec):
         """End every alive tag pointing at the manifest ``expiration_sec`` after its start.
 
-        Budget: 3 statements.
+        Retried after a lost race. Budget: 3 statements.
         """
 
     @abstractmethod

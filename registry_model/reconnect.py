@@ -14,6 +14,13 @@ MySQL/MariaDB (pooled or not) get :class:`ReconnectingMixin`:
   ROLLBACK that peewee then sends cannot hide it, and the dead connection is
   dropped once the outermost transaction has ended, so the next call reconnects.
 
+When the server cannot be reached at all (nothing listens, it refuses the
+connection or the login, or it hangs up during the handshake), opening a
+connection raises :class:`registry_model.errors.DatabaseUnavailableException`
+naming the database, host and port (never the password), whether on the first
+call or when reconnecting after a lost connection; the driver's error is its
+cause. The next call tries again.
+
 Every write of the library runs in a transaction, so what is run again is a
 read; a caller's own statement outside a transaction (an autocommit INSERT)
 would run twice if the server applied it just before the connection died.
@@ -61,6 +68,39 @@ class ReconnectingMixin(ReconnectMixin):
         logger.warning("database connection lost %s: %s", what, exc)
         return errors.DatabaseConnectionLostException(
             "the database connection was lost %s (%s)" % (what, exc))
+
+    def _unavailable(self, exc: BaseException) -> errors.DatabaseUnavailableException:
+        params = getattr(self, "connect_params", {})
+        where = "%s:%s" % (params.get("host", "localhost"), params.get("port", "default port"))
+        original = getattr(exc, "orig", None) or exc
+        if len(original.args) == 2 and isinstance(original.args[0], int):
+            reason = "%s (error %d)" % (original.args[1], original.args[0])  # PyMySQL's pair
+        else:
+            reason = str(original)
+        reason = (reason.strip().splitlines() or [type(exc).__name__])[0]
+        logger.info("database %s at %s is unavailable: %s", self.database, where, reason)
+        return errors.DatabaseUnavailableException(
+            "database server unavailable: cannot connect to database %r at %s (%s)"
+            % (self.database, where, reason))
+
+    def connect(self, reuse_if_open: bool = False) -> bool:
+        """Open a connection; DatabaseUnavailableException when the server cannot be reached."""
+        if not self.is_closed():
+            return super().connect(reuse_if_open)  # peewee's answer for an open connection
+        try:
+            return super().connect(reuse_if_open)
+        except (OperationalError, InterfaceError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def _reconnect(self, func, *args, **kwargs):
+        # ReconnectMixin runs ``func`` again on a new connection after a lost one;
+        # when that one is lost too, outside a transaction, the server is not serving.
+        try:
+            return super()._reconnect(func, *args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            if self.in_transaction() or not self.connection_lost(exc):
+                raise
+            raise self._unavailable(exc) from exc
 
     def _drop_dead_connection(self) -> None:
         # Outside a transaction only: close() refuses while one is open. It

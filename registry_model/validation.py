@@ -1,4 +1,4 @@
-"""Input rules shared by every layer: names, digests, label keys and values.
+"""Input rules shared by every layer: names, digests, label keys and values, sizes.
 
 Each rule comes as a predicate (``is_valid_*``) for read paths, which answer
 "not found" to input that cannot exist, and a ``check_*`` twin for write paths,
@@ -13,6 +13,15 @@ from registry_model import errors
 MAX_NAME_LENGTH = 255
 MAX_TAG_LENGTH = 128
 MAX_LABEL_KEY_LENGTH = 255
+
+# Size limits, in bytes of UTF-8, the same on every backend. MariaDB drops the
+# connection for a statement over its max_allowed_packet (16 MiB by default), and a
+# push writes a manifest's text about twice in one statement (its V1 JSON and the
+# comment and command taken from it), which the driver may escape to twice the size
+# again. 4 MiB is what Docker distribution accepts and what the OCI distribution
+# spec asks every registry to support; a label is metadata, not content.
+MAX_LABEL_VALUE_BYTES = 64 * 1024
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 # Docker distribution's path-component grammar (reference/regexp.go). The
 # patterns are applied with fullmatch: their "$" alone also matches before a
@@ -128,8 +137,32 @@ def check_label_key(key: object, validate_format: bool = True) -> None:
             "between them: %r" % (key,))
 
 
+def utf8_size(text: str) -> int | None:
+    """The length of ``text`` in UTF-8, or None when it holds a lone surrogate (not UTF-8)."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
+
+
 def check_label_value(value: object) -> None:
-    """Raise InvalidLabelValueException unless ``value`` is text without NUL characters."""
-    if not isinstance(value, str) or "\x00" in value:
-        raise errors.InvalidLabelValueException("label value must be text without NUL: %r"
-                                                % (value,))
+    """Raise InvalidLabelValueException unless ``value`` is storable text.
+
+    That is UTF-8-encodable text without NUL; LabelValueTooLargeException (a
+    subclass) when it is longer than MAX_LABEL_VALUE_BYTES in UTF-8.
+    """
+    size = utf8_size(value) if isinstance(value, str) else None
+    if size is None or "\x00" in value:
+        raise errors.InvalidLabelValueException(
+            "label value must be UTF-8 text without NUL: %r" % (value,))
+    if size > MAX_LABEL_VALUE_BYTES:
+        raise errors.LabelValueTooLargeException(
+            "label value is %d bytes in UTF-8; at most %d are stored"
+            % (size, MAX_LABEL_VALUE_BYTES))
+
+
+def check_manifest_size(size: int) -> None:
+    """Raise ManifestTooLargeException for a manifest of more than MAX_MANIFEST_BYTES."""
+    if size > MAX_MANIFEST_BYTES:
+        raise errors.ManifestTooLargeException(
+            "manifest is %d bytes; at most %d are stored" % (size, MAX_MANIFEST_BYTES))

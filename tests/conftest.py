@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from registry_model.testing.databases import migrated_scratch_database
+
 # tests/replicas/ base-backs-up the local PostgreSQL server into a streaming replica and
 # extends its pg_hba.conf: only when asked (.ci/run does), never on a user's machine by default.
 REPLICA_TESTS_VARIABLE = "REGISTRY_MODEL_REPLICA_TESTS"
@@ -35,3 +37,13 @@ def skopeo(tmp_path):
         return result.stdout
 
     return run
+
+
+@pytest.fixture(scope="module")
+def scratch_uri():
+    """A migrated scratch database, bound in this process for the module, then dropped.
+
+    For tests whose writes must really commit, seen by other connections or processes.
+    """
+    with migrated_scratch_database() as database:
+        yield database.scratch_uri

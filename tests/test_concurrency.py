@@ -29,19 +29,11 @@ from registry_model.model import namespace as namespace_model
 from registry_model.model import repository as repository_model
 from registry_model.model import storage as storage_model
 from registry_model.model import tag as tag_model
-from registry_model.testing.databases import migrated_scratch_database
 
 WORKERS = 8
 MOVES_PER_WORKER = 50
 RECREATES_PER_WORKER = 25
 TIMEOUT_S = 120
-
-
-@pytest.fixture(scope="module")
-def scratch_uri():
-    """A migrated scratch database, bound in this process for the module, then dropped."""
-    with migrated_scratch_database() as database:
-        yield database.scratch_uri
 
 
 def _repository_with_images(count: int = 2):

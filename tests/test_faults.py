@@ -27,7 +27,7 @@ import pytest
 from playhouse import db_url
 
 from registry_model import errors
-from registry_model.database import ALL_MODELS, RepositoryState, backend_name, configure, db
+from registry_model.database import RepositoryState, backend_name, configure, db
 from registry_model.manifests import DockerSchema1ManifestBuilder
 from registry_model.migration import upgrade
 from registry_model.model import image as image_model
@@ -39,6 +39,7 @@ from registry_model.model import storage as storage_model
 from registry_model.model import tag as tag_model
 from registry_model.registry_pre_oci_model import PreOCIModel
 from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import snapshot_rows as snapshot
 from registry_model.testing.queries import count_statements
 
 # What count_statements leaves out (BEGIN, COMMIT, savepoints) is not faulted either.
@@ -51,13 +52,6 @@ CONNECTION_ID_SQL = {"postgresql": "SELECT pg_backend_pid()", "mysql": "SELECT C
 
 class InjectedFault(peewee.OperationalError):
     """The error a faulted statement raises instead of running."""
-
-
-def snapshot() -> dict:
-    """Every row, every column (generated ones too), of every table, by id."""
-    return {model._meta.table_name:
-            list(model.select(peewee.SQL("*")).order_by(model.id).dicts())
-            for model in ALL_MODELS}
 
 
 class Server(NamedTuple):
@@ -99,8 +93,9 @@ def server(request):
                     reporter.ensure_newline()
                     reporter.write_line(
                         "test_faults on %s: %d faults injected (%d raised, %d connections "
-                        "terminated)" % (backend, sum(INJECTED.values()), INJECTED["raised"],
-                                         INJECTED["terminated"]))
+                        "terminated, %d deadlocks)" % (
+                            backend, sum(INJECTED.values()), INJECTED["raised"],
+                            INJECTED["terminated"], INJECTED["deadlocks"]))
             if admin is not None:
                 admin.close()
             database.close()
@@ -121,6 +116,35 @@ class RaiseAt:
             if self.seen == self.index + 1:
                 self.in_transaction = self.database.in_transaction()
                 raise InjectedFault("fault injected at statement %d: %s" % (self.index, sql))
+        return self.execute_sql(sql, params)
+
+
+class InjectedDeadlock(peewee.OperationalError):
+    """A deadlock error as MySQL reports it (code 1213), which is_transient_conflict knows."""
+
+
+class DeadlockAt:
+    """A stand-in for ``execute_sql``: statement ``index`` of every transaction is a deadlock.
+
+    Counts only the statements sent inside a transaction, from 0 in each new one, so a
+    retried write meets the same deadlock at the same point of every attempt.
+    """
+
+    def __init__(self, database: peewee.Database, index: int) -> None:
+        self.database, self.index, self.seen, self.fired = database, index, 0, 0
+        self.execute_sql = database.execute_sql
+        self.current = None
+
+    def __call__(self, sql, params=None):
+        if not TRANSACTION_CONTROL.match(sql) and self.database.in_transaction():
+            top = self.database.top_transaction()
+            if top is not self.current:
+                self.current, self.seen = top, 0
+            self.seen += 1
+            if self.seen == self.index + 1:
+                self.fired += 1
+                raise InjectedDeadlock(1213, "Deadlock found when trying to get lock "
+                                             "(injected at statement %d: %s)" % (self.index, sql))
         return self.execute_sql(sql, params)
 
 
@@ -429,4 +453,44 @@ def test_a_fault_at_any_statement_of_a_write_leaves_every_row_as_it_was(server, 
     with count_statements() as counted:
         call()
     assert counted.count == len(statements)
+    assert snapshot() != before
+
+
+# The writes that retry a lost race (run_with_retry); the others report it at once.
+RETRIED = {
+    create_manifest_label, create_manifest_label_with_a_handler, delete_manifest_label,
+    update_blob_upload, delete_blob_upload,
+    commit_blob_upload_of_a_new_blob, commit_blob_upload_of_a_known_blob,
+    create_manifest_and_retarget_tag_with_labels, create_manifest_and_retarget_tag_moving_a_tag,
+    retarget_tag_to_a_manifest, retarget_tag_to_a_legacy_image,
+    delete_tag, set_tags_expiration_for_manifest,
+    model_create_or_update_tag_creating, model_create_or_update_tag_moving,
+}
+RETRY_ATTEMPTS = 8  # run_with_retry's default
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.__name__)
+def test_a_deadlock_at_any_statement_of_a_write_is_retried_or_reported(server, scenario):
+    """A deadlock victim never surfaces as a driver error: the write is retried (the same
+    deadlock then ends every attempt) and, when it keeps losing, raises
+    ConcurrentWriteException having written nothing. Once no statement is faulted any
+    more, the write succeeds."""
+    database = server.database
+    call = scenario(PreOCIModel())
+    before = snapshot()
+    for index in range(100):
+        deadlock = DeadlockAt(database, index)
+        with mock.patch.object(database, "execute_sql", deadlock), \
+                mock.patch("registry_model.database.time.sleep"):
+            try:
+                call()
+            except errors.ConcurrentWriteException:
+                pass
+        if not deadlock.fired:
+            break  # the write ran without a fault, and committed
+        INJECTED["deadlocks"] += deadlock.fired
+        assert deadlock.fired == (RETRY_ATTEMPTS if scenario in RETRIED else 1), index
+        assert not database.in_transaction()
+        assert snapshot() == before, "deadlock at statement %d" % index
+    assert index > 0, "the write sent no statement in a transaction"
     assert snapshot() != before

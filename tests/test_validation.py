@@ -157,15 +157,34 @@ def test_manifest_label_keys_still_need_storable_text(key):
         validation.check_label_key(key, validate_format=False)
 
 
-@pytest.mark.parametrize("value", _names(["", "text", '{"a": 1}', "ünïcode 🐳", "v" * 70000]))
-def test_label_values_accept_any_text(value):
+LABEL_LIMIT = validation.MAX_LABEL_VALUE_BYTES
+
+
+@pytest.mark.parametrize("value", _names(["", "text", '{"a": 1}', "ünïcode 🐳", "v" * LABEL_LIMIT,
+                                          "🐳" * (LABEL_LIMIT // 4)]))
+def test_label_values_accept_any_text_up_to_the_limit(value):
     validation.check_label_value(value)
 
 
-@pytest.mark.parametrize("value", _names([None, 1, b"bytes", ["list"], "nul\x00inside"]))
-def test_label_values_reject_non_text_and_nul(value):
-    with pytest.raises(errors.InvalidLabelValueException):
+@pytest.mark.parametrize("value", _names([None, 1, b"bytes", ["list"], "nul\x00inside",
+                                          "lone \ud800 surrogate"]))
+def test_label_values_reject_non_text_nul_and_what_is_not_utf8(value):
+    with pytest.raises(errors.InvalidLabelValueException) as raised:
         validation.check_label_value(value)
+    assert not isinstance(raised.value, errors.LabelValueTooLargeException)
+
+
+@pytest.mark.parametrize("value", _names(["v" * (LABEL_LIMIT + 1),
+                                          "🐳" * (LABEL_LIMIT // 4) + "v"]))
+def test_label_values_past_the_limit_in_utf8_bytes_are_too_large(value):
+    with pytest.raises(errors.LabelValueTooLargeException):
+        validation.check_label_value(value)
+
+
+def test_manifest_sizes_up_to_the_limit_pass_and_past_it_are_too_large():
+    validation.check_manifest_size(validation.MAX_MANIFEST_BYTES)
+    with pytest.raises(errors.ManifestTooLargeException):
+        validation.check_manifest_size(validation.MAX_MANIFEST_BYTES + 1)
 
 
 def test_uuids_accept_standard_spellings():

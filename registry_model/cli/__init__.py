@@ -215,6 +215,9 @@ def open_database(uri: str, require_migrated: bool = True, migrate_if_empty: boo
         if require_migrated:
             _check_migrated(database, shown)
         yield database
+    except errors.DatabaseUnavailableException as exc:
+        raise click.ClickException("cannot use database %s: %s"
+                                   % (shown, first_line(exc))) from exc
     except errors.DataModelException as exc:
         raise click.ClickException(first_line(exc)) from exc
     except OperationalError as exc:

@@ -16,6 +16,7 @@ from registry_model.database import (
     ImageStorage,
     ImageStoragePlacement,
     UploadedBlob,
+    backend_name,
     locked,
     transaction,
 )
@@ -76,12 +77,30 @@ def get_repository_blobs(repository_id: int, digests: Iterable[str], now: int) -
     return found
 
 
+def with_digest_lock(query, digest: str):
+    """``query``, made to also lock ``digest`` until the transaction ends, on PostgreSQL.
+
+    Two transactions creating the blob of one digest must not both find none and
+    both insert one. MySQL's locking read of the missing row locks the index gap,
+    so the second waits and then finds the first's row; SQLite runs one writer at
+    a time. PostgreSQL locks no gap: there a transaction-level advisory lock on a
+    hash of the digest, taken by ``query`` for each row it returns (no extra
+    statement), makes the second wait, and its next statement sees the first's row.
+    """
+    if backend_name() != "postgresql":
+        return query
+    lock = fn.pg_advisory_xact_lock(fn.hashtextextended(digest, 0))
+    return query.select_extend(lock.alias("digest_lock"))
+
+
 def get_or_create_blob(digest: str, byte_count: int, uncompressed_byte_count: Optional[int],
                        location_id: int) -> ImageStorage:
     """The finished blob with that digest, created (with its placement) when there is none.
 
     Runs inside the caller's transaction; the existing row is locked where the
-    backend can, so a collector deciding to drop it waits for this write.
+    backend can, so a collector deciding to drop it waits for this write. No two
+    concurrent calls create two blobs of one digest if, on PostgreSQL, the caller
+    has taken the digest's lock first (:func:`with_digest_lock`).
     """
     validation.check_digest(digest)
     query = (ImageStorage.select()

@@ -13,7 +13,13 @@ from typing import Optional
 from peewee import fn
 
 from registry_model import errors, validation
-from registry_model.database import Label, RepositoryTag, TagManifest, TagManifestLabel, transaction
+from registry_model.database import (
+    Label,
+    RepositoryTag,
+    TagManifest,
+    TagManifestLabel,
+    run_with_retry,
+)
 from registry_model.model import label_handlers, lookup
 from registry_model.model import tag as tag_model
 from registry_model.statements import Statement, param
@@ -38,13 +44,15 @@ def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_typ
 
     Raises InvalidLabelKeyException, InvalidLabelValueException,
     UnknownLabelSourceTypeException or InvalidMediaTypeException before
-    writing, and NotFoundException when the manifest is gone.
+    writing, and NotFoundException when the manifest is gone. A deadlock is
+    retried; ConcurrentWriteException when it keeps losing.
     """
     source_type_id = lookup.source_type_id(source_type_name)
     validation.check_label_key(key, validate_format=source_type_name != MANIFEST_SOURCE_TYPE)
     validation.check_label_value(value)
     media_type_id = lookup.media_type_id(media_type_name or infer_media_type(value))
-    with transaction():
+
+    def write() -> Label:
         repository_id = (TagManifest.select(RepositoryTag.repository)
                          .join(RepositoryTag)
                          .where(TagManifest.id == tag_manifest_id)
@@ -56,7 +64,11 @@ def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_typ
         TagManifestLabel.insert(repository=repository_id,
                                 annotated=tag_manifest_id, label=label.id).execute()
         label_handlers.apply_label(tag_manifest_id, key, value, tag_model.now_ts())
-    return label
+        return label
+
+    # A manifest deleted between the lookup and the link fails the link's foreign
+    # key: the retry finds it gone.
+    return run_with_retry(write, conflict=errors.ConcurrentWriteException)
 
 
 def _label_rows(by_prefix: bool):
@@ -100,11 +112,14 @@ def delete_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[tup
     """Delete the manifest's label with that uuid and return it, or None if absent.
 
     ImmutableLabelException for a label of an immutable source type (such as
-    ``manifest``). Three statements, one transaction.
+    ``manifest``). Of several concurrent deletes of one label, one returns it and
+    the others None. Three statements, one transaction, retried after a deadlock
+    (ConcurrentWriteException when it keeps losing).
     """
     if not validation.is_valid_uuid(label_uuid):
         return None
-    with transaction():
+
+    def write() -> Optional[Label]:
         label = get_manifest_label(tag_manifest_id, label_uuid)
         if label is None:
             return None
@@ -116,9 +131,28 @@ def delete_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[tup
                     .where(TagManifestLabel.label == label.id,
                            TagManifestLabel.annotated == tag_manifest_id).execute())
         if not unlinked:
+            # A concurrent delete of the same label committed first: it returns the label.
             return None
         Label.delete().where(Label.id == label.id).execute()
-    return label
+        return label
+
+    return run_with_retry(write, retry_integrity_errors=False,
+                          conflict=errors.ConcurrentWriteException)
+
+
+def check_manifest_labels(labels: list) -> None:
+    """Raise what create_manifest_labels would for any of ``labels``, writing nothing.
+
+    For a write that creates the labels late in its transaction and wants bad ones
+    refused before it starts.
+    """
+    for key, value, source_type_name, media_type_name in labels:
+        lookup.source_type_id(source_type_name)
+        validation.check_label_key(key,
+                                   validate_format=source_type_name != MANIFEST_SOURCE_TYPE)
+        validation.check_label_value(value)
+        if media_type_name is not None:
+            lookup.media_type_id(media_type_name)
 
 
 def create_manifest_labels(tag_manifest_id: int, repository_id: int, labels: list) -> list:
@@ -127,12 +161,10 @@ def create_manifest_labels(tag_manifest_id: int, repository_id: int, labels: lis
     ``labels`` holds ``(key, value, source_type_name, media_type_name or None)``;
     all are checked before anything is written. Returns the Label rows in order.
     """
+    check_manifest_labels(labels)
     prepared = []
     for key, value, source_type_name, media_type_name in labels:
         source_type_id = lookup.source_type_id(source_type_name)
-        validation.check_label_key(key,
-                                   validate_format=source_type_name != MANIFEST_SOURCE_TYPE)
-        validation.check_label_value(value)
         prepared.append(Label(uuid=str(uuid.uuid4()), key=key, value=value,
                               source_type=source_type_id,
                               media_type=lookup.media_type_id(media_type_name

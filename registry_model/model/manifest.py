@@ -27,13 +27,21 @@ logger = logging.getLogger(__name__)
 
 
 def manifest_text(manifest_bytes: bytes | str) -> str:
-    """The manifest as the text column stores it: UTF-8 decoded, NUL-free, else an error."""
+    """The manifest as the text column stores it: UTF-8 decoded, NUL-free, else an error.
+
+    ManifestTooLargeException beyond ``validation.MAX_MANIFEST_BYTES``.
+    """
     if isinstance(manifest_bytes, bytes):
+        validation.check_manifest_size(len(manifest_bytes))
         try:
             json_data = manifest_bytes.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise errors.DataModelException("manifest bytes are not UTF-8") from exc
     elif isinstance(manifest_bytes, str):
+        size = validation.utf8_size(manifest_bytes)
+        if size is None:
+            raise errors.DataModelException("manifest text is not UTF-8 (a lone surrogate)")
+        validation.check_manifest_size(size)
         json_data = manifest_bytes
     else:
         raise errors.DataModelException("manifest must be bytes or text")
@@ -62,8 +70,9 @@ def store_tag_manifest(tag: RepositoryTag, digest: str, manifest_bytes: bytes | 
     """Store the manifest of a tag row under its digest.
 
     ``manifest_bytes`` must be UTF-8 (bytes or text) and is kept exactly, so the
-    digest of what is read back matches what was pushed. A tag row holds one
-    manifest: a second one raises DuplicateException.
+    digest of what is read back matches what was pushed, and at most
+    ``validation.MAX_MANIFEST_BYTES`` long (ManifestTooLargeException before any
+    write). A tag row holds one manifest: a second one raises DuplicateException.
     """
     validation.check_digest(digest)
     json_data = manifest_text(manifest_bytes)
@@ -155,6 +164,7 @@ def store_manifest_and_retarget_tag(repository_id: int, tag_name: str, digest: s
     json_data = manifest_text(manifest_bytes)
     label_specs = [(key, value, label_model.MANIFEST_SOURCE_TYPE, None)
                    for key, value in labels.items()]
+    label_model.check_manifest_labels(label_specs)
 
     def write() -> tuple:
         # Without an explicit time, the tag move reads the clock once it holds the tag's lock.

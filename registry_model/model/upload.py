@@ -86,19 +86,24 @@ def update_upload(upload_id: str, byte_count: int, uncompressed_byte_count: Opti
         # peewee would store str() of anything, which no worker could resume from.
         raise errors.DataModelException("sha_state must be text (ResumableSHA256.to_state())")
     metadata = _metadata_text(storage_metadata)
-    with transaction():
-        updated = (BlobUpload.update(byte_count=byte_count,
-                                     uncompressed_byte_count=uncompressed_byte_count,
-                                     chunk_count=chunk_count, sha_state=sha_state,
-                                     storage_metadata=metadata)
-                   .where(BlobUpload.uuid == upload_id).execute())
-    return bool(updated)
+    # One UPDATE of every field: a reader sees one writer's progress, never a mixture.
+    update = (BlobUpload.update(byte_count=byte_count,
+                                uncompressed_byte_count=uncompressed_byte_count,
+                                chunk_count=chunk_count, sha_state=sha_state,
+                                storage_metadata=metadata)
+              .where(BlobUpload.uuid == upload_id))
+    return bool(_retried(update.execute))
 
 
 def delete_upload(upload_id: str) -> bool:
     """Forget the upload; False when it was already gone: one statement."""
-    with transaction():
-        return bool(BlobUpload.delete().where(BlobUpload.uuid == upload_id).execute())
+    return bool(_retried(BlobUpload.delete().where(BlobUpload.uuid == upload_id).execute))
+
+
+def _retried(write):
+    """Run ``write`` in one transaction, retried after a deadlock (ConcurrentWriteException)."""
+    return run_with_retry(write, retry_integrity_errors=False,
+                          conflict=errors.ConcurrentWriteException)
 
 
 def commit_upload(upload_id: str, digest: str, expiration_s: int,
@@ -107,14 +112,15 @@ def commit_upload(upload_id: str, digest: str, expiration_s: int,
 
     The blob is reused when one with that digest exists already. The upload row
     is removed in the same transaction; None when the upload is gone (another
-    worker committed or cancelled it). A deadlock with a concurrent commit of
-    the same digest is retried.
+    worker committed or cancelled it): of concurrent commits of one upload,
+    one returns the blob. Concurrent commits of one digest share one blob. A
+    deadlock is retried; ConcurrentWriteException when it keeps losing.
     """
     validation.check_digest(digest)
 
     def write() -> Optional[ImageStorage]:
         query = BlobUpload.select().where(BlobUpload.uuid == upload_id)
-        upload = locked(query).get_or_none()
+        upload = locked(blob_model.with_digest_lock(query, digest)).get_or_none()
         if upload is None:
             return None
         storage = blob_model.get_or_create_blob(digest, upload.byte_count,
@@ -124,5 +130,4 @@ def commit_upload(upload_id: str, digest: str, expiration_s: int,
         BlobUpload.delete().where(BlobUpload.id == upload.id).execute()
         return storage
 
-    return run_with_retry(write, retry_integrity_errors=False,
-                          conflict=errors.ConcurrentWriteException)
+    return _retried(write)

@@ -41,7 +41,10 @@ def layer_specs(manifest: DockerSchema1Manifest) -> list:
             docker_image_id=metadata.image_id, parent_image_id=metadata.parent_image_id,
             blob_digest=layer.digest, created=parse_created(metadata.created),
             comment=metadata.comment,
-            command=json.dumps(list(metadata.command)) if metadata.command is not None else None,
+            # Not ASCII-escaped: an escaped emoji takes 12 bytes instead of 4, which
+            # would let a manifest within MAX_MANIFEST_BYTES outgrow MariaDB's packet.
+            command=(json.dumps(list(metadata.command), ensure_ascii=False)
+                     if metadata.command is not None else None),
             v1_json_metadata=layer.raw_v1_metadata))
     return specs
 
@@ -99,12 +102,12 @@ class PushMixin:
                                                     legacy_manifest_key)
         else:
             raise errors.DataModelException("retarget_tag takes a Manifest or a LegacyImage")
+        json_data = manifest_model.manifest_text(json_data)  # refused before any write
 
         def write():
             row = tag_model.move_tag(repository_ref.id, tag_name, image_id, None,
                                      reversion=is_reversion)
-            manifest_model.create_tag_manifest(row.id, digest,
-                                               manifest_model.manifest_text(json_data))
+            manifest_model.create_tag_manifest(row.id, digest, json_data)
             return row
 
         return Tag.for_repository_tag(run_with_retry(write), docker_image_id, repository_ref,

@@ -77,3 +77,17 @@ def migrated_scratch_database(base_uri: Optional[str] = None) -> Iterator:
         finally:
             database.close()
             db.initialize(previous)
+
+
+def snapshot_rows() -> dict:
+    """Every row, every column (generated ones too), of every table of the bound database.
+
+    ``{table name: [row dicts by id]}``: equal before and after a refused write when
+    it really wrote nothing.
+    """
+    from peewee import SQL
+
+    from registry_model.database import ALL_MODELS
+
+    return {model._meta.table_name: list(model.select(SQL("*")).order_by(model.id).dicts())
+            for model in ALL_MODELS}

@@ -116,6 +116,19 @@ def test_an_unreachable_server_is_one_line_without_the_password(uri, args):
     assert "hunter2" not in message and "***" in message
 
 
+@pytest.mark.parametrize("uri", ["postgresql://postgres:hunter2@127.0.0.1:1/x",
+                                 "mysql://root:hunter2@127.0.0.1:1/x"])
+def test_an_unreachable_server_is_one_line_in_a_real_process(uri):
+    """The real process, where no test harness catches what the library logs."""
+    done = subprocess.run([sys.executable, "-c", "from registry_model.cli import main; main()",
+                           "--db", uri, "repos"], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 1 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("Error: cannot use database ") and "127.0.0.1:1" in line
+    assert "refused" in line.lower() and "hunter2" not in line
+
+
 def test_a_missing_sqlite_file_is_not_created_by_a_read(tmp_path):
     path = tmp_path / "nowhere.db"
     assert_fails(invoke("sqlite:///%s" % path, "repos"), "does not exist",

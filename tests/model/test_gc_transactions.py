@@ -1,10 +1,10 @@
 """Collection against committed data: files after the commit only, and pushes racing it.
 
 The per-test rollback of ``initialized_db`` never commits, so these tests use a scratch
-database of the current backend (``migrated_scratch_database``), emptied after each test, and real
-blob stores. The races run the writer and the collector in two threads with connections of
-their own; a peewee query hook stops one of them right after a chosen statement, which
-forces the interleaving the test names instead of hoping for it.
+database of the current backend (the ``scratch_uri`` fixture of tests/conftest.py), emptied
+after each test, and real blob stores. The races run the writer and the collector in two
+threads with connections of their own; a peewee query hook stops one of them right after a
+chosen statement, which forces the interleaving the test names instead of hoping for it.
 """
 import hashlib
 import json
@@ -35,7 +35,6 @@ from registry_model.database import (
 from registry_model.manifests import DockerSchema1ManifestBuilder
 from registry_model.model import blob_gc, gc
 from registry_model.model.tag import now_ts
-from registry_model.testing.databases import migrated_scratch_database
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
 
 TIMEOUT_S = 30
@@ -45,12 +44,6 @@ HOUR = 3600
 # Children before parents, so every foreign key is satisfied while emptying.
 _TABLES = (TagManifestLabel, Label, TagManifest, RepositoryTag, Image, UploadedBlob, BlobUpload,
            ImageStoragePlacement, ImageStorage, Repository, Namespace)
-
-
-@pytest.fixture(scope="module")
-def scratch_uri():
-    with migrated_scratch_database() as database:
-        yield database.scratch_uri
 
 
 @pytest.fixture
