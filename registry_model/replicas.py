@@ -14,7 +14,8 @@ statement goes to a replica only when all three hold:
 - it is a SELECT without a locking clause.
 
 The replica is chosen at random among the healthy ones. One that fails to
-connect or to run the statement (OperationalError, InterfaceError) is skipped
+connect or to run the statement (OperationalError, InterfaceError,
+DatabaseUnavailableException) is skipped
 for the cool-down, a warning is logged, and the statement runs again on the
 primary: a SELECT is safe to repeat. Replicas share the primary's
 ``query_hooks``, so statement counting sees every statement wherever it ran.
@@ -38,6 +39,8 @@ from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
 from urllib.parse import parse_qs, urlparse
 
 from peewee import Database, InterfaceError, OperationalError
+
+from registry_model import errors
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +238,7 @@ class ReplicaRoutingMixin:
             return super().execute_sql(sql, params)
         try:
             cursor = replica_set.execute(index, sql, params)
-        except (OperationalError, InterfaceError) as exc:
+        except (OperationalError, InterfaceError, errors.DatabaseUnavailableException) as exc:
             replica_set.mark_down(index, exc)
             replica_set.count_fallback()
             return super().execute_sql(sql, params)
