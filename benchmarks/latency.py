@@ -5,6 +5,10 @@ Run it on a database filled by ``benchmarks/fill.py``::
     python benchmarks/latency.py --db postgresql://postgres@127.0.0.1:5432/rm_bench_100 \\
         --json benchmarks/results/postgresql-100.json
 
+Given several ``--db`` (and as many ``--json``), it times each case on each database in turn
+(1% then 100%, then the other way round for the next case), so that the load of a shared
+machine falls on both alike and the growth between them is the data's, not the neighbours'.
+
 For each case of :mod:`cases` and each subject repository (``small`` and ``largest``, the
 same at every scale), it warms the caches, then times the interface call and its raw
 statement(s) alternately, ``--repeat`` times at most (fewer for slow calls, within
@@ -247,56 +251,109 @@ def _cell(value) -> str:
     return "n/a" if value is None else str(value)
 
 
+# Tables the write cases touch: their rolled-back rows leave dead tuples on PostgreSQL.
+WRITTEN_TABLES = ("repository", "repository_tag", "tag_manifest", "label", "tag_manifest_label",
+                  "image", "image_storage", "image_storage_placement", "blob_upload",
+                  "uploaded_blob")
+
+
+class Target:
+    """One database under test: its peewee binding, raw connection, fill record and results."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.database = configure(uri)
+        self.raw = RawConnection(uri)
+        self.fill = {name: json.loads(value) for name, value in
+                     self.raw.query("SELECT name, value FROM benchmark_fill")}
+        self.backend = backend_name(self.database)
+        self.contexts: dict = {}
+        self.records: list = []
+        self.machine = machine()
+
+    def bind(self) -> None:
+        """Point the library at this database (each target keeps its own connection)."""
+        db.initialize(self.database)
+        lookup.tables()
+
+    def vacuum(self) -> None:
+        """Clear the dead rows earlier rolled-back writes left (PostgreSQL; a no-op elsewhere)."""
+        if self.backend == "postgresql":
+            self.raw.cursor.execute("VACUUM " + ", ".join(WRITTEN_TABLES), ())
+
+    def add(self, case, size_class: str, measured: dict) -> None:
+        """Keep one measurement and show progress on stderr."""
+        self.records.append(dict({"method": case.name, "size_class": size_class,
+                                  "scope": case.scope, "scale": self.fill["scale"],
+                                  "backend": self.backend}, **measured))
+        click.echo("%-8s %-6g %-48s %-8s %10s us  raw %s us"
+                   % (self.backend, self.fill["scale"], case.name, size_class,
+                      measured["median_us"], measured["raw_median_us"]), err=True)
+
+    def report(self, json_path) -> None:
+        """Print the table and write the JSON file."""
+        self.machine["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
+        fill = self.fill
+        click.echo("\nbackend %s, scale %g (%s), fill %ss, %.0f MiB; load %s -> %s"
+                   % (self.backend, fill["scale"], fill["counts"], fill["fill_seconds"],
+                      fill["database_bytes"] / 1048576.0, self.machine["load_average"],
+                      self.machine["load_average_after"]))
+        click.echo(format_table(self.records))
+        if json_path:
+            Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(json_path).write_text(json.dumps(
+                {"backend": self.backend, "scale": fill["scale"], "fill": fill,
+                 "machine": self.machine, "results": self.records}, indent=1) + "\n")
+
+
 @click.command()
-@click.option("--db", "uri", required=True, metavar="URI", help="A database filled by fill.py.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the results (and the machine's description) here.")
+@click.option("--db", "uris", required=True, multiple=True, metavar="URI",
+              help="A database filled by fill.py; give several to time them case by case in "
+                   "turn, so they see the same load (compare 1%% and 100%% that way).")
+@click.option("--json", "json_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Where to write each database's results, in the order of --db.")
 @click.option("--repeat", type=int, default=200, show_default=True,
               help="Timed calls per case and side, at most.")
 @click.option("--budget", type=float, default=2.0, show_default=True,
               help="Seconds a side may take per case; slow calls get fewer repeats.")
 @click.option("--only", default=None, help="Only the cases whose name contains this.")
-def main(uri: str, json_path, repeat: int, budget: float, only) -> None:
+def main(uris, json_paths, repeat: int, budget: float, only) -> None:
     """Print (and optionally save) the latency table of every interface method."""
-    database = configure(uri)
-    raw = RawConnection(uri)
-    fill = {name: json.loads(value) for name, value in
-            raw.query("SELECT name, value FROM benchmark_fill")}
-    backend = backend_name(database)
-    lookup.tables()
+    if json_paths and len(json_paths) != len(uris):
+        raise click.UsageError("give one --json per --db, or none")
+    targets = [Target(uri) for uri in uris]
     now = int(time.time())
-    records = []
-    info = machine()
+    for target in targets:
+        target.bind()
+        target.vacuum()
+        for subject in SUBJECTS:
+            target.contexts[subject.size_class] = build_context(target.raw, subject, now)
+    flip = False
 
-    def add(case, size_class: str, measured: dict) -> None:
-        records.append(dict({"method": case.name, "size_class": size_class, "scope": case.scope,
-                             "scale": fill["scale"], "backend": backend}, **measured))
-        click.echo("%-50s %-8s %10s us  raw %s us" % (case.name, size_class,
-                                                      measured["median_us"],
-                                                      measured["raw_median_us"]), err=True)
+    def each_target(measure) -> None:
+        nonlocal flip
+        flip = not flip
+        for target in (targets if flip else list(reversed(targets))):
+            target.bind()
+            measure(target)
 
     for subject in SUBJECTS:
-        ctx = build_context(raw, subject, now)
-        for case in READS:
-            if not only or only in case.name:
-                add(case, subject.size_class, time_read(case, ctx, raw, repeat, budget))
-        for case in WRITES:
-            if not only or only in case.name:
-                add(case, subject.size_class, time_write(case, ctx, repeat, budget))
+        for case in READS + WRITES:
+            if only and only not in case.name:
+                continue
+            each_target(lambda t, case=case, subject=subject: t.add(
+                case, subject.size_class,
+                time_read(case, t.contexts[subject.size_class], t.raw, repeat, budget)
+                if case.raw is not None else
+                time_write(case, t.contexts[subject.size_class], repeat, budget)))
     for case in GLOBAL_WRITES:
         if not only or only in case.name:
-            add(case, "database", time_write(case, ctx, min(repeat, 10), budget))
-    info["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
-    click.echo("backend %s, scale %g (%s), fill %ss, %.0f MiB; load %s -> %s"
-               % (backend, fill["scale"], fill["counts"], fill["fill_seconds"],
-                  fill["database_bytes"] / 1048576.0, info["load_average"],
-                  info["load_average_after"]))
-    click.echo(format_table(records))
-    if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps({"backend": backend, "scale": fill["scale"],
-                                               "fill": fill, "machine": info,
-                                               "results": records}, indent=1) + "\n")
+            each_target(lambda t, case=case: t.add(
+                case, "database", time_write(case, t.contexts[SUBJECTS[-1].size_class],
+                                             min(repeat, 10), budget)))
+    for index, target in enumerate(targets):
+        target.vacuum()
+        target.report(json_paths[index] if json_paths else None)
 
 
 if __name__ == "__main__":
