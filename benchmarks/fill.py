@@ -28,7 +28,7 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from shape import TABLES, Generator  # noqa: E402
+from shape import SUBJECTS, TABLES, Generator  # noqa: E402
 
 from registry_model.database import ALL_MODELS, backend_name, configure  # noqa: E402
 from registry_model.migration import upgrade  # noqa: E402
@@ -244,7 +244,9 @@ def database_bytes(loader: Loader, backend: str) -> int:
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--reuse", is_flag=True,
               help="Do nothing when the database was filled at this scale and seed already.")
-def main(uri: str, scale: float, seed: int, reuse: bool) -> None:
+@click.option("--subjects", default=",".join(s.size_class for s in SUBJECTS), show_default=True,
+              help="Which subject repositories to include (the tests fill only the small one).")
+def main(uri: str, scale: float, seed: int, reuse: bool, subjects: str) -> None:
     """Migrate the database, bulk-load a registry of the given scale, check and analyze it."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     started = time.monotonic()
@@ -264,7 +266,8 @@ def main(uri: str, scale: float, seed: int, reuse: bool) -> None:
     now = int(time.time())
     sink = Sink(loader)
     loader.begin()
-    generator = Generator(scale, seed, now, lookup_ids(loader), sink.emit)
+    chosen = tuple(s for s in SUBJECTS if s.size_class in subjects.split(","))
+    generator = Generator(scale, seed, now, lookup_ids(loader), sink.emit, chosen)
     counts = generator.run()
     sink.flush()
     loaded = time.monotonic()
@@ -280,6 +283,7 @@ def main(uri: str, scale: float, seed: int, reuse: bool) -> None:
     click.echo("statistics in %.1fs" % (finished - checked))
     size = database_bytes(loader, backend)
     record(loader, {"scale": scale, "seed": seed, "now": now, "counts": counts,
+                    "subjects": [subject.size_class for subject in chosen],
                     "fill_seconds": round(finished - started, 1), "backend": backend,
                     "database_bytes": size})
     database.close()

@@ -114,8 +114,8 @@ def build_context(raw: RawConnection, subject, now: int) -> Context:
     foreign_ns, foreign_name, foreign_digest = raw.query(
         "SELECT n.name, r.name, s.content_checksum FROM image i JOIN repository r ON "
         "r.id = i.repository_id JOIN namespace n ON n.id = r.namespace_id JOIN image_storage s "
-        "ON s.id = i.storage_id WHERE r.id > %s AND r.state = 0 ORDER BY i.id DESC LIMIT 1",
-        len(SUBJECTS))[0]
+        "ON s.id = i.storage_id WHERE n.name NOT LIKE %s AND r.state = 0 "
+        "ORDER BY i.id DESC LIMIT 1", "bench-%")[0]
     foreign = m.get_repo_blob_by_digest(m.lookup_repository(foreign_ns, foreign_name),
                                         foreign_digest)
     links = [row[0] for row in raw.query(
@@ -323,10 +323,14 @@ def main(uris, json_paths, repeat: int, budget: float, only) -> None:
         raise click.UsageError("give one --json per --db, or none")
     targets = [Target(uri) for uri in uris]
     now = int(time.time())
+    # Databases filled before the subjects were recorded hold all of them.
+    subjects = [subject for subject in SUBJECTS if all(
+        subject.size_class in t.fill.get("subjects", [s.size_class for s in SUBJECTS])
+        for t in targets)]
     for target in targets:
         target.bind()
         target.vacuum()
-        for subject in SUBJECTS:
+        for subject in subjects:
             target.contexts[subject.size_class] = build_context(target.raw, subject, now)
     flip = False
 
@@ -337,7 +341,7 @@ def main(uris, json_paths, repeat: int, budget: float, only) -> None:
             target.bind()
             measure(target)
 
-    for subject in SUBJECTS:
+    for subject in subjects:
         for case in READS + WRITES:
             if only and only not in case.name:
                 continue
@@ -349,11 +353,13 @@ def main(uris, json_paths, repeat: int, budget: float, only) -> None:
     for case in GLOBAL_WRITES:
         if not only or only in case.name:
             each_target(lambda t, case=case: t.add(
-                case, "database", time_write(case, t.contexts[SUBJECTS[-1].size_class],
+                case, "database", time_write(case, t.contexts[subjects[-1].size_class],
                                              min(repeat, 10), budget)))
     for index, target in enumerate(targets):
         target.vacuum()
         target.report(json_paths[index] if json_paths else None)
+        target.database.close()
+        target.raw.connection.close()
 
 
 if __name__ == "__main__":

@@ -130,8 +130,9 @@ class Generator:
     """Emits every row of one scale; ``lookups`` maps lookup-table names to ids."""
 
     def __init__(self, scale: float, seed: int, now: int, lookups: dict,
-                 emit: Callable[[str, tuple], None]) -> None:
+                 emit: Callable[[str, tuple], None], subjects: tuple = SUBJECTS) -> None:
         self.scale, self.seed, self.now = scale, seed, now
+        self.subjects = subjects
         self.totals = totals(scale)
         self.lookups = lookups
         self.emit = emit
@@ -355,7 +356,7 @@ class Generator:
         t = self.totals
         stacks = self._base_stacks()
         subject_tags = 0
-        for subject in SUBJECTS:  # first, with their own seed: the same rows at every scale
+        for subject in self.subjects:  # first, with their own seed: the same rows at any scale
             rng = random.Random("subject %s" % subject.size_class)
             namespace_id = self._namespace(subject.namespace)
             repository_id = self._repository(namespace_id, subject.namespace, subject.name, rng,
@@ -372,11 +373,13 @@ class Generator:
         namespaces = [(self._namespace("org%05d" % index,
                                        window=WINDOW_S if rng.random() < 0.9 else 7 * DAY),
                        "org%05d" % index)
-                      for index in range(t.namespaces - len(SUBJECTS))]
-        regular = t.repositories - len(SUBJECTS)
+                      for index in range(t.namespaces - len(self.subjects))]
+        regular = t.repositories - len(self.subjects)
         large = t.large_repositories - 1
-        sizes = _skewed_sizes(rng, regular - large, t.tags - subject_tags
-                              - large * (LARGEST.alive_tags + LARGEST.dead_tags))
+        # Below 1% the subjects alone outgrow the total: every other repository gets one tag.
+        sizes = _skewed_sizes(rng, regular - large,
+                              max(regular - large, t.tags - subject_tags
+                                  - large * (LARGEST.alive_tags + LARGEST.dead_tags)))
         sizes = [LARGEST.alive_tags + LARGEST.dead_tags] * large + sizes
         # A chain holds its shared base layers too, so a repository ends up with about 1.3
         # images per image it asked for: ask for less, to land just above the total.
