@@ -90,13 +90,17 @@ def render(backend: str, small: dict, large: dict, rows: list, markdown: bool) -
              % (backend, small["scale"], large["scale"], "%gx" % target if target else "none",
                 GROWTH_TARGET, small["machine"]["load_average"], large["machine"]["load_average"],
                 large["machine"]["cpus"], large["machine"]["commit"]))
+    fills = "; ".join("fill at %g%%: %ss, %.0f MiB, %s tag rows, %s images" % (
+        run["scale"] * 100, run["fill"]["fill_seconds"], run["fill"]["database_bytes"] / 1048576.0,
+        run["fill"]["counts"]["repository_tag"], run["fill"]["counts"]["image"])
+        for run in (small, large))
     if markdown:
-        lines = ["### " + title, "", "| " + " | ".join(headers) + " |",
+        lines = ["### " + title, "", fills + ".", "", "| " + " | ".join(headers) + " |",
                  "|" + "|".join("---" for _ in headers) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in cells]
         return "\n".join(lines)
     widths = [max(len(r[i]) for r in [headers] + cells) for i in range(len(headers))]
-    lines = [title] + ["  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+    lines = [title, fills] + ["  ".join(c.ljust(w) if i < 2 else c.rjust(w)
                                  for i, (c, w) in enumerate(zip(r, widths, strict=True)))
                        for r in [headers] + cells]
     return "\n".join(lines)

@@ -7,6 +7,7 @@
 #   PG_BASE=postgresql://postgres@127.0.0.1:5432 DB_PREFIX=rm_bench SQLITE_DIR=/tmp/rm_bench \
 #       PYTHON=.venv/bin/python bash benchmarks/run_all.sh
 #   BACKENDS="postgresql sqlite mysql" MYSQL_BASE=mysql://root@127.0.0.1:3306 bash benchmarks/run_all.sh
+#   REPORT_ONLY=1 bash benchmarks/run_all.sh     # only rewrite README.md from the JSON files
 #
 # The 100% fills take a few minutes each and about 4 GB of disk per backend.
 set -euo pipefail
@@ -34,6 +35,7 @@ PY
 PSQL="psql -X -q -v ON_ERROR_STOP=1 $(pg_host_args) -d postgres"
 
 declare -A DB_ARGS JSON_ARGS
+[ -n "${REPORT_ONLY:-}" ] && SCALES="" BACKENDS=""
 for percent in $SCALES; do
     scale=$("$PYTHON" -c "print($percent / 100)")
     db_name="${DB_PREFIX}_${percent}"
