@@ -89,6 +89,9 @@ done
     echo "median at 100% over the median at 1%, both sizes timed case by case in turn in one"
     echo "run so they share the machine's load. The machine is shared (2 cores), so single"
     echo "numbers are noisy: look at medians and at several runs before believing a miss."
+    if [ -f "${RESULTS}/ANALYSIS.md" ]; then
+        echo "[ANALYSIS.md](ANALYSIS.md) explains the misses of an earlier run, with query plans."
+    fi
     echo
     "$PYTHON" benchmarks/compare.py --markdown "$RESULTS"/*.json || true
 } > "${RESULTS}/README.md"
