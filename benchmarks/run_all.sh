@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The benchmark at scale in one command: fill PostgreSQL and SQLite at 1% and 100% (once;
+# databases already filled at that scale are reused), time every interface method on each,
+# and write benchmarks/results/<backend>-<scale>.json plus benchmarks/results/README.md.
+#
+#   bash benchmarks/run_all.sh
+#   PG_BASE=postgresql://postgres@127.0.0.1:5432 DB_PREFIX=rm_bench SQLITE_DIR=/tmp/rm_bench \
+#       PYTHON=.venv/bin/python bash benchmarks/run_all.sh
+#   BACKENDS="postgresql sqlite mysql" MYSQL_BASE=mysql://root@127.0.0.1:3306 bash benchmarks/run_all.sh
+#   REPORT_ONLY=1 bash benchmarks/run_all.sh     # only rewrite README.md from the JSON files
+#
+# The 100% fills take a few minutes each and about 4 GB of disk per backend.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON=${PYTHON:-python}
+PG_BASE=${PG_BASE:-postgresql://postgres@127.0.0.1:5432}
+DB_PREFIX=${DB_PREFIX:-rm_bench}  # PostgreSQL and MySQL database names: <prefix>_1, <prefix>_100
+SQLITE_DIR=${SQLITE_DIR:-/tmp/registry_model_bench}
+MYSQL_BASE=${MYSQL_BASE:-mysql://root@127.0.0.1:3306}
+BACKENDS=${BACKENDS:-"postgresql sqlite"}
+SCALES=${SCALES:-"1 100"}  # percent
+REPEAT=${REPEAT:-200}
+RESULTS=benchmarks/results
+
+mkdir -p "$SQLITE_DIR" "$RESULTS"
+pg_host_args() {
+    "$PYTHON" - "$PG_BASE" <<'PY'
+import sys
+from urllib.parse import urlparse
+u = urlparse(sys.argv[1])
+print("-h %s -p %s -U %s" % (u.hostname, u.port or 5432, u.username or "postgres"))
+PY
+}
+PSQL="psql -X -q -v ON_ERROR_STOP=1 $(pg_host_args) -d postgres"
+
+declare -A DB_ARGS JSON_ARGS
+[ -n "${REPORT_ONLY:-}" ] && SCALES="" BACKENDS=""
+for percent in $SCALES; do
+    scale=$("$PYTHON" -c "print($percent / 100)")
+    db_name="${DB_PREFIX}_${percent}"
+    uris=()
+    for backend in $BACKENDS; do
+        case $backend in
+            postgresql)
+                if [ -z "$($PSQL -At -c "SELECT 1 FROM pg_database WHERE datname = '${db_name}'")" ]
+                then
+                    $PSQL -c "CREATE DATABASE ${db_name}"
+                fi
+                uris+=("${PG_BASE}/${db_name}") ;;
+            sqlite) uris+=("sqlite:///${SQLITE_DIR}/bench_${percent}.db") ;;
+            mysql)
+                "$PYTHON" - "$MYSQL_BASE" "$db_name" <<'PY'
+import sys
+import pymysql
+from urllib.parse import unquote, urlparse
+u = urlparse(sys.argv[1])
+pymysql.connect(host=u.hostname, port=u.port or 3306, user=u.username,
+                password=unquote(u.password or "")).cursor().execute(
+    "CREATE DATABASE IF NOT EXISTS `%s`" % sys.argv[2])
+PY
+                uris+=("${MYSQL_BASE}/${db_name}") ;;
+        esac
+    done
+    for uri in "${uris[@]}"; do
+        echo "== fill ${uri} (scale ${scale})"
+        "$PYTHON" benchmarks/fill.py --db "$uri" --scale "$scale" --reuse
+        backend=${uri%%:*}
+        DB_ARGS[$backend]+=" --db ${uri}"
+        JSON_ARGS[$backend]+=" --json ${RESULTS}/${backend}-${percent}.json"
+    done
+done
+
+# Both sizes of a backend in one run, case by case in turn: they see the same machine load.
+for backend in $BACKENDS; do
+    echo "== latency ${backend}"
+    # shellcheck disable=SC2086  # the argument lists are meant to split
+    "$PYTHON" benchmarks/latency.py ${DB_ARGS[$backend]} ${JSON_ARGS[$backend]} \
+        --repeat "$REPEAT"
+done
+
+{
+    echo "# Benchmark results at scale"
+    echo
+    echo "Written by \`bash benchmarks/run_all.sh\` (see \"Benchmarks at scale\" in the"
+    echo "top-level README); the JSON files beside this one hold every number, the machine's"
+    echo "load average and the commit measured. Times are medians in microseconds of warm"
+    echo "calls; \"ratio\" is the interface over the raw SQL of the same run; \"growth\" is the"
+    echo "median at 100% over the median at 1%, both sizes timed case by case in turn in one"
+    echo "run so they share the machine's load. The machine is shared (2 cores), so single"
+    echo "numbers are noisy: look at medians and at several runs before believing a miss."
+    if [ -f "${RESULTS}/ANALYSIS.md" ]; then
+        echo "[ANALYSIS.md](ANALYSIS.md) explains the misses of an earlier run, with query plans."
+    fi
+    echo
+    "$PYTHON" benchmarks/compare.py --markdown "$RESULTS"/*.json || true
+} > "${RESULTS}/README.md"
+echo "wrote ${RESULTS}/README.md"
