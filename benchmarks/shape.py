@@ -35,7 +35,7 @@ TABLES = {
               "comment", "command", "aggregate_size", "v1_json_metadata", "v1_checksum"),
     "repository_tag": ("id", "repository_id", "name", "image_id", "lifetime_start_ts",
                        "lifetime_end_ts", "hidden", "reversion"),
-    "tag_manifest": ("id", "tag_id", "digest", "json_data"),
+    "tag_manifest": ("id", "tag_id", "digest", "json_data", "media_type_id"),
     "label": ("id", "uuid", "key", "value", "media_type_id", "source_type_id"),
     "tag_manifest_label": ("id", "repository_id", "annotated_id", "label_id"),
     "blob_upload": ("id", "repository_id", "uuid", "byte_count", "uncompressed_byte_count",
@@ -45,6 +45,8 @@ TABLES = {
 
 WINDOW_S = 14 * 24 * 3600  # the default time-machine window
 DAY = 24 * 3600
+# Every generated manifest carries signatures, so this is its stored media type.
+SIGNED_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 MAX_DEPTH = 100
 REGULAR_TAG_CAP = 1000  # no regular repository outgrows the largest subject
 
@@ -310,7 +312,8 @@ class Generator:
             manifest = self._manifest(namespace, repository, name, image, rng)
             manifest_id = self.ids.take("tag_manifest")
             digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
-            self.emit("tag_manifest", (manifest_id, tag_id, digest, manifest))
+            self.emit("tag_manifest", (manifest_id, tag_id, digest, manifest,
+                                       self.lookups["media:" + SIGNED_SCHEMA1]))
             if subject_labels is not None:
                 count = subject_labels if name == SUBJECT_TAG and end is None else 0
             elif self.labels_left > 0 and rng.random() < label_rate:

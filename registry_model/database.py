@@ -171,7 +171,10 @@ class Image(BaseModel):
     v1_checksum = CharField(null=True)
 
     class Meta:
-        indexes = ((("repository", "docker_image_id"), True),)
+        indexes = (
+            (("repository", "docker_image_id"), True),
+            (("storage", "repository"), False),  # migration 0004
+        )
 
     def ancestor_id_list(self) -> list:
         """Ancestor ids, root first, parsed from ``ancestors``."""
@@ -191,6 +194,7 @@ class RepositoryTag(BaseModel):
         indexes = (
             (("repository", "name"), False),
             (("repository", "lifetime_end_ts"), False),
+            (("repository", "lifetime_start_ts", "id"), False),  # migration 0004
         )
 
 

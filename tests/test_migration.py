@@ -333,7 +333,8 @@ def test_manifest_media_types_are_filled_for_rows_written_before_0003(scratch_db
             (other_tag.id, "sha256:" + "a" * 64, json_data))
         ids.append(scratch_db.execute_sql("SELECT MAX(id) FROM tag_manifest").fetchone()[0])
 
-    assert upgrade(scratch_db) == ["0003_manifest_media_type"]
+    assert upgrade(scratch_db, target="0003_manifest_media_type") == [
+        "0003_manifest_media_type"]
 
     names = {row.id: row.name for row in MediaType.select()}
     stored = dict(scratch_db.execute_sql(
