@@ -6,17 +6,12 @@
 - ``repository_tag (repository_id, lifetime_start_ts, id)``: the newest tag and
   the history pages read a repository's rows in that order instead of sorting
   them all.
-- PostgreSQL only: extended statistics on ``repository_tag (repository_id, name)``;
-  without them the planner multiplies two common values' frequencies, expects
-  hundreds of rows for one tag name and picks a hash join over all images.
 """
-from peewee import PostgresqlDatabase
 
 INDEXES = (
     ("image", ("storage_id", "repository_id")),
     ("repository_tag", ("repository_id", "lifetime_start_ts", "id")),
 )
-STATISTICS = "repository_tag_repository_name_stats"
 
 
 def _index_name(table, columns):
@@ -28,15 +23,9 @@ def up(migrator, db):
         existing = {index.name for index in db.get_indexes(table)}
         if _index_name(table, columns) not in existing:  # MariaDB commits DDL: a rerun
             migrator.migrate(migrator.add_index(table, columns))
-    if isinstance(db, PostgresqlDatabase):
-        db.execute_sql("CREATE STATISTICS IF NOT EXISTS %s (ndistinct, dependencies) "
-                       "ON repository_id, name FROM repository_tag" % STATISTICS)
-        db.execute_sql("ANALYZE repository_tag")
 
 
 def down(migrator, db):
-    if isinstance(db, PostgresqlDatabase):
-        db.execute_sql("DROP STATISTICS IF EXISTS %s" % STATISTICS)
     for table, columns in INDEXES:
         existing = {index.name for index in db.get_indexes(table)}
         if _index_name(table, columns) in existing:

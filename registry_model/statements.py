@@ -73,12 +73,16 @@ def _column_name(node: Any) -> str:
         return node._alias
     if isinstance(node, Field):
         return node.column_name
+    if getattr(node, "_alias", None):  # a scalar subquery, named with .alias()
+        return node._alias
     raise TypeError("statement columns must be fields or aliases, not %r" % (node,))
 
 
 def _converter(node: Any) -> Optional[Callable]:
     """How to turn the driver's value of a column into peewee's, or None if it already is."""
     field = node.node if isinstance(node, Alias) else node
+    if not isinstance(field, Field):
+        return None  # a subquery or expression: the driver's value, as peewee gives it
     if isinstance(field, IntEnumField):
         # A dict lookup: calling the enum class costs more than the rest of the row.
         members = {member.value: member for member in field.enum_class}
