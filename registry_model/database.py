@@ -182,7 +182,10 @@ class Image(BaseModel):
 
 
 class RepositoryTag(BaseModel):
-    repository = ForeignKeyField(Repository)
+    # No index of its own: (repository, name) serves the foreign key, and a bare
+    # repository index lures PostgreSQL into scanning every row of a big
+    # repository for one tag name (migration 0004 drops it).
+    repository = ForeignKeyField(Repository, index=False)
     name = CharField()
     image = ForeignKeyField(Image)
     lifetime_start_ts = BigIntegerField()

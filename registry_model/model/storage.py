@@ -9,6 +9,7 @@ from typing import Iterable, Optional
 from registry_model import errors, validation
 from registry_model.database import ImageStorage, ImageStoragePlacement, transaction
 from registry_model.model import lookup
+from registry_model.statements import Statement, param
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,11 @@ def create_storage(content_checksum: Optional[str] = None, image_size: Optional[
     return storage
 
 
+_LOCATIONS = Statement(lambda: ImageStoragePlacement.select(ImageStoragePlacement.location)
+                       .where(ImageStoragePlacement.storage == param("storage_id")))
+
+
 def get_storage_locations(storage_id: int) -> list:
-    """Names of the locations holding the blob's bytes, sorted."""
-    rows = ImageStoragePlacement.select(ImageStoragePlacement.location).where(
-        ImageStoragePlacement.storage == storage_id)
-    return sorted(lookup.location_name(row.location_id) for row in rows)
+    """Names of the locations holding the blob's bytes, sorted: one query."""
+    return sorted(lookup.location_name(row.location_id)
+                  for row in _LOCATIONS.rows(storage_id=storage_id))

@@ -391,13 +391,17 @@ def alive_tags_for_digest(repository_id: int, digest: str, now: int,
                                       digest=digest, now=now)
 
 
+_ALIVE_IMAGE_ANCESTRIES = Statement(lambda: (
+    RepositoryTag.select(Image.id, Image.ancestors)
+    .join(Image)
+    .where(RepositoryTag.repository == param("repository_id"), alive_clause(param("now")),
+           RepositoryTag.id != param("tag_id"))))
+
+
 def alive_image_ancestries(repository_id: int, now: int, excluding_tag_id: int) -> list:
     """``(image id, ancestors)`` of every other alive tag's image in the repository: one query."""
-    return list(RepositoryTag.select(Image.id, Image.ancestors)
-                .join(Image)
-                .where(RepositoryTag.repository == repository_id, alive_clause(now),
-                       RepositoryTag.id != excluding_tag_id)
-                .tuples())
+    return _ALIVE_IMAGE_ANCESTRIES.rows(repository_id=repository_id, now=now,
+                                        tag_id=excluding_tag_id)
 
 
 def set_expiration_for_digest(repository_id: int, digest: str, expiration_s: int,
