@@ -5,6 +5,11 @@ peewee row), lists for several items. The budget in each docstring is the
 largest number of SQL statements the method may send (BEGIN, COMMIT and
 savepoints not counted, lookup tables cached), whatever the size of the data;
 ``tests/test_query_budgets.py`` holds every implementation to it.
+
+A datatype passed back in is checked against its row: a Manifest by its digest and tag row,
+a LegacyImage by its V1 id, a Blob by its digest, a Tag by its name and start. One whose row
+is gone names nothing (None, False, an empty list or NotFoundException, as for a row that
+never existed), even where SQLite has given its id to a newer row.
 """
 from abc import ABCMeta, abstractmethod
 

@@ -32,12 +32,14 @@ def infer_media_type(value: str) -> str:
 
 
 def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_type_name: str,
-                          media_type_name: Optional[str] = None) -> Label:
+                          media_type_name: Optional[str] = None, digest: Optional[str] = None,
+                          tag_id: Optional[int] = None) -> Label:
     """Label the manifest; three statements, one transaction (plus the key's handler, if any).
 
     Raises InvalidLabelKeyException, InvalidLabelValueException,
     UnknownLabelSourceTypeException or InvalidMediaTypeException before
-    writing, and NotFoundException when the manifest is gone.
+    writing, and NotFoundException when the manifest is gone (also when the row of that id
+    has another ``digest`` or ``tag_id`` than given: see tag.tag_manifest_clause).
     """
     source_type_id = lookup.source_type_id(source_type_name)
     validation.check_label_key(key, validate_format=source_type_name != MANIFEST_SOURCE_TYPE)
@@ -46,7 +48,7 @@ def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_typ
     with transaction():
         repository_id = (TagManifest.select(RepositoryTag.repository)
                          .join(RepositoryTag)
-                         .where(TagManifest.id == tag_manifest_id)
+                         .where(tag_model.tag_manifest_clause(tag_manifest_id, digest, tag_id))
                          .scalar())
         if repository_id is None:
             raise errors.NotFoundException("manifest %s does not exist" % tag_manifest_id)
@@ -58,18 +60,23 @@ def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_typ
     return label
 
 
-def _labels_of(tag_manifest_id: int):
-    return (Label.select()
-            .join(TagManifestLabel)
-            .where(TagManifestLabel.annotated == tag_manifest_id))
+def _labels_of(tag_manifest_id: int, digest: Optional[str], tag_id: Optional[int]):
+    query = Label.select().join(TagManifestLabel)
+    if digest is None and tag_id is None:
+        return query.where(TagManifestLabel.annotated == tag_manifest_id)
+    return (query.join(TagManifest)
+            .where(tag_model.tag_manifest_clause(tag_manifest_id, digest, tag_id)))
 
 
-def list_manifest_labels(tag_manifest_id: int, key_prefix: Optional[str] = None) -> list:
+def list_manifest_labels(tag_manifest_id: int, key_prefix: Optional[str] = None,
+                         digest: Optional[str] = None, tag_id: Optional[int] = None) -> list:
     """The manifest's labels in creation order, optionally by key prefix: one query.
 
-    The prefix is compared case-sensitively and literally (no LIKE wildcards).
+    The prefix is compared case-sensitively and literally (no LIKE wildcards). With
+    ``digest`` and ``tag_id``, a row of that id with others has no labels (see
+    tag.tag_manifest_clause); so for the two functions below.
     """
-    query = _labels_of(tag_manifest_id)
+    query = _labels_of(tag_manifest_id, digest, tag_id)
     if key_prefix:
         # LIKE would treat % and _ as wildcards and is case-insensitive on
         # SQLite; comparing the leading characters is literal everywhere.
@@ -77,14 +84,17 @@ def list_manifest_labels(tag_manifest_id: int, key_prefix: Optional[str] = None)
     return list(query.order_by(Label.id))
 
 
-def get_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[Label]:
+def get_manifest_label(tag_manifest_id: int, label_uuid: str, digest: Optional[str] = None,
+                       tag_id: Optional[int] = None) -> Optional[Label]:
     """The manifest's label with that uuid, or None (also for a malformed uuid): one query."""
     if not validation.is_valid_uuid(label_uuid):
         return None
-    return _labels_of(tag_manifest_id).where(Label.uuid == label_uuid).get_or_none()
+    return (_labels_of(tag_manifest_id, digest, tag_id).where(Label.uuid == label_uuid)
+            .get_or_none())
 
 
-def delete_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[Label]:
+def delete_manifest_label(tag_manifest_id: int, label_uuid: str, digest: Optional[str] = None,
+                          tag_id: Optional[int] = None) -> Optional[Label]:
     """Delete the manifest's label with that uuid and return it, or None if absent.
 
     ImmutableLabelException for a label of an immutable source type (such as
@@ -93,7 +103,7 @@ def delete_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[Lab
     if not validation.is_valid_uuid(label_uuid):
         return None
     with transaction():
-        label = get_manifest_label(tag_manifest_id, label_uuid)
+        label = get_manifest_label(tag_manifest_id, label_uuid, digest, tag_id)
         if label is None:
             return None
         if not lookup.is_mutable_source_type(label.source_type_id):
