@@ -123,6 +123,9 @@ class Collector:
         self.grace_s = blob_gc.check_count("grace_s", grace_s, 0)
         self.counts: Counter = Counter({field: 0 for field in SUMMARY_FIELDS})
         self._counted_blobs: set = set()  # dry run: a blob is counted once per run
+        # Dry run: the images and links the run would have deleted so far, in any repository.
+        self._doomed_images: set = set()
+        self._doomed_links: set = set()
 
     # --- one repository --------------------------------------------------------------
 
@@ -289,9 +292,13 @@ class Collector:
         Each batch locks its records, checks their references anew and deletes the
         unreferenced ones with their placements and expired links; their files go after the
         commit (one more statement, see the module's docstring). A dry run counts instead,
-        as if ``doomed_images`` and ``doomed_links`` were gone already.
+        as if ``doomed_images`` and ``doomed_links`` were gone already, and with them those of
+        the repositories the run went through before: a real walk will have deleted them, and
+        a blob two of them share goes with the last.
         """
-        doomed_images, doomed_links = set(doomed_images), set(doomed_links)
+        self._doomed_images.update(doomed_images)
+        self._doomed_links.update(doomed_links)
+        doomed_images, doomed_links = self._doomed_images, self._doomed_links
         for batch in chunked(sorted(set(storage_ids)), self.batch_size):
             if self.dry_run:
                 self._count_blobs(batch, doomed_images, doomed_links)

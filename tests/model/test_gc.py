@@ -402,6 +402,23 @@ def test_the_worker_walks_every_repository_in_batches_and_resumes_where_it_stopp
     assert present(RepositoryTag, *tags) == [tags[0].id]
 
 
+def test_a_dry_run_of_the_worker_counts_a_blob_that_two_collected_repositories_share(
+        initialized_db, store):
+    shared = blob_with_bytes(store, b"shared by two repositories")
+    for _ in range(2):
+        repo = RepositoryFactory(namespace=NamespaceFactory(removed_tag_expiration_s=WINDOW))
+        ended_tag(repo, ImageFactory(repository=repo, storage=shared))
+    before = snapshot()
+
+    predicted, _ = gc.collect_all(store, now=NOW, dry_run=True)
+
+    assert snapshot() == before
+    counts, _ = gc.collect_all(store, now=NOW)
+    kinds = ("tags", "images", "blobs")
+    assert [predicted[kind] for kind in kinds] == [counts[kind] for kind in kinds] == [2, 2, 1]
+    assert present(ImageStorage, shared) == []
+
+
 def test_the_worker_collects_blob_records_nothing_references(initialized_db, store):
     stray = ImageStorageFactory()
     expired = ImageStorageFactory()

@@ -421,12 +421,14 @@ class RegistryMachine(RuleBasedStateMachine):
             self._count_collected(expected)
 
     def _collect_garbage(self, advance, grace, batch_size):
-        """The worker over both repositories, then the orphan sweep."""
+        """A dry run of the worker over both repositories, the worker, then the orphan sweep."""
         self.model.now += advance
         expected = self.model.collect_all([0, 1], grace)
-        summary = self.interface.collect_garbage(self.store, batch_size=batch_size,
-                                                 now=self.model.now, grace_s=grace)
-        assert summary_counts(summary) == expected
+        for dry_run in (True, False):
+            summary = self.interface.collect_garbage(self.store, batch_size=batch_size,
+                                                     dry_run=dry_run, now=self.model.now,
+                                                     grace_s=grace)
+            assert summary_counts(summary) == expected, "dry run" if dry_run else "collection"
         assert summary.last_repository_id == self.refs[-1].id
         self.event("worker")
         self._count_collected(expected)
