@@ -275,8 +275,11 @@ class Collector:
                 return rows
 
             rows = batch() if self.dry_run else _write(batch)
-            link_ids.update(link_id for link_id, _ in rows)
-            blob_ids.update(blob_id for _, blob_id in rows)
+            # A dry run deleted no blob record: the links of one it counted as gone would have
+            # gone with it, in an earlier repository of the walk.
+            kept = [row for row in rows if row[1] not in self._counted_blobs]
+            link_ids.update(link_id for link_id, _ in kept)
+            blob_ids.update(blob_id for _, blob_id in kept)
             if len(rows) < self.batch_size:
                 break
             after = rows[-1][0]

@@ -419,6 +419,22 @@ def test_a_dry_run_of_the_worker_counts_a_blob_that_two_collected_repositories_s
     assert present(ImageStorage, shared) == []
 
 
+def test_a_dry_run_of_the_worker_counts_once_a_link_its_blob_takes_along(initialized_db,
+                                                                         store):
+    blob = blob_with_bytes(store, b"dropped with its record, links and all")
+    first, second = (RepositoryFactory(namespace=NamespaceFactory(removed_tag_expiration_s=0))
+                     for _ in range(2))
+    ended_tag(first, ImageFactory(repository=first, storage=blob))
+    blob_model.link_blob(second.id, blob.id, HOUR, NOW - 2 * HOUR)  # expired
+
+    predicted, _ = gc.collect_all(store, now=NOW, dry_run=True)
+    counts, _ = gc.collect_all(store, now=NOW)
+
+    # The first repository's collection drops the blob and the second's expired link with it.
+    kinds = ("images", "links", "blobs")
+    assert [predicted[kind] for kind in kinds] == [counts[kind] for kind in kinds] == [1, 0, 1]
+
+
 def test_the_worker_collects_blob_records_nothing_references(initialized_db, store):
     stray = ImageStorageFactory()
     expired = ImageStorageFactory()
