@@ -29,7 +29,7 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["ruff"],
+        "test": ["ruff", "hypothesis==6.170.17"],
     },
     entry_points={
         "console_scripts": ["registry-model=registry_model.cli:main"],

@@ -24,6 +24,11 @@ by a serialization failure or a lock timeout never surfaces as a driver error: t
 writes marked "retried" run again in a new transaction, up to eight times; a write that
 is not retried, or keeps losing, raises ConcurrentWriteException having written nothing.
 Any call raises DatabaseUnavailableException when the database server cannot be reached.
+
+A datatype passed back in is checked against its row: a Manifest by its digest and tag row,
+a LegacyImage by its V1 id, a Blob by its digest, a Tag by its name and start. One whose row
+is gone names nothing (None, False, an empty list or NotFoundException, as for a row that
+never existed), even where SQLite has given its id to a newer row.
 """
 from abc import ABCMeta, abstractmethod
 

@@ -133,22 +133,26 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
                               media_type_name: Optional[str] = None) -> Label:
         """Create and return a Label on the manifest (3 statements, one transaction)."""
         row = label_model.create_manifest_label(manifest.id, key, value, source_type_name,
-                                                media_type_name)
+                                                media_type_name, digest=manifest.digest,
+                                                tag_id=manifest.tag_id)
         return _label(row)
 
     @stale_ok
     def list_manifest_labels(self, manifest: Manifest,
                              key_prefix: Optional[str] = None) -> list:
         """The manifest's labels in creation order, optionally by key prefix (1 statement)."""
-        return [_label(row) for row in label_model.list_manifest_labels(manifest.id, key_prefix)]
+        return [_label(row) for row in label_model.list_manifest_labels(
+            manifest.id, key_prefix, manifest.digest, manifest.tag_id)]
 
     @stale_ok(confirm_miss=True)
     def get_manifest_label(self, manifest: Manifest, label_uuid: str) -> Optional[Label]:
         """The manifest's Label with that uuid, or None (1 statement)."""
-        row = label_model.get_manifest_label(manifest.id, label_uuid)
+        row = label_model.get_manifest_label(manifest.id, label_uuid, manifest.digest,
+                                             manifest.tag_id)
         return _label(row) if row is not None else None
 
     def delete_manifest_label(self, manifest: Manifest, label_uuid: str) -> Optional[Label]:
         """Delete and return the manifest's Label, or None; immutable ones raise (3 statements)."""
-        row = label_model.delete_manifest_label(manifest.id, label_uuid)
+        row = label_model.delete_manifest_label(manifest.id, label_uuid, manifest.digest,
+                                                manifest.tag_id)
         return _label(row) if row is not None else None

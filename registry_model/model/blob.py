@@ -126,14 +126,18 @@ def link_blob(repository_id: int, storage_id: int, expiration_s: int, now: int) 
 
 
 def mount_blob(storage_id: int, target_repository_id: int, expiration_s: int,
-               now: int) -> Optional[UploadedBlob]:
+               now: int, digest: Optional[str] = None) -> Optional[UploadedBlob]:
     """Link an existing finished blob into another repository; None when the blob is gone.
 
-    The caller checks that the user may read the source repository.
+    A record of that id with another ``digest`` than given counts as gone: SQLite gives a
+    collected record's id to the next new one. The caller checks that the user may read
+    the source repository.
     """
     with transaction():
         query = ImageStorage.select(ImageStorage.id).where(
             ImageStorage.id == storage_id, ImageStorage.uploading == False)  # noqa: E712
+        if digest is not None:
+            query = query.where(ImageStorage.content_checksum == digest)
         if locked(query).get_or_none() is None:
             return None
         return link_blob(target_repository_id, storage_id, expiration_s, now)

@@ -123,6 +123,9 @@ class Collector:
         self.grace_s = blob_gc.check_count("grace_s", grace_s, 0)
         self.counts: Counter = Counter({field: 0 for field in SUMMARY_FIELDS})
         self._counted_blobs: set = set()  # dry run: a blob is counted once per run
+        # Dry run: the images and links the run would have deleted so far, in any repository.
+        self._doomed_images: set = set()
+        self._doomed_links: set = set()
 
     # --- one repository --------------------------------------------------------------
 
@@ -272,8 +275,11 @@ class Collector:
                 return rows
 
             rows = batch() if self.dry_run else _write(batch)
-            link_ids.update(link_id for link_id, _ in rows)
-            blob_ids.update(blob_id for _, blob_id in rows)
+            # A dry run deleted no blob record: the links of one it counted as gone would have
+            # gone with it, in an earlier repository of the walk.
+            kept = [row for row in rows if row[1] not in self._counted_blobs]
+            link_ids.update(link_id for link_id, _ in kept)
+            blob_ids.update(blob_id for _, blob_id in kept)
             if len(rows) < self.batch_size:
                 break
             after = rows[-1][0]
@@ -289,9 +295,13 @@ class Collector:
         Each batch locks its records, checks their references anew and deletes the
         unreferenced ones with their placements and expired links; their files go after the
         commit (one more statement, see the module's docstring). A dry run counts instead,
-        as if ``doomed_images`` and ``doomed_links`` were gone already.
+        as if ``doomed_images`` and ``doomed_links`` were gone already, and with them those of
+        the repositories the run went through before: a real walk will have deleted them, and
+        a blob two of them share goes with the last.
         """
-        doomed_images, doomed_links = set(doomed_images), set(doomed_links)
+        self._doomed_images.update(doomed_images)
+        self._doomed_links.update(doomed_links)
+        doomed_images, doomed_links = self._doomed_images, self._doomed_links
         for batch in chunked(sorted(set(storage_ids)), self.batch_size):
             if self.dry_run:
                 self._count_blobs(batch, doomed_images, doomed_links)

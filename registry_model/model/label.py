@@ -39,13 +39,15 @@ def infer_media_type(value: str) -> str:
 
 
 def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_type_name: str,
-                          media_type_name: Optional[str] = None) -> Label:
+                          media_type_name: Optional[str] = None, digest: Optional[str] = None,
+                          tag_id: Optional[int] = None) -> Label:
     """Label the manifest; three statements, one transaction (plus the key's handler, if any).
 
     Raises InvalidLabelKeyException, InvalidLabelValueException,
     UnknownLabelSourceTypeException or InvalidMediaTypeException before
-    writing, and NotFoundException when the manifest is gone. A deadlock is
-    retried; ConcurrentWriteException when it keeps losing.
+    writing, and NotFoundException when the manifest is gone (also when the row of that id
+    has another ``digest`` or ``tag_id`` than given: see tag.tag_manifest_clause). A
+    deadlock is retried; ConcurrentWriteException when it keeps losing.
     """
     source_type_id = lookup.source_type_id(source_type_name)
     validation.check_label_key(key, validate_format=source_type_name != MANIFEST_SOURCE_TYPE)
@@ -55,7 +57,7 @@ def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_typ
     def write() -> Label:
         repository_id = (TagManifest.select(RepositoryTag.repository)
                          .join(RepositoryTag)
-                         .where(TagManifest.id == tag_manifest_id)
+                         .where(tag_model.tag_manifest_clause(tag_manifest_id, digest, tag_id))
                          .scalar())
         if repository_id is None:
             raise errors.NotFoundException("manifest %s does not exist" % tag_manifest_id)
@@ -71,12 +73,17 @@ def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_typ
     return run_with_retry(write, conflict=errors.ConcurrentWriteException)
 
 
-def _label_rows(by_prefix: bool):
+def _label_rows(by_prefix: bool, by_digest: bool, by_tag: bool):
+    """The labels of one manifest row, checked against its digest and tag row when given."""
     query = (Label.select(Label.id, Label.uuid, Label.key, Label.value, Label.media_type,
                           Label.source_type)
              .join(TagManifestLabel)
              .where(TagManifestLabel.annotated == param("tag_manifest_id"))
              .order_by(Label.id))
+    if by_digest or by_tag:
+        query = query.join(TagManifest).where(tag_model.tag_manifest_clause(
+            param("tag_manifest_id"), param("digest") if by_digest else None,
+            param("tag_id") if by_tag else None))
     if by_prefix:
         # LIKE would treat % and _ as wildcards and is case-insensitive on
         # SQLite; comparing the leading characters is literal everywhere.
@@ -85,30 +92,39 @@ def _label_rows(by_prefix: bool):
 
 
 _LABELS = Statement(_label_rows)
-_LABEL_BY_UUID = Statement(lambda: _label_rows(False).where(Label.uuid == param("uuid")))
+_LABEL_BY_UUID = Statement(lambda by_digest, by_tag: _label_rows(False, by_digest, by_tag)
+                           .where(Label.uuid == param("uuid")))
 
 
-def list_manifest_labels(tag_manifest_id: int, key_prefix: Optional[str] = None) -> list:
+def list_manifest_labels(tag_manifest_id: int, key_prefix: Optional[str] = None,
+                         digest: Optional[str] = None, tag_id: Optional[int] = None) -> list:
     """The manifest's labels in creation order, optionally by key prefix: one query.
 
-    The prefix is compared case-sensitively and literally (no LIKE wildcards).
-    Rows are flat (id, uuid, key, value, media_type_id, source_type_id).
+    The prefix is compared case-sensitively and literally (no LIKE wildcards). With
+    ``digest`` and ``tag_id``, a row of that id with others has no labels (see
+    tag.tag_manifest_clause); so for the two functions below. Rows are flat (id,
+    uuid, key, value, media_type_id, source_type_id).
     """
-    return _LABELS.rows((bool(key_prefix),), tag_manifest_id=tag_manifest_id,
-                        prefix=key_prefix, prefix_length=len(key_prefix or ""))
+    return _LABELS.rows((bool(key_prefix), digest is not None, tag_id is not None),
+                        tag_manifest_id=tag_manifest_id, prefix=key_prefix,
+                        prefix_length=len(key_prefix or ""), digest=digest, tag_id=tag_id)
 
 
-def get_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[tuple]:
+def get_manifest_label(tag_manifest_id: int, label_uuid: str, digest: Optional[str] = None,
+                       tag_id: Optional[int] = None) -> Optional[tuple]:
     """The manifest's label with that uuid (flat row), or None (also for a malformed uuid).
 
     One query.
     """
     if not validation.is_valid_uuid(label_uuid):
         return None
-    return _LABEL_BY_UUID.first(tag_manifest_id=tag_manifest_id, uuid=label_uuid)
+    return _LABEL_BY_UUID.first((digest is not None, tag_id is not None),
+                                tag_manifest_id=tag_manifest_id, uuid=label_uuid,
+                                digest=digest, tag_id=tag_id)
 
 
-def delete_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[tuple]:
+def delete_manifest_label(tag_manifest_id: int, label_uuid: str, digest: Optional[str] = None,
+                          tag_id: Optional[int] = None) -> Optional[tuple]:
     """Delete the manifest's label with that uuid and return it, or None if absent.
 
     ImmutableLabelException for a label of an immutable source type (such as
@@ -119,8 +135,8 @@ def delete_manifest_label(tag_manifest_id: int, label_uuid: str) -> Optional[tup
     if not validation.is_valid_uuid(label_uuid):
         return None
 
-    def write() -> Optional[Label]:
-        label = get_manifest_label(tag_manifest_id, label_uuid)
+    def write() -> Optional[tuple]:
+        label = get_manifest_label(tag_manifest_id, label_uuid, digest, tag_id)
         if label is None:
             return None
         if not lookup.is_mutable_source_type(label.source_type_id):

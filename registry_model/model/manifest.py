@@ -126,15 +126,20 @@ def find_manifest_by_digest(repository_id: int, digest: str, now: int,
                                      digest=digest, now=now)
 
 
-def get_manifest_owner(tag_manifest_id: int) -> Optional[TagManifest]:
-    """The manifest with its tag, tag image id, repository and namespace loaded: one query."""
+def get_manifest_owner(tag_manifest_id: int, digest: Optional[str] = None,
+                       tag_id: Optional[int] = None) -> Optional[TagManifest]:
+    """The manifest with its tag, tag image id, repository and namespace loaded: one query.
+
+    With ``digest`` and ``tag_id`` (a caller's Manifest's), a row of that id with another
+    digest or tag row gives None (see :func:`tag_model.tag_manifest_clause`).
+    """
     return (TagManifest.select(TagManifest, RepositoryTag, Image.id, Image.docker_image_id,
                                Repository, Namespace)
             .join(RepositoryTag)
             .join(Image)
             .join_from(RepositoryTag, Repository)
             .join(Namespace)
-            .where(TagManifest.id == tag_manifest_id)
+            .where(tag_model.tag_manifest_clause(tag_manifest_id, digest, tag_id))
             .get_or_none())
 
 

@@ -40,6 +40,22 @@ def now_ts() -> int:
     return int(time.time())
 
 
+def tag_manifest_clause(tag_manifest_id: int, digest: Optional[str] = None,
+                        tag_id: Optional[int] = None) -> Expression:
+    """WHERE clause on TagManifest naming one row: its id, checked against digest and tag row.
+
+    A caller's Manifest can outlive its row, and SQLite gives the highest freed id to the
+    next new row; with the digest and tag row of the Manifest (when given), a stale one
+    names no row instead of another manifest.
+    """
+    clause = TagManifest.id == tag_manifest_id
+    if digest is not None:
+        clause &= TagManifest.digest == digest
+    if tag_id is not None:
+        clause &= TagManifest.tag == tag_id
+    return clause
+
+
 def alive_clause(now: int) -> Expression:
     """WHERE clause of tags alive at ``now``: no end, or an end still ahead."""
     return (RepositoryTag.lifetime_end_ts.is_null(True)
@@ -335,15 +351,22 @@ def list_tag_history_page(repository_id: int, now: int, page: int = 1, size: int
     return rows[:size], len(rows) > size
 
 
-def change_tag_expiration(tag_id: int, end_ts: Optional[int], now: int) -> tuple:
+def change_tag_expiration(tag_id: int, end_ts: Optional[int], now: int,
+                          name: Optional[str] = None, start: Optional[int] = None) -> tuple:
     """Set the end of an alive tag row (None: no end); ``(previous end, changed)``.
 
     An end not after the tag's start, or a tag that is no longer alive, changes
-    nothing and gives ``(None, False)``. Two statements, one transaction.
+    nothing and gives ``(None, False)``; so does a row of that id with another ``name`` or
+    ``start`` than given (SQLite gives a collected row's id to the next new row). Two
+    statements, one transaction.
     """
+    query = RepositoryTag.select().where(RepositoryTag.id == tag_id, alive_clause(now))
+    if name is not None:
+        query = query.where(RepositoryTag.name == name)
+    if start is not None:
+        query = query.where(RepositoryTag.lifetime_start_ts == start)
     with transaction():
-        tag = locked(RepositoryTag.select().where(RepositoryTag.id == tag_id,
-                                                  alive_clause(now))).get_or_none()
+        tag = locked(query).get_or_none()
         if tag is None or (end_ts is not None and end_ts <= tag.lifetime_start_ts):
             return None, False
         (RepositoryTag.update(lifetime_end_ts=end_ts)

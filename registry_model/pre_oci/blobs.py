@@ -70,4 +70,4 @@ class BlobsMixin:
                                    expiration_sec: int) -> bool:
         """Link the blob into another repository for ``expiration_sec`` (2 statements)."""
         return blob_model.mount_blob(blob.id, target_repository_ref.id, expiration_sec,
-                                     now_ts()) is not None
+                                     now_ts(), digest=blob.digest) is not None

@@ -87,7 +87,9 @@ class PushMixin:
         """Point the tag at a Manifest or LegacyImage of the repository (5 statements at most)."""
         validation.check_tag_name(tag_name)
         if isinstance(manifest_or_legacy_image, Manifest):
-            source = manifest_model.get_manifest_owner(manifest_or_legacy_image.id)
+            source = manifest_model.get_manifest_owner(manifest_or_legacy_image.id,
+                                                       manifest_or_legacy_image.digest,
+                                                       manifest_or_legacy_image.tag_id)
             if source is None or source.tag.repository_id != repository_ref.id:
                 return None
             image_id, docker_image_id = source.tag.image_id, source.tag.image.docker_image_id
@@ -95,7 +97,9 @@ class PushMixin:
         elif isinstance(manifest_or_legacy_image, LegacyImage):
             image = image_model.get_images_by_id([manifest_or_legacy_image.id]).get(
                 manifest_or_legacy_image.id)
-            if image is None or image.repository_id != repository_ref.id:
+            # The V1 id too: SQLite may have given a collected image's id to a new one.
+            if (image is None or image.repository_id != repository_ref.id
+                    or image.docker_image_id != manifest_or_legacy_image.docker_image_id):
                 return None
             image_id, docker_image_id = image.id, image.docker_image_id
             digest, json_data = _manifest_for_image(repository_ref, tag_name, image,

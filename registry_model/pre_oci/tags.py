@@ -83,7 +83,8 @@ class TagLifecycleMixin:
         """End every alive tag whose manifest has this digest; the ended Tags (3 statements)."""
         now = tag_model.now_ts()
         with transaction():
-            owner = manifest_model.get_manifest_owner(manifest.id)
+            owner = manifest_model.get_manifest_owner(manifest.id, manifest.digest,
+                                                      manifest.tag_id)
             if owner is None:
                 return []
             repository_ref = repository_of(owner.tag)
@@ -95,7 +96,8 @@ class TagLifecycleMixin:
                                          expiration_date: Optional[datetime]) -> tuple:
         """Set when the alive tag ends (None: never): ``(previous, changed)`` (2 statements)."""
         previous, changed = tag_model.change_tag_expiration(
-            tag.id, _timestamp(expiration_date), tag_model.now_ts())
+            tag.id, _timestamp(expiration_date), tag_model.now_ts(), name=tag.name,
+            start=tag.lifetime_start_ts)
         if previous is not None:
             previous = datetime.fromtimestamp(previous, tz=UTC)
         return previous, changed
@@ -105,7 +107,8 @@ class TagLifecycleMixin:
         now = tag_model.now_ts()
 
         def write() -> None:
-            owner = manifest_model.get_manifest_owner(manifest.id)
+            owner = manifest_model.get_manifest_owner(manifest.id, manifest.digest,
+                                                      manifest.tag_id)
             if owner is not None:
                 tag_model.set_expiration_for_digest(owner.tag.repository_id, manifest.digest,
                                                     expiration_sec, now)

@@ -402,6 +402,39 @@ def test_the_worker_walks_every_repository_in_batches_and_resumes_where_it_stopp
     assert present(RepositoryTag, *tags) == [tags[0].id]
 
 
+def test_a_dry_run_of_the_worker_counts_a_blob_that_two_collected_repositories_share(
+        initialized_db, store):
+    shared = blob_with_bytes(store, b"shared by two repositories")
+    for _ in range(2):
+        repo = RepositoryFactory(namespace=NamespaceFactory(removed_tag_expiration_s=WINDOW))
+        ended_tag(repo, ImageFactory(repository=repo, storage=shared))
+    before = snapshot()
+
+    predicted, _ = gc.collect_all(store, now=NOW, dry_run=True)
+
+    assert snapshot() == before
+    counts, _ = gc.collect_all(store, now=NOW)
+    kinds = ("tags", "images", "blobs")
+    assert [predicted[kind] for kind in kinds] == [counts[kind] for kind in kinds] == [2, 2, 1]
+    assert present(ImageStorage, shared) == []
+
+
+def test_a_dry_run_of_the_worker_counts_once_a_link_its_blob_takes_along(initialized_db,
+                                                                         store):
+    blob = blob_with_bytes(store, b"dropped with its record, links and all")
+    first, second = (RepositoryFactory(namespace=NamespaceFactory(removed_tag_expiration_s=0))
+                     for _ in range(2))
+    ended_tag(first, ImageFactory(repository=first, storage=blob))
+    blob_model.link_blob(second.id, blob.id, HOUR, NOW - 2 * HOUR)  # expired
+
+    predicted, _ = gc.collect_all(store, now=NOW, dry_run=True)
+    counts, _ = gc.collect_all(store, now=NOW)
+
+    # The first repository's collection drops the blob and the second's expired link with it.
+    kinds = ("images", "links", "blobs")
+    assert [predicted[kind] for kind in kinds] == [counts[kind] for kind in kinds] == [1, 0, 1]
+
+
 def test_the_worker_collects_blob_records_nothing_references(initialized_db, store):
     stray = ImageStorageFactory()
     expired = ImageStorageFactory()
