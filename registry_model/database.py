@@ -268,6 +268,17 @@ def parse_ancestors(ancestors: str) -> list:
     return [int(part) for part in ancestors.split("/") if part]
 
 
+def parent_id(ancestors: str) -> Optional[int]:
+    """The parent's id in an ancestors path (``/7/9/`` gives 9), None for a base image (``/``).
+
+    Reads only the end of the path, where a full parse of a 100-deep chain's
+    path for each of its images would cost more than the query that loaded them.
+    """
+    if len(ancestors) < 2:
+        return None
+    return int(ancestors[ancestors.rindex("/", 0, -1) + 1:-1])
+
+
 def backend_name(database: Database | None = None) -> str:
     """``sqlite``, ``postgresql`` or ``mysql`` for the bound (or given) database."""
     database = database if database is not None else db.obj

@@ -114,20 +114,17 @@ class LegacyImage(namedtuple("LegacyImage", [
     @classmethod
     def for_image(cls, image: Any, parents: Optional[tuple] = None,
                   tags: Optional[Iterable[str]] = None) -> "LegacyImage":
-        """Build from an image row that carries its blob's columns too.
+        """Build from a flat image row that carries its blob's columns too.
 
-        The row is flat (``image_size``, ``uploading`` and ``content_checksum``
-        beside the image's own columns, as the model's image queries return
-        it), or an Image row whose ``storage`` was loaded with it.
+        Beside the image's own columns the row has ``image_size``, ``uploading``
+        and ``content_checksum`` of its blob, as the model's image queries
+        return it.
         """
-        storage = getattr(image, "storage", image)
         created: Optional[datetime] = image.created
-        return cls(id=image.id, docker_image_id=image.docker_image_id, created=created,
-                   comment=image.comment, command=image.command,
-                   image_size=storage.image_size, aggregate_size=image.aggregate_size,
-                   uploading=storage.uploading, v1_metadata_string=image.v1_json_metadata,
-                   blob_digest=storage.content_checksum, parents=parents,
-                   tags=tuple(tags) if tags is not None else None)
+        return cls(image.id, image.docker_image_id, created, image.comment, image.command,
+                   image.image_size, image.aggregate_size, image.uploading,
+                   image.v1_json_metadata, image.content_checksum, parents,
+                   tuple(tags) if tags is not None else None)
 
 
 class Label(namedtuple("Label", ["id", "key", "value", "uuid", "source_type_name",

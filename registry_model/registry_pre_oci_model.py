@@ -9,7 +9,7 @@ import logging
 from typing import Optional, Sequence
 
 from registry_model import validation
-from registry_model.database import parse_ancestors
+from registry_model.database import parent_id, parse_ancestors
 from registry_model.datatypes import Label, LegacyImage, Manifest, RepositoryReference, Tag
 from registry_model.interface import RegistryDataInterface
 from registry_model.model import image as image_model
@@ -32,12 +32,18 @@ def _label(row) -> Label:
                            lookup.media_type_name(row.media_type_id))
 
 
+def _labels(rows: list) -> list:
+    """Labels of many rows, the lookup names read once for all of them."""
+    source_names, media_names = lookup.names("source_types"), lookup.names("media_types")
+    return [Label.for_label(row, source_names[row.source_type_id],
+                            media_names[row.media_type_id]) for row in rows]
+
+
 def _legacy_images(images: list, tags_by_image: Optional[dict]) -> dict:
     """LegacyImages by id, each with its full parent chain, built root first."""
     built: dict = {}
     for row in sorted(images, key=lambda image: image.ancestors.count("/")):
-        ancestor_ids = parse_ancestors(row.ancestors)
-        parent = built.get(ancestor_ids[-1]) if ancestor_ids else None
+        parent = built.get(parent_id(row.ancestors))
         parents = (parent,) + parent.parents if parent is not None else ()
         tags = tags_by_image.get(row.id, ()) if tags_by_image is not None else None
         built[row.id] = LegacyImage.for_image(row, parents=parents, tags=tags)
@@ -141,8 +147,8 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
     def list_manifest_labels(self, manifest: Manifest,
                              key_prefix: Optional[str] = None) -> list:
         """The manifest's labels in creation order, optionally by key prefix (1 statement)."""
-        return [_label(row) for row in label_model.list_manifest_labels(
-            manifest.id, key_prefix, manifest.digest, manifest.tag_id)]
+        return _labels(label_model.list_manifest_labels(manifest.id, key_prefix,
+                                                        manifest.digest, manifest.tag_id))
 
     @stale_ok(confirm_miss=True)
     def get_manifest_label(self, manifest: Manifest, label_uuid: str) -> Optional[Label]:

@@ -26,6 +26,8 @@ from registry_model.database import (
     configure,
     db,
     is_transient_conflict,
+    parent_id,
+    parse_ancestors,
     run_with_retry,
     transaction,
 )
@@ -416,3 +418,9 @@ def test_a_manifest_over_64_kib_reads_back_whole(registry_model):
     assert len(by_tag.manifest_bytes) == len(manifest_bytes)
     assert by_tag.manifest_bytes == manifest_bytes
     assert by_digest.manifest_bytes == manifest_bytes
+
+
+@pytest.mark.parametrize("ancestors", ["/", "/7/", "/7/9/", "/1/22/333/4444/"])
+def test_parent_id_is_the_last_id_of_the_ancestors_path(ancestors):
+    ids = parse_ancestors(ancestors)
+    assert parent_id(ancestors) == (ids[-1] if ids else None)

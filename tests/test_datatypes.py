@@ -168,12 +168,11 @@ def test_manifest_media_type_tells_signed_from_unsigned_schema1(document, media_
     assert manifest.media_type == media_type
 
 
-def test_legacy_image_for_image_reads_the_storage_loaded_with_the_row():
+def test_legacy_image_for_image_reads_the_blob_columns_of_the_flat_row():
     created = datetime.datetime(2020, 1, 2)
-    storage = SimpleNamespace(image_size=10, uploading=False, content_checksum="sha256:x")
     row = SimpleNamespace(id=2, docker_image_id="ab" * 32, created=created, comment="c",
                           command="cmd", aggregate_size=30, v1_json_metadata="{}",
-                          storage=storage)
+                          image_size=10, uploading=False, content_checksum="sha256:x")
     parent = LegacyImage.for_image(row)
     image = LegacyImage.for_image(row, parents=(parent,), tags=iter(["a", "b"]))
     assert (image.id, image.docker_image_id, image.created, image.comment, image.command,

@@ -80,7 +80,12 @@ def tables() -> LookupTables:
 
 
 def _name(field: str, row_id: int) -> str:
-    return _loaded()[2][field][row_id]
+    return names(field)[row_id]
+
+
+def names(field: str) -> dict:
+    """``{id: name}`` of one lookup table (``kinds``, ``media_types``, ...), bound database."""
+    return _loaded()[2][field]
 
 
 def clear() -> None:
