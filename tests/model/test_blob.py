@@ -5,13 +5,13 @@ import pytest
 
 from registry_model import errors
 from registry_model.database import (
-    ALL_MODELS,
     ImageStorage,
     ImageStoragePlacement,
     UploadedBlob,
 )
 from registry_model.model import blob as blob_model
 from registry_model.model import lookup
+from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import (
     ImageFactory,
     ImageStorageFactory,
@@ -25,10 +25,6 @@ HOUR = 3600
 
 def _digest(seed: str) -> str:
     return "sha256:" + hashlib.sha256(seed.encode("utf-8")).hexdigest()
-
-
-def _row_counts() -> dict:
-    return {model.__name__: model.select().count() for model in ALL_MODELS}
 
 
 @pytest.fixture
@@ -116,12 +112,12 @@ def test_get_or_create_blob_creates_a_finished_blob_placed_in_the_location(initi
 
 def test_get_or_create_blob_reuses_the_finished_blob_of_that_digest(initialized_db):
     existing = ImageStorageFactory(content_checksum=_digest("shared"), image_size=7)
-    before = _row_counts()
+    before = snapshot_rows()
     again = blob_model.get_or_create_blob(_digest("shared"), 999, None,
                                           lookup.location_id("local"))
     assert again.id == existing.id
     assert again.image_size == 7
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_get_or_create_blob_never_reuses_a_blob_still_uploading(initialized_db):
@@ -132,20 +128,20 @@ def test_get_or_create_blob_never_reuses_a_blob_still_uploading(initialized_db):
 
 
 def test_get_or_create_blob_rejects_a_malformed_digest_before_writing(initialized_db):
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.InvalidDigestException):
         blob_model.get_or_create_blob("sha256:short", 1, None, lookup.location_id("local"))
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 @pytest.mark.parametrize("expiration", [-1, 1.5, "60", None, True])
 def test_link_blob_rejects_a_bad_expiration_before_writing(repos, expiration):
     repo, _ = repos
     blob = ImageStorageFactory()
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.DataModelException):
         blob_model.link_blob(repo.id, blob.id, expiration, NOW)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_mount_blob_links_it_into_the_target_until_expiry(repos):
@@ -168,19 +164,19 @@ def test_mount_blob_of_a_missing_or_unfinished_blob_is_none_and_writes_nothing(r
     gone_id = gone.id
     ImageStoragePlacement.delete().where(ImageStoragePlacement.storage == gone_id).execute()
     ImageStorage.delete().where(ImageStorage.id == gone_id).execute()
-    before = _row_counts()
+    before = snapshot_rows()
     assert blob_model.mount_blob(gone_id, target.id, HOUR, NOW) is None
     assert blob_model.mount_blob(uploading.id, target.id, HOUR, NOW) is None
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_mount_blob_rejects_a_negative_expiration_and_writes_nothing(repos):
     _, target = repos
     blob = ImageStorageFactory()
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.DataModelException):
         blob_model.mount_blob(blob.id, target.id, -5, NOW)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_mount_blob_costs_two_statements(repos):

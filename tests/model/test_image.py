@@ -5,18 +5,15 @@ import hashlib
 import pytest
 
 from registry_model import errors
-from registry_model.database import ALL_MODELS, MAX_ANCESTORS_LENGTH, Image, parse_ancestors
+from registry_model.database import MAX_ANCESTORS_LENGTH, Image, parse_ancestors
 from registry_model.model import image as image_model
+from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import (
     ImageFactory,
     ImageStorageFactory,
     RepositoryFactory,
 )
 from registry_model.testing.queries import count_statements
-
-
-def _row_counts() -> dict:
-    return {model.__name__: model.select().count() for model in ALL_MODELS}
 
 
 def _v1_id(n: int) -> str:
@@ -67,19 +64,19 @@ def test_create_image_leaves_aggregate_size_unknown_when_a_size_is_unknown(initi
 def test_create_image_rejects_a_parent_from_another_repository(initialized_db):
     repo = RepositoryFactory()
     foreign_parent = ImageFactory()
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.InvalidImageException):
         image_model.create_image(repo, _v1_id(1), foreign_parent.storage, parent=foreign_parent)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_create_image_rejects_a_v1_id_used_in_the_repository(initialized_db):
     existing = ImageFactory(docker_image_id=_v1_id(1))
     storage = ImageStorageFactory()
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.DuplicateException):
         image_model.create_image(existing.repository, _v1_id(1), storage)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_the_same_v1_id_may_live_in_two_repositories(initialized_db):
@@ -95,10 +92,10 @@ def test_the_same_v1_id_may_live_in_two_repositories(initialized_db):
 def test_create_image_rejects_a_malformed_v1_id(initialized_db, docker_image_id):
     repo = RepositoryFactory()
     storage = ImageStorageFactory()
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.InvalidNameException):
         image_model.create_image(repo, docker_image_id, storage)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_create_image_rejects_a_chain_too_deep_for_the_ancestors_column(initialized_db):
@@ -106,11 +103,11 @@ def test_create_image_rejects_a_chain_too_deep_for_the_ancestors_column(initiali
     deep_path = "/" + "1/" * ((MAX_ANCESTORS_LENGTH - 1) // 2)
     assert len(deep_path) in (MAX_ANCESTORS_LENGTH - 1, MAX_ANCESTORS_LENGTH)
     deepest = ImageFactory(ancestors=deep_path)
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.InvalidImageException):
         image_model.create_image(deepest.repository, _v1_id(1), deepest.storage,
                                  parent=deepest)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_parse_ancestors_reads_ids_root_first():

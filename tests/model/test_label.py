@@ -2,17 +2,14 @@
 import pytest
 
 from registry_model import errors
-from registry_model.database import ALL_MODELS, Label, RepositoryTag, TagManifestLabel
+from registry_model.database import Label, RepositoryTag, TagManifestLabel
 from registry_model.model import label as label_model
 from registry_model.model import lookup
+from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import TagManifestFactory
 from registry_model.testing.queries import count_statements
 
 NOW = 1_700_000_000
-
-
-def _row_counts() -> dict:
-    return {model.__name__: model.select().count() for model in ALL_MODELS}
 
 
 @pytest.fixture
@@ -70,10 +67,10 @@ def test_create_manifest_label_accepts_keys_that_follow_the_rules(manifest, key)
                                  "a_b", "a b", "a" * 256, "caf\u00e9", "a\x00", "a\n", None, 7])
 @pytest.mark.parametrize("source", ["api", "internal"])
 def test_create_manifest_label_rejects_bad_user_keys_before_writing(manifest, key, source):
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.InvalidLabelKeyException):
         label_model.create_manifest_label(manifest.id, key, "v", source)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 @pytest.mark.parametrize("key", ["Com.Example_Key", "with space", "a..b", "-a-", "caf\u00e9",
@@ -85,10 +82,10 @@ def test_manifest_source_keys_are_stored_as_written(manifest, key):
 
 @pytest.mark.parametrize("key", ["", "a" * 256, "a\x00b", None])
 def test_manifest_source_keys_still_need_storable_text(manifest, key):
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.InvalidLabelKeyException):
         label_model.create_manifest_label(manifest.id, key, "v", "manifest")
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 @pytest.mark.parametrize("arguments, exception", [
@@ -102,12 +99,12 @@ def test_manifest_source_keys_still_need_storable_text(manifest, key):
 ])
 def test_create_manifest_label_rejects_bad_input_before_writing(manifest, arguments,
                                                                 exception):
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(exception):
         label_model.create_manifest_label(**{"tag_manifest_id": manifest.id, "key": "k",
                                              "value": "v", "source_type_name": "api",
                                              **arguments})
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_unknown_errors_for_lookups_share_a_base_class():
@@ -194,10 +191,10 @@ def test_delete_manifest_label_removes_a_mutable_label_and_returns_it(manifest, 
 
 def test_delete_manifest_label_of_an_immutable_source_raises_and_keeps_it(manifest):
     label = label_model.create_manifest_label(manifest.id, "k", "v", "manifest")
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.ImmutableLabelException):
         label_model.delete_manifest_label(manifest.id, label.uuid)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
     assert label_model.get_manifest_label(manifest.id, label.uuid).id == label.id
 
 
@@ -210,9 +207,9 @@ def test_delete_manifest_label_answers_none_and_deletes_nothing(manifest, which)
         "malformed": (manifest.id, "nope"),
         "unknown": (manifest.id, "00000000-0000-0000-0000-000000000000"),
     }[which]
-    before = _row_counts()
+    before = snapshot_rows()
     assert label_model.delete_manifest_label(manifest_id, label_uuid) is None
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_create_manifest_labels_writes_many_in_order_in_three_statements(manifest,
@@ -232,12 +229,12 @@ def test_create_manifest_labels_writes_many_in_order_in_three_statements(manifes
 
 
 def test_create_manifest_labels_checks_every_label_before_writing(manifest, initialized_db):
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.InvalidLabelKeyException):
         label_model.create_manifest_labels(manifest.id, manifest.tag.repository_id,
                                            [("good", "v", "api", None),
                                             ("Bad Key", "v", "api", None)])
-    assert _row_counts() == before
+    assert snapshot_rows() == before
     with count_statements() as counted:
         assert label_model.create_manifest_labels(manifest.id, manifest.tag.repository_id,
                                                   []) == []

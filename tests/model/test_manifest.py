@@ -6,7 +6,6 @@ import pytest
 
 from registry_model import errors
 from registry_model.database import (
-    ALL_MODELS,
     Image,
     RepositoryTag,
     TagManifest,
@@ -15,6 +14,7 @@ from registry_model.database import (
 from registry_model.model import image as image_model
 from registry_model.model import label as label_model
 from registry_model.model import manifest as manifest_model
+from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import (
     ImageStorageFactory,
     RepositoryFactory,
@@ -25,10 +25,6 @@ from registry_model.testing.queries import count_statements
 
 NOW = 1_700_000_000
 MANIFEST = '{\n   "schemaVersion": 1,\n   "name": "devtable/simple",\n   "tag": "caf\u00e9"\n}'
-
-
-def _row_counts() -> dict:
-    return {model.__name__: model.select().count() for model in ALL_MODELS}
 
 
 def _digest(data: bytes) -> str:
@@ -63,10 +59,10 @@ def test_manifest_text_rejects_what_the_column_cannot_hold(manifest_bytes):
 
 def test_store_tag_manifest_rejects_a_second_manifest_for_the_tag(initialized_db):
     existing = TagManifestFactory()
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.DuplicateException):
         manifest_model.store_tag_manifest(existing.tag, _digest(b"{}"), b"{}")
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 @pytest.mark.parametrize("digest, manifest_bytes, exception", [
@@ -79,10 +75,10 @@ def test_store_tag_manifest_rejects_a_second_manifest_for_the_tag(initialized_db
 def test_store_tag_manifest_rejects_bad_input_before_writing(initialized_db, digest,
                                                              manifest_bytes, exception):
     tag = RepositoryTagFactory()
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(exception):
         manifest_model.store_tag_manifest(tag, digest, manifest_bytes)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_get_tag_manifest_finds_the_manifest_of_a_tag_row(initialized_db):
@@ -223,11 +219,11 @@ def test_store_manifest_and_retarget_tag_needs_every_layer_linked(initialized_db
     repo = RepositoryFactory()
     layers = _push_layers(repo, 1) + _push_layers(RepositoryFactory(), 1, linked=False)
     data = b'{"schemaVersion": 1}'
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.ManifestBlobUnknownException):
         manifest_model.store_manifest_and_retarget_tag(repo.id, "latest", _digest(data), data,
                                                        layers, {"a": "b"}, NOW)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 @pytest.mark.parametrize("tag_name, digest, layer_count, exception", [
@@ -239,8 +235,8 @@ def test_store_manifest_and_retarget_tag_rejects_bad_input_before_writing(
         initialized_db, tag_name, digest, layer_count, exception):
     repo = RepositoryFactory()
     layers = _push_layers(repo, layer_count)
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(exception):
         manifest_model.store_manifest_and_retarget_tag(repo.id, tag_name, digest, b"{}",
                                                        layers, {}, NOW)
-    assert _row_counts() == before
+    assert snapshot_rows() == before

@@ -2,13 +2,10 @@
 import pytest
 
 from registry_model import errors
-from registry_model.database import ALL_MODELS, DEFAULT_TAG_EXPIRATION_S, Namespace
+from registry_model.database import DEFAULT_TAG_EXPIRATION_S, Namespace
 from registry_model.model import namespace as namespace_model
+from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import NamespaceFactory
-
-
-def _row_counts() -> dict:
-    return {model.__name__: model.select().count() for model in ALL_MODELS}
 
 
 def test_create_namespace_stores_name_and_default_time_machine_window(initialized_db):
@@ -26,27 +23,27 @@ def test_create_namespace_keeps_a_custom_time_machine_window(initialized_db):
 
 def test_create_namespace_rejects_a_taken_name(initialized_db):
     NamespaceFactory(name="devtable")
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.DuplicateException):
         namespace_model.create_namespace("devtable")
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 @pytest.mark.parametrize("name", ["", "DevTable", "dev table", "-devtable", "devtable-",
                                   "a" * 256, None, 42])
 def test_create_namespace_rejects_invalid_names(initialized_db, name):
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.InvalidNameException):
         namespace_model.create_namespace(name)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 @pytest.mark.parametrize("window", [-1, 1.5, "14d", None])
 def test_create_namespace_rejects_a_bad_time_machine_window(initialized_db, window):
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.DataModelException):
         namespace_model.create_namespace("devtable", removed_tag_expiration_s=window)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_get_namespace_finds_by_exact_name(initialized_db):

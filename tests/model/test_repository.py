@@ -2,15 +2,12 @@
 import pytest
 
 from registry_model import errors
-from registry_model.database import ALL_MODELS, Repository, RepositoryState
+from registry_model.database import Repository, RepositoryState
 from registry_model.model import lookup
 from registry_model.model import repository as repository_model
+from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
 from registry_model.testing.queries import count_statements
-
-
-def _row_counts() -> dict:
-    return {model.__name__: model.select().count() for model in ALL_MODELS}
 
 
 def test_create_repository_stores_every_field(initialized_db):
@@ -45,17 +42,17 @@ def test_create_repository_allows_the_same_name_in_two_namespaces(initialized_db
 
 def test_create_repository_rejects_a_duplicate(initialized_db):
     RepositoryFactory(namespace__name="devtable", name="simple")
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.DuplicateException):
         repository_model.create_repository("devtable", "simple")
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_create_repository_needs_an_existing_namespace(initialized_db):
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.NotFoundException):
         repository_model.create_repository("nobody", "simple")
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 @pytest.mark.parametrize("arguments, exception", [
@@ -69,11 +66,11 @@ def test_create_repository_needs_an_existing_namespace(initialized_db):
 def test_create_repository_rejects_bad_input_before_writing(initialized_db, arguments,
                                                             exception):
     NamespaceFactory(name="devtable")
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(exception):
         repository_model.create_repository(**{"namespace_name": "devtable", "name": "simple",
                                                **arguments})
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_get_repository_finds_any_state_with_namespace_loaded(initialized_db):
@@ -140,16 +137,16 @@ def test_set_repository_state_accepts_the_integer_value(initialized_db):
 def test_set_repository_state_of_a_vanished_repository_raises(initialized_db):
     repo = RepositoryFactory()
     Repository.delete().where(Repository.id == repo.id).execute()
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.NotFoundException):
         repository_model.set_repository_state(repo, RepositoryState.READ_ONLY)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_set_repository_state_rejects_an_unknown_state(initialized_db):
     repo = RepositoryFactory()
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.DataModelException):
         repository_model.set_repository_state(repo, 42)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
     assert Repository.get_by_id(repo.id).state is RepositoryState.NORMAL

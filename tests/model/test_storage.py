@@ -3,20 +3,16 @@ import pytest
 
 from registry_model import errors
 from registry_model.database import (
-    ALL_MODELS,
     ImageStorage,
     ImageStorageLocation,
     ImageStoragePlacement,
 )
 from registry_model.model import lookup
 from registry_model.model import storage as storage_model
+from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import ImageStorageFactory
 
 DIGEST = "sha256:" + "ab" * 32
-
-
-def _row_counts() -> dict:
-    return {model.__name__: model.select().count() for model in ALL_MODELS}
 
 
 @pytest.fixture
@@ -80,10 +76,10 @@ def test_the_same_digest_may_have_several_records(initialized_db):
     ({"locations": ["local", "moon"]}, errors.UnknownLookupValueException),
 ])
 def test_create_storage_rejects_bad_input_before_writing(initialized_db, arguments, exception):
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(exception):
         storage_model.create_storage(**{"content_checksum": DIGEST, **arguments})
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_get_storage_locations_sorts_names_and_ignores_other_blobs(initialized_db,

@@ -5,8 +5,9 @@ import peewee
 import pytest
 
 from registry_model import errors
-from registry_model.database import ALL_MODELS, RepositoryTag
+from registry_model.database import RepositoryTag
 from registry_model.model import tag as tag_model
+from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import (
     ImageFactory,
     RepositoryFactory,
@@ -16,10 +17,6 @@ from registry_model.testing.factories import (
 from registry_model.testing.queries import count_statements
 
 NOW = 1_700_000_000
-
-
-def _row_counts() -> dict:
-    return {model.__name__: model.select().count() for model in ALL_MODELS}
 
 
 def _rows(repo, name=None) -> list:
@@ -114,10 +111,10 @@ def test_moving_a_tag_keeps_ended_rows_and_other_tags_untouched(repo):
 def test_create_or_update_tag_rejects_an_image_of_another_repository(repo):
     RepositoryTagFactory(repository=repo, name="latest", lifetime_start_ts=NOW - 100)
     foreign = ImageFactory()
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.InvalidImageException):
         tag_model.create_or_update_tag(repo, "latest", foreign, now=NOW)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
     assert _rows(repo, "latest")[0].lifetime_end_ts is None
 
 
@@ -125,10 +122,10 @@ def test_create_or_update_tag_rejects_an_image_of_another_repository(repo):
                                   "tag/slash", None])
 def test_create_or_update_tag_rejects_invalid_names(repo, name):
     image = ImageFactory(repository=repo)
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.InvalidNameException):
         tag_model.create_or_update_tag(repo, name, image, now=NOW)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_move_tag_works_inside_the_callers_transaction(repo, initialized_db):
@@ -167,10 +164,10 @@ def test_delete_tag_without_an_alive_row_returns_none_and_writes_nothing(repo):
     RepositoryTagFactory(repository=repo, name="gone", lifetime_start_ts=NOW - 100,
                          lifetime_end_ts=NOW - 50)
     RepositoryTagFactory(name="latest")  # another repository's tag of that name
-    before = _row_counts()
+    before = snapshot_rows()
     assert tag_model.delete_tag(repo, "gone", now=NOW) is None
     assert tag_model.delete_tag(repo, "latest", now=NOW) is None
-    assert _row_counts() == before
+    assert snapshot_rows() == before
     assert _rows(repo, "gone")[0].lifetime_end_ts == NOW - 50
 
 
@@ -182,20 +179,20 @@ def test_delete_tag_twice_returns_none_the_second_time(repo):
 
 
 def test_delete_tag_rejects_an_invalid_name(repo):
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.InvalidNameException):
         tag_model.delete_tag(repo, "bad name", now=NOW)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_the_database_rejects_a_second_row_without_end(repo, initialized_db):
     alive = RepositoryTagFactory(repository=repo, name="latest", lifetime_start_ts=NOW - 100)
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(peewee.IntegrityError):
         with initialized_db.atomic():
             RepositoryTag.insert(repository=repo.id, name="latest", image=alive.image_id,
                                  lifetime_start_ts=NOW).execute()
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_the_database_allows_many_ended_rows_and_one_open_row_per_name(repo, initialized_db):
@@ -368,11 +365,11 @@ def test_change_tag_expiration_refuses_an_end_before_the_start_or_a_dead_row(rep
     tag = RepositoryTagFactory(repository=repo, lifetime_start_ts=NOW - 10)
     dead = RepositoryTagFactory(repository=repo, lifetime_start_ts=NOW - 10,
                                 lifetime_end_ts=NOW - 5)
-    before = _row_counts()
+    before = snapshot_rows()
     assert tag_model.change_tag_expiration(tag.id, NOW - 10, NOW) == (None, False)
     assert tag_model.change_tag_expiration(dead.id, NOW + 60, NOW) == (None, False)
     assert tag_model.change_tag_expiration(-1, NOW + 60, NOW) == (None, False)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
     assert RepositoryTag.get_by_id(tag.id).lifetime_end_ts is None
     assert RepositoryTag.get_by_id(dead.id).lifetime_end_ts == NOW - 5
 

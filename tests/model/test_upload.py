@@ -7,7 +7,6 @@ import pytest
 
 from registry_model import errors
 from registry_model.database import (
-    ALL_MODELS,
     BlobUpload,
     ImageStorage,
     ImageStoragePlacement,
@@ -16,15 +15,12 @@ from registry_model.database import (
 from registry_model.model import blob as blob_model
 from registry_model.model import lookup
 from registry_model.model import upload as upload_model
+from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import ImageStorageFactory, RepositoryFactory
 
 NOW = 1_700_000_000
 HOUR = 3600
 DIGEST = "sha256:" + hashlib.sha256(b"layer").hexdigest()
-
-
-def _row_counts() -> dict:
-    return {model.__name__: model.select().count() for model in ALL_MODELS}
 
 
 def _new_id() -> str:
@@ -60,12 +56,12 @@ def test_create_upload_without_metadata_stores_none(repo):
 def test_create_upload_refuses_an_id_in_use_and_keeps_the_first(repo):
     upload_id = _started(repo, metadata={"first": True})
     other_repo = RepositoryFactory()
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(errors.DuplicateException):
         upload_model.create_upload(repo.id, upload_id, "local", None, NOW + 1)
     with pytest.raises(errors.DuplicateException):
         upload_model.create_upload(other_repo.id, upload_id, "local", None, NOW + 1)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
     stored = BlobUpload.get(BlobUpload.uuid == upload_id)
     assert (stored.repository_id, json.loads(stored.storage_metadata)) == (repo.id,
                                                                          {"first": True})
@@ -83,10 +79,10 @@ def test_create_upload_refuses_an_id_in_use_and_keeps_the_first(repo):
 ])
 def test_create_upload_rejects_bad_input_and_writes_nothing(repo, upload_id, location, metadata,
                                                             error):
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(error):
         upload_model.create_upload(repo.id, upload_id, location, metadata, NOW)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 def test_get_upload_finds_it_only_in_its_repository(repo):
@@ -194,11 +190,11 @@ def test_commit_of_a_deleted_or_committed_upload_is_none_and_writes_nothing(repo
     upload_model.delete_upload(deleted)
     committed = _started(repo)
     upload_model.commit_upload(committed, DIGEST, HOUR, NOW)
-    before = _row_counts()
+    before = snapshot_rows()
     assert upload_model.commit_upload(deleted, DIGEST, HOUR, NOW) is None
     assert upload_model.commit_upload(committed, DIGEST, HOUR, NOW) is None
     assert upload_model.commit_upload("not-a-uuid", DIGEST, HOUR, NOW) is None
-    assert _row_counts() == before
+    assert snapshot_rows() == before
 
 
 @pytest.mark.parametrize("digest,expiration,error", [
@@ -210,8 +206,8 @@ def test_commit_of_a_deleted_or_committed_upload_is_none_and_writes_nothing(repo
 ])
 def test_commit_upload_rejects_bad_input_and_keeps_the_upload(repo, digest, expiration, error):
     upload_id = _started(repo)
-    before = _row_counts()
+    before = snapshot_rows()
     with pytest.raises(error):
         upload_model.commit_upload(upload_id, digest, expiration, NOW)
-    assert _row_counts() == before
+    assert snapshot_rows() == before
     assert upload_model.get_upload(repo.id, upload_id) is not None
