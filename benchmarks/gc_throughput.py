@@ -38,7 +38,8 @@ from registry_model.database import (
     configure,
 )
 from registry_model.migration import upgrade
-from registry_model.model import gc, lookup
+from registry_model.model import lookup
+from registry_model.pre_oci import collector as gc
 from registry_model.testing.databases import scratch_database_uri
 from registry_model.testing.queries import count_statements
 

@@ -15,7 +15,8 @@ from datetime import datetime
 from registry_model import registry_model
 from registry_model.database import DEFAULT_URI, configure
 from registry_model.migration import upgrade
-from registry_model.model import image, manifest, namespace, repository, storage, tag
+from registry_model.model import namespace, repository, storage
+from registry_model.pre_oci import image, manifest, tag
 
 NAMESPACE, NAME = "acme", "hello"
 LAYERS = ["base", "runtime", "app"]  # a 3-image chain: base <- runtime <- app

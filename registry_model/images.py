@@ -56,7 +56,6 @@ from registry_model.archive import (
 )
 from registry_model.blobstore import BlobNotFoundException, BlobStore, ResumableSHA256
 from registry_model.blobstore import UploadNotFoundException as StoreUploadNotFound
-from registry_model.database import RepositoryState, transaction
 from registry_model.datatypes import Manifest, RepositoryReference, Tag
 from registry_model.interface import RegistryDataInterface
 from registry_model.manifests import (
@@ -67,6 +66,8 @@ from registry_model.manifests import (
 )
 from registry_model.model import namespace as namespace_model
 from registry_model.model import repository as repository_model
+from registry_model.model.tables import RepositoryState
+from registry_model.transactions import transaction
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from peewee import Database
 from playhouse.migrations import Migration, Runner
 
-from registry_model.database import db
+from registry_model.connection import db
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from peewee import (
 )
 from playhouse.fields import IntEnumField
 
-from registry_model.database import db
+from registry_model.connection import db
 
 # Field classes whose driver values already are what peewee would return on
 # every backend; anything else (booleans from SQLite/MySQL integers, enums,

@@ -10,13 +10,13 @@ from typing import Iterator
 
 import pytest
 
-from registry_model import errors
+from registry_model import clock, errors
 from registry_model.database import ALL_MODELS
-from registry_model.model import label as label_model
-from registry_model.model import manifest as manifest_model
 from registry_model.model import namespace as namespace_model
 from registry_model.model import repository as repository_model
-from registry_model.model import tag as tag_model
+from registry_model.pre_oci import label as label_model
+from registry_model.pre_oci import manifest as manifest_model
+from registry_model.pre_oci import tag as tag_model
 from registry_model.testing.factories import TagManifestFactory
 
 
@@ -273,7 +273,7 @@ def test_malformed_digests_find_no_manifest(registry_model, world, malformed, al
     with nothing_written():
         assert registry_model.lookup_manifest_by_digest(world.ref, digest,
                                                         allow_dead=allow_dead) is None
-        assert manifest_model.find_manifest_by_digest(world.ref.id, digest, tag_model.now_ts(),
+        assert manifest_model.find_manifest_by_digest(world.ref.id, digest, clock.now_ts(),
                                                       allow_dead=allow_dead) is None
     # The real digest is found, so None above is about the input alone.
     assert registry_model.lookup_manifest_by_digest(world.ref, world.manifest.digest) is not None
@@ -312,7 +312,7 @@ def test_lookups_with_bad_names_find_nothing(registry_model, world, name):
         assert repository_model.get_repository(name, "simple") is None
         assert repository_model.get_repository("devtable", name) is None
         assert registry_model.find_matching_tag(world.ref, [name]) is None
-        assert tag_model.get_tag(world.repository.id, name, tag_model.now_ts()) is None
+        assert tag_model.get_tag(world.repository.id, name, clock.now_ts()) is None
         assert registry_model.get_legacy_image(world.ref, name) is None
 
 

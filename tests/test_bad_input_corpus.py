@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_model import errors, validation
+from registry_model import clock, errors, validation
 from registry_model.database import transaction
 from registry_model.manifests import (
     DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE,
@@ -31,14 +31,14 @@ from registry_model.manifests import (
     parse_manifest_from_bytes,
 )
 from registry_model.model import blob as blob_model
-from registry_model.model import image as image_model
-from registry_model.model import label as label_model
 from registry_model.model import lookup
-from registry_model.model import manifest as manifest_model
 from registry_model.model import namespace as namespace_model
 from registry_model.model import repository as repository_model
 from registry_model.model import storage as storage_model
-from registry_model.model import tag as tag_model
+from registry_model.pre_oci import image as image_model
+from registry_model.pre_oci import label as label_model
+from registry_model.pre_oci import manifest as manifest_model
+from registry_model.pre_oci import tag as tag_model
 from registry_model.testing.databases import snapshot_rows as snapshot
 from registry_model.testing.factories import (
     NamespaceFactory,
@@ -93,7 +93,7 @@ def link_blobs(ref, digests) -> None:
     with transaction():
         for digest in sorted(set(digests)):
             blob = blob_model.get_or_create_blob(digest, 1234, None, location)
-            blob_model.link_blob(ref.id, blob.id, 3600, tag_model.now_ts())
+            blob_model.link_blob(ref.id, blob.id, 3600, clock.now_ts())
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from registry_model import errors
+from registry_model import clock, errors
 from registry_model.database import (
     Image,
     Repository,
@@ -24,11 +24,11 @@ from registry_model.database import (
     configure,
     db,
 )
-from registry_model.model import image as image_model
 from registry_model.model import namespace as namespace_model
 from registry_model.model import repository as repository_model
 from registry_model.model import storage as storage_model
-from registry_model.model import tag as tag_model
+from registry_model.pre_oci import image as image_model
+from registry_model.pre_oci import tag as tag_model
 
 WORKERS = 8
 MOVES_PER_WORKER = 50
@@ -160,7 +160,7 @@ def test_concurrent_moves_keep_one_alive_row_and_an_unbroken_history(scratch_uri
     assert rows[0].id == initial.id
     alive = [row for row in rows if row.lifetime_end_ts is None]
     assert [row.id for row in alive] == [rows[-1].id]
-    assert tag_model.get_tag(repository.id, "latest", tag_model.now_ts()).id == rows[-1].id
+    assert tag_model.get_tag(repository.id, "latest", clock.now_ts()).id == rows[-1].id
     for earlier, later in zip(rows, rows[1:], strict=False):
         # Each move ends the previous row at the very second the next one starts.
         assert earlier.lifetime_end_ts == later.lifetime_start_ts, (earlier.id, later.id)

@@ -17,7 +17,7 @@ from peewee import JOIN
 
 from registry_model import errors, registry_model
 from registry_model.database import Label, RepositoryTag, TagManifestLabel
-from registry_model.model.label_handlers import EXPIRES_AFTER_KEY, parse_duration
+from registry_model.pre_oci.label_handlers import EXPIRES_AFTER_KEY, parse_duration
 from registry_model.testing.factories import TagManifestFactory
 from registry_model.testing.processes import run_in_processes
 

@@ -32,7 +32,7 @@ from registry_model.database import (
     transaction,
 )
 from registry_model.migration import upgrade
-from registry_model.model import manifest as manifest_model
+from registry_model.pre_oci import manifest as manifest_model
 from registry_model.testing.databases import scratch_database_uri
 from registry_model.testing.factories import (
     ImageFactory,

@@ -30,13 +30,13 @@ from registry_model import errors
 from registry_model.database import RepositoryState, backend_name, configure, db
 from registry_model.manifests import DockerSchema1ManifestBuilder
 from registry_model.migration import upgrade
-from registry_model.model import image as image_model
 from registry_model.model import lookup
-from registry_model.model import manifest as manifest_model
 from registry_model.model import namespace as namespace_model
 from registry_model.model import repository as repository_model
 from registry_model.model import storage as storage_model
-from registry_model.model import tag as tag_model
+from registry_model.pre_oci import image as image_model
+from registry_model.pre_oci import manifest as manifest_model
+from registry_model.pre_oci import tag as tag_model
 from registry_model.registry_pre_oci_model import PreOCIModel
 from registry_model.testing.databases import scratch_database_uri
 from registry_model.testing.databases import snapshot_rows as snapshot
@@ -481,7 +481,7 @@ def test_a_deadlock_at_any_statement_of_a_write_is_retried_or_reported(server, s
     for index in range(100):
         deadlock = DeadlockAt(database, index)
         with mock.patch.object(database, "execute_sql", deadlock), \
-                mock.patch("registry_model.database.time.sleep"):
+                mock.patch("registry_model.transactions.time.sleep"):
             try:
                 call()
             except errors.ConcurrentWriteException:

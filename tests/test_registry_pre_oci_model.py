@@ -15,8 +15,8 @@ from registry_model.datatypes import (
     Tag,
 )
 from registry_model.model import lookup
-from registry_model.model import manifest as manifest_model
 from registry_model.model import repository as repository_model
+from registry_model.pre_oci import manifest as manifest_model
 from registry_model.testing.factories import (
     ImageFactory,
     RepositoryFactory,

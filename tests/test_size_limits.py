@@ -17,15 +17,15 @@ from typing import Iterator
 
 import pytest
 
-from registry_model import errors, validation
+from registry_model import clock, errors, validation
 from registry_model.manifests import DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE, parse_manifest_from_bytes
 from registry_model.model import blob as blob_model
-from registry_model.model import image as image_model
-from registry_model.model import label as label_model
 from registry_model.model import lookup
-from registry_model.model import manifest as manifest_model
 from registry_model.model import storage as storage_model
-from registry_model.model import tag as tag_model
+from registry_model.pre_oci import image as image_model
+from registry_model.pre_oci import label as label_model
+from registry_model.pre_oci import manifest as manifest_model
+from registry_model.pre_oci import tag as tag_model
 from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import TagManifestFactory
 from registry_model.testing.queries import count_statements
@@ -54,7 +54,7 @@ def world(registry_model):
                                       tag__repository__name="repo", tag__name="latest")
     ref = registry_model.lookup_repository("limits", "repo")
     blob = blob_model.get_or_create_blob(BLOB, 1234, None, lookup.location_id("local"))
-    blob_model.link_blob(ref.id, blob.id, 3600, tag_model.now_ts())
+    blob_model.link_blob(ref.id, blob.id, 3600, clock.now_ts())
     manifest = registry_model.get_manifest_for_tag(registry_model.get_repo_tag(ref, "latest"))
     return {"ref": ref, "row": tag_manifest.tag.repository, "image": tag_manifest.tag.image,
             "manifest": manifest}

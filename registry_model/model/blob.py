@@ -11,16 +11,11 @@ from typing import Iterable, Optional
 from peewee import Expression, fn
 
 from registry_model import errors, validation
-from registry_model.database import (
-    Image,
-    ImageStorage,
-    ImageStoragePlacement,
-    UploadedBlob,
-    backend_name,
-    locked,
-    transaction,
-)
+from registry_model.connection import backend_name
+from registry_model.model.tables import ImageStorage, ImageStoragePlacement, UploadedBlob
+from registry_model.pre_oci.tables import Image
 from registry_model.statements import Statement, param
+from registry_model.transactions import locked, transaction
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,9 @@ from peewee import chunked, fn
 
 from registry_model import errors
 from registry_model.blobstore.base import BlobNotFoundException, BlobStore
-from registry_model.database import Image, ImageStorage, UploadedBlob, locked, run_with_retry
+from registry_model.model.tables import ImageStorage, UploadedBlob
+from registry_model.pre_oci.tables import Image
+from registry_model.transactions import locked, run_with_retry
 
 logger = logging.getLogger(__name__)
 

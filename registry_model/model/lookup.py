@@ -10,13 +10,13 @@ import weakref
 from typing import NamedTuple
 
 from registry_model import errors
-from registry_model.database import (
+from registry_model.connection import db
+from registry_model.model.tables import (
     ImageStorageLocation,
     LabelSourceType,
     MediaType,
     RepositoryKind,
     Visibility,
-    db,
 )
 
 

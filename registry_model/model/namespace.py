@@ -5,7 +5,8 @@ from typing import Optional
 from peewee import IntegrityError
 
 from registry_model import errors, validation
-from registry_model.database import DEFAULT_TAG_EXPIRATION_S, Namespace, transaction
+from registry_model.model.tables import DEFAULT_TAG_EXPIRATION_S, Namespace
+from registry_model.transactions import transaction
 
 logger = logging.getLogger(__name__)
 

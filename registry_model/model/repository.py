@@ -5,9 +5,10 @@ from typing import Optional
 from peewee import IntegrityError
 
 from registry_model import errors, validation
-from registry_model.database import Namespace, Repository, RepositoryState, transaction
 from registry_model.model import lookup
+from registry_model.model.tables import Namespace, Repository, RepositoryState
 from registry_model.statements import Statement, param
+from registry_model.transactions import transaction
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,10 @@ import logging
 from typing import Iterable, Optional
 
 from registry_model import errors, validation
-from registry_model.database import ImageStorage, ImageStoragePlacement, transaction
 from registry_model.model import lookup
+from registry_model.model.tables import ImageStorage, ImageStoragePlacement
 from registry_model.statements import Statement, param
+from registry_model.transactions import transaction
 
 logger = logging.getLogger(__name__)
 

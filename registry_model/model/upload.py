@@ -12,16 +12,11 @@ from typing import Optional
 from peewee import IntegrityError
 
 from registry_model import errors, validation
-from registry_model.database import (
-    BlobUpload,
-    ImageStorage,
-    locked,
-    run_with_retry,
-    transaction,
-)
 from registry_model.model import blob as blob_model
 from registry_model.model import lookup
+from registry_model.model.tables import BlobUpload, ImageStorage
 from registry_model.statements import Statement, param
+from registry_model.transactions import locked, run_with_retry, transaction
 
 logger = logging.getLogger(__name__)
 

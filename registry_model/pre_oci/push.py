@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from typing import Optional
 
 from registry_model import errors, validation
-from registry_model.database import run_with_retry
 from registry_model.datatypes import LegacyImage, Manifest, RepositoryReference, Tag
 from registry_model.manifests import DockerSchema1Manifest, DockerSchema1ManifestBuilder
-from registry_model.model import image as image_model
-from registry_model.model import manifest as manifest_model
-from registry_model.model import tag as tag_model
-from registry_model.model.image import LayerSpec
+from registry_model.pre_oci import image as image_model
+from registry_model.pre_oci import manifest as manifest_model
+from registry_model.pre_oci import tag as tag_model
+from registry_model.pre_oci.image import LayerSpec
+from registry_model.transactions import run_with_retry
 
 logger = logging.getLogger(__name__)
 

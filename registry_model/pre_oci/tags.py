@@ -4,14 +4,15 @@ import logging
 from datetime import UTC, datetime
 from typing import Optional
 
-from registry_model import errors
-from registry_model.database import Repository, run_with_retry, transaction
+from registry_model import clock, errors
 from registry_model.datatypes import LegacyImage, Manifest, RepositoryReference, Tag
-from registry_model.model import image as image_model
-from registry_model.model import manifest as manifest_model
-from registry_model.model import tag as tag_model
 from registry_model.model.lookup import is_public, kind_name
+from registry_model.model.tables import Repository
+from registry_model.pre_oci import image as image_model
+from registry_model.pre_oci import manifest as manifest_model
+from registry_model.pre_oci import tag as tag_model
 from registry_model.replicas import stale_ok
+from registry_model.transactions import run_with_retry, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class TagLifecycleMixin:
     @stale_ok(confirm_miss=True)
     def get_repo_tag(self, repository_ref: RepositoryReference, tag_name: str) -> Optional[Tag]:
         """The alive, non-hidden Tag of that name, manifest digest loaded (1 statement)."""
-        rows = tag_model.find_alive_tags(repository_ref.id, [tag_name], tag_model.now_ts(),
+        rows = tag_model.find_alive_tags(repository_ref.id, [tag_name], clock.now_ts(),
                                          with_manifest_digest=True)
         return tag_datatype(rows[0], repository_ref) if rows else None
 
@@ -51,7 +52,7 @@ class TagLifecycleMixin:
     def list_all_active_repository_tags(self, repository_ref: RepositoryReference) -> list:
         """Every alive, non-hidden Tag of the repository, by name (1 statement)."""
         return [tag_datatype(row, repository_ref) for row in
-                tag_model.list_alive_tags_page(repository_ref.id, tag_model.now_ts(),
+                tag_model.list_alive_tags_page(repository_ref.id, clock.now_ts(),
                                                limit=None)]
 
     @stale_ok
@@ -59,7 +60,7 @@ class TagLifecycleMixin:
                                       last: Optional[str] = None, limit: int = 100) -> list:
         """Up to ``limit`` alive Tags named after ``last``, by name (1 statement)."""
         return [tag_datatype(row, repository_ref) for row in
-                tag_model.list_alive_tags_page(repository_ref.id, tag_model.now_ts(), last,
+                tag_model.list_alive_tags_page(repository_ref.id, clock.now_ts(), last,
                                                limit)]
 
     @stale_ok
@@ -68,7 +69,7 @@ class TagLifecycleMixin:
                                     active_tags_only: bool = False) -> tuple:
         """A page of tag rows, newest first, and whether more follow (1 statement)."""
         rows, has_more = tag_model.list_tag_history_page(
-            repository_ref.id, tag_model.now_ts(), page=page, size=size,
+            repository_ref.id, clock.now_ts(), page=page, size=size,
             tag_name=specific_tag_name, active_only=active_tags_only)
         return [tag_datatype(row, repository_ref) for row in rows], has_more
 
@@ -81,7 +82,7 @@ class TagLifecycleMixin:
 
     def delete_tags_for_manifest(self, manifest: Manifest) -> list:
         """End every alive tag whose manifest has this digest; the ended Tags (3 statements)."""
-        now = tag_model.now_ts()
+        now = clock.now_ts()
         with transaction():
             owner = manifest_model.get_manifest_owner(manifest.id, manifest.digest,
                                                       manifest.tag_id)
@@ -96,7 +97,7 @@ class TagLifecycleMixin:
                                          expiration_date: Optional[datetime]) -> tuple:
         """Set when the alive tag ends (None: never): ``(previous, changed)`` (2 statements)."""
         previous, changed = tag_model.change_tag_expiration(
-            tag.id, _timestamp(expiration_date), tag_model.now_ts(), name=tag.name,
+            tag.id, _timestamp(expiration_date), clock.now_ts(), name=tag.name,
             start=tag.lifetime_start_ts)
         if previous is not None:
             previous = datetime.fromtimestamp(previous, tz=UTC)
@@ -104,7 +105,7 @@ class TagLifecycleMixin:
 
     def set_tags_expiration_for_manifest(self, manifest: Manifest, expiration_sec: int) -> None:
         """End every alive tag of the manifest ``expiration_sec`` after its start (3 statements)."""
-        now = tag_model.now_ts()
+        now = clock.now_ts()
 
         def write() -> None:
             owner = manifest_model.get_manifest_owner(manifest.id, manifest.digest,
@@ -119,11 +120,11 @@ class TagLifecycleMixin:
     @stale_ok
     def has_expired_tag(self, repository_ref: RepositoryReference, tag_name: str) -> bool:
         """True when an ended row of that tag name exists (1 statement)."""
-        return tag_model.has_expired_tag(repository_ref.id, tag_name, tag_model.now_ts())
+        return tag_model.has_expired_tag(repository_ref.id, tag_name, clock.now_ts())
 
     def get_legacy_images_owned_by_tag(self, tag: Tag) -> list:
         """LegacyImages that only this tag reaches among the alive tags (3 statements)."""
-        now = tag_model.now_ts()
+        now = clock.now_ts()
         image = image_model.get_images_by_id([tag.image_id]).get(tag.image_id)
         if image is None:
             return []

@@ -14,18 +14,16 @@ import time
 
 import factory
 
-from registry_model.database import (
-    Image,
+from registry_model.media_types import schema1_media_type
+from registry_model.model import lookup
+from registry_model.model.tables import (
     ImageStorage,
     ImageStoragePlacement,
     Namespace,
     Repository,
     RepositoryState,
-    RepositoryTag,
-    TagManifest,
 )
-from registry_model.media_types import schema1_media_type
-from registry_model.model import lookup
+from registry_model.pre_oci.tables import Image, RepositoryTag, TagManifest
 
 
 class PeeweeModelFactory(factory.Factory):

@@ -10,7 +10,7 @@ Fixtures:
 """
 import pytest
 
-from registry_model.database import configure, db
+from registry_model.connection import configure, db
 from registry_model.migration import upgrade
 from registry_model.registry_pre_oci_model import PreOCIModel
 from registry_model.testing.databases import test_database_uri

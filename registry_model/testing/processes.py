@@ -12,7 +12,7 @@ function; it returns what each call returned, in order::
 
 The function must be importable by name (defined at module level) and return a
 picklable value. Each result is a :class:`WorkerResult`: the return value, how many
-times :func:`registry_model.database.run_with_retry` retried a lost race in that process,
+times :func:`registry_model.transactions.run_with_retry` retried a lost race in that process,
 and the seconds the call took.
 A process that raises, dies or does not finish within ``timeout_s`` fails the run with
 :class:`WorkerFailure` (hung processes are killed first), so a deadlock nobody resolves
@@ -25,7 +25,7 @@ import time
 import traceback
 from typing import Any, Callable, NamedTuple, Sequence
 
-RETRY_LOGGER = "registry_model.database"
+RETRY_LOGGER = "registry_model.transactions"
 RETRY_MESSAGE = "write lost a race"
 
 

@@ -13,7 +13,7 @@ import re
 from contextlib import contextmanager
 from typing import Iterator
 
-from registry_model.database import db
+from registry_model.connection import db
 
 _TRANSACTION_CONTROL = re.compile(
     r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START TRANSACTION)\b",

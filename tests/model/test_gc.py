@@ -27,8 +27,9 @@ from registry_model.database import (
     UploadedBlob,
 )
 from registry_model.model import blob as blob_model
-from registry_model.model import blob_gc, gc, lookup
-from registry_model.model import label as label_model
+from registry_model.model import blob_gc, lookup
+from registry_model.pre_oci import collector as gc
+from registry_model.pre_oci import label as label_model
 from registry_model.testing.factories import (
     ImageFactory,
     ImageStorageFactory,

@@ -24,6 +24,7 @@ import pytest
 
 from registry_model import errors, registry_model
 from registry_model.blobstore import FilesystemBlobStore
+from registry_model.clock import now_ts
 from registry_model.database import (
     Image,
     ImageStorage,
@@ -34,8 +35,7 @@ from registry_model.database import (
     parse_ancestors,
 )
 from registry_model.manifests import DockerSchema1ManifestBuilder
-from registry_model.model import gc
-from registry_model.model.tag import now_ts
+from registry_model.pre_oci import collector as gc
 from registry_model.testing.databases import migrated_scratch_database
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
 

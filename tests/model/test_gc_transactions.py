@@ -17,6 +17,7 @@ from playhouse import db_url
 
 from registry_model import errors, registry_model
 from registry_model.blobstore import FilesystemBlobStore, InMemoryBlobStore
+from registry_model.clock import now_ts
 from registry_model.database import (
     BlobUpload,
     Image,
@@ -33,8 +34,8 @@ from registry_model.database import (
     parse_ancestors,
 )
 from registry_model.manifests import DockerSchema1ManifestBuilder
-from registry_model.model import blob_gc, gc
-from registry_model.model.tag import now_ts
+from registry_model.model import blob_gc
+from registry_model.pre_oci import collector as gc
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
 
 TIMEOUT_S = 30

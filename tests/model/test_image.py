@@ -6,7 +6,7 @@ import pytest
 
 from registry_model import errors
 from registry_model.database import MAX_ANCESTORS_LENGTH, Image, parse_ancestors
-from registry_model.model import image as image_model
+from registry_model.pre_oci import image as image_model
 from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import (
     ImageFactory,

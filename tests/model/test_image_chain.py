@@ -6,8 +6,8 @@ from datetime import datetime
 import pytest
 
 from registry_model.database import Image, ImageStorage
-from registry_model.model import image as image_model
-from registry_model.model.image import LayerSpec
+from registry_model.pre_oci import image as image_model
+from registry_model.pre_oci.image import LayerSpec
 from registry_model.testing.factories import (
     ImageFactory,
     ImageStorageFactory,

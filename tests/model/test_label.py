@@ -3,8 +3,8 @@ import pytest
 
 from registry_model import errors
 from registry_model.database import Label, RepositoryTag, TagManifestLabel
-from registry_model.model import label as label_model
 from registry_model.model import lookup
+from registry_model.pre_oci import label as label_model
 from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import TagManifestFactory
 from registry_model.testing.queries import count_statements

@@ -4,8 +4,8 @@ import time
 import pytest
 
 from registry_model.database import RepositoryTag
-from registry_model.model import label as label_model
-from registry_model.model import label_handlers
+from registry_model.pre_oci import label as label_model
+from registry_model.pre_oci import label_handlers
 from registry_model.testing.factories import (
     RepositoryFactory,
     RepositoryTagFactory,

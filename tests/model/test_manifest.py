@@ -11,9 +11,9 @@ from registry_model.database import (
     TagManifest,
     UploadedBlob,
 )
-from registry_model.model import image as image_model
-from registry_model.model import label as label_model
-from registry_model.model import manifest as manifest_model
+from registry_model.pre_oci import image as image_model
+from registry_model.pre_oci import label as label_model
+from registry_model.pre_oci import manifest as manifest_model
 from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import (
     ImageStorageFactory,

@@ -4,9 +4,9 @@ import time
 import peewee
 import pytest
 
-from registry_model import errors
+from registry_model import clock, errors
 from registry_model.database import RepositoryTag
-from registry_model.model import tag as tag_model
+from registry_model.pre_oci import tag as tag_model
 from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import (
     ImageFactory,
@@ -33,7 +33,7 @@ def repo(initialized_db):
 
 def test_now_ts_is_the_current_unix_second():
     before = int(time.time())
-    now = tag_model.now_ts()
+    now = clock.now_ts()
     assert isinstance(now, int)
     assert before <= now <= int(time.time())
 
@@ -154,9 +154,9 @@ def test_delete_tag_ends_a_scheduled_end_now(repo):
 
 def test_delete_tag_defaults_to_the_current_time(repo):
     tag = RepositoryTagFactory(repository=repo, name="latest", lifetime_start_ts=NOW)
-    before = tag_model.now_ts()
+    before = clock.now_ts()
     deleted = tag_model.delete_tag(repo, "latest")
-    assert before <= deleted.lifetime_end_ts <= tag_model.now_ts()
+    assert before <= deleted.lifetime_end_ts <= clock.now_ts()
     assert RepositoryTag.get_by_id(tag.id).lifetime_end_ts == deleted.lifetime_end_ts
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from registry_model import errors
 from registry_model.database import RepositoryTag
-from registry_model.model import tag as tag_model
+from registry_model.pre_oci import tag as tag_model
 from registry_model.testing.factories import (
     RepositoryFactory,
     RepositoryTagFactory,

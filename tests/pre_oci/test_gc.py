@@ -15,6 +15,7 @@ from registry_model import errors
 from registry_model.archive import write_docker_archive
 from registry_model.archive.oci_layout import make_layer_tar
 from registry_model.blobstore import FilesystemBlobStore, InMemoryBlobStore
+from registry_model.clock import now_ts
 from registry_model.database import (
     Image,
     ImageStorage,
@@ -27,7 +28,6 @@ from registry_model.datatypes import GCSummary
 from registry_model.images import import_archive
 from registry_model.interface import RegistryDataInterface
 from registry_model.model import lookup
-from registry_model.model.tag import now_ts
 from registry_model.sample import sample_config, sample_layers, write_sample_archive
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
 from registry_model.testing.queries import count_statements

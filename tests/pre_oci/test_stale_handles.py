@@ -11,8 +11,8 @@ import pytest
 
 from registry_model import errors
 from registry_model.blobstore import InMemoryBlobStore
+from registry_model.clock import now_ts
 from registry_model.database import RepositoryTag, backend_name
-from registry_model.model.tag import now_ts
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
 
 from . import chain, link_blobs, push, row_counts

@@ -36,12 +36,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from registry_model import errors
+from registry_model import clock, errors
 from registry_model.blobstore import InMemoryBlobStore
 from registry_model.database import ALL_MODELS, LOOKUP_MODELS
 from registry_model.manifests import DockerSchema1Manifest
-from registry_model.model import tag as tag_model
-from registry_model.pre_oci import blobs as pre_oci_blobs
 from registry_model.registry_pre_oci_model import PreOCIModel
 from registry_model.testing.databases import migrated_scratch_database
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
@@ -126,7 +124,7 @@ class RegistryMachine(RuleBasedStateMachine):
             model.delete().execute()
         self.model = RegistryState(START, WINDOW, SIZES)
         self.patches = [mock.patch.object(module, "now_ts", lambda: self.model.now)
-                        for module in (tag_model, pre_oci_blobs)]
+                        for module in (clock,)]
         for patch in self.patches:
             patch.start()
         self.store = InMemoryBlobStore(clock=lambda: self.model.now)

@@ -13,16 +13,11 @@ from typing import Iterable, NamedTuple, Optional
 from peewee import Case, IntegrityError
 
 from registry_model import errors, validation
-from registry_model.database import (
-    MAX_ANCESTORS_LENGTH,
-    Image,
-    ImageStorage,
-    Repository,
-    locked,
-    parse_ancestors,
-    transaction,
-)
+from registry_model.model.tables import ImageStorage, Repository
+from registry_model.pre_oci.ancestors import MAX_ANCESTORS_LENGTH, parse_ancestors
+from registry_model.pre_oci.tables import Image
 from registry_model.statements import Statement, param, params
+from registry_model.transactions import locked, transaction
 
 logger = logging.getLogger(__name__)
 

@@ -10,34 +10,20 @@ one row per name has no end; a writer that loses that race is retried.
 """
 import hashlib
 import logging
-import time
 from typing import Iterable, Optional
 
 from peewee import Expression, IntegrityError, fn
 
-from registry_model import errors, validation
-from registry_model.database import (
-    Image,
-    Repository,
-    RepositoryTag,
-    TagManifest,
-    WriteConflict,
-    backend_name,
-    db,
-    locked,
-    run_with_retry,
-    transaction,
-)
+from registry_model import clock, errors, validation
+from registry_model.connection import backend_name, db
+from registry_model.model.tables import Repository
+from registry_model.pre_oci.tables import Image, RepositoryTag, TagManifest
 from registry_model.statements import Statement, param, params
+from registry_model.transactions import WriteConflict, locked, run_with_retry, transaction
 
 logger = logging.getLogger(__name__)
 
 _IN_TRANSACTION_ATTEMPTS = 4
-
-
-def now_ts() -> int:
-    """The current time as integer Unix seconds, the unit of tag lifetimes."""
-    return int(time.time())
 
 
 def tag_manifest_clause(tag_manifest_id: int, digest: Optional[str] = None,
@@ -88,7 +74,7 @@ def _end_alive_rows(repository_id: int, tag_name: str, now: Optional[int]) -> tu
     """
     if backend_name() == "postgresql":
         _queue_on_tag_name(repository_id, tag_name)
-    first_reading = now_ts() if now is None else now
+    first_reading = clock.now_ts() if now is None else now
     # Lock the name's newest row even when it has ended: every writer of the
     # name then queues on it, so a move or re-create never starts before the
     # end a concurrent delete gave that row. Each row carries its image's V1 id
@@ -101,7 +87,7 @@ def _end_alive_rows(repository_id: int, tag_name: str, now: Optional[int]) -> tu
         RepositoryTag.repository == repository_id, RepositoryTag.name == tag_name,
         alive_clause(first_reading) | (RepositoryTag.id == newest))))
     if now is None:
-        now = max([first_reading, now_ts()] + [row.lifetime_start_ts for row in candidates])
+        now = max([first_reading, clock.now_ts()] + [row.lifetime_start_ts for row in candidates])
     alive = [row for row in candidates
              if row.lifetime_end_ts is None or row.lifetime_end_ts > now]
     for row in alive:
@@ -118,7 +104,7 @@ def move_tag(repository_id: int, tag_name: str, image_id: int, now: Optional[int
     """End the alive row of ``tag_name`` and start one on ``image_id``, in the caller's transaction.
 
     For writes that move a tag as part of a larger unit; the caller runs the
-    unit with :func:`registry_model.database.run_with_retry`. ``now`` None
+    unit with :func:`registry_model.transactions.run_with_retry`. ``now`` None
     means the current time, read once the tag's rows are locked.
     """
     for _ in range(_IN_TRANSACTION_ATTEMPTS):

@@ -12,17 +12,14 @@ from typing import Optional
 
 from peewee import fn
 
-from registry_model import errors, validation
-from registry_model.database import (
-    Label,
-    RepositoryTag,
-    TagManifest,
-    TagManifestLabel,
-    run_with_retry,
-)
-from registry_model.model import label_handlers, lookup
-from registry_model.model import tag as tag_model
+from registry_model import clock, errors, validation
+from registry_model.model import lookup
+from registry_model.model.tables import Label
+from registry_model.pre_oci import label_handlers
+from registry_model.pre_oci import tag as tag_model
+from registry_model.pre_oci.tables import RepositoryTag, TagManifest, TagManifestLabel
 from registry_model.statements import Statement, param
+from registry_model.transactions import run_with_retry
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +62,7 @@ def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_typ
                              source_type=source_type_id)
         TagManifestLabel.insert(repository=repository_id,
                                 annotated=tag_manifest_id, label=label.id).execute()
-        label_handlers.apply_label(tag_manifest_id, key, value, tag_model.now_ts())
+        label_handlers.apply_label(tag_manifest_id, key, value, clock.now_ts())
         return label
 
     # A manifest deleted between the lookup and the link fails the link's foreign

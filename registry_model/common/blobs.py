@@ -2,12 +2,12 @@
 import logging
 from typing import Optional
 
+from registry_model import clock
 from registry_model.datatypes import Blob, BlobUpload, RepositoryReference
 from registry_model.model import blob as blob_model
 from registry_model.model import lookup
 from registry_model.model import storage as storage_model
 from registry_model.model import upload as upload_model
-from registry_model.model.tag import now_ts
 from registry_model.replicas import stale_ok
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ class BlobsMixin:
     def get_repo_blob_by_digest(self, repository_ref: RepositoryReference, blob_digest: str,
                                 include_placements: bool = False) -> Optional[Blob]:
         """The finished Blob linked to the repository, or None (1 statement, 2 with placements)."""
-        row = blob_model.get_repository_blob(repository_ref.id, blob_digest, now_ts())
+        row = blob_model.get_repository_blob(repository_ref.id, blob_digest, clock.now_ts())
         if row is None:
             return None
         placements = storage_model.get_storage_locations(row.id) if include_placements else None
@@ -34,7 +34,7 @@ class BlobsMixin:
                            location_name: str, storage_metadata: Optional[dict]) -> BlobUpload:
         """Start a resumable upload in the repository (1 statement)."""
         return _upload(upload_model.create_upload(repository_ref.id, upload_id, location_name,
-                                                  storage_metadata, now_ts()))
+                                                  storage_metadata, clock.now_ts()))
 
     def lookup_blob_upload(self, repository_ref: RepositoryReference,
                            blob_upload_id: str) -> Optional[BlobUpload]:
@@ -63,11 +63,11 @@ class BlobsMixin:
                            blob_expiration_seconds: int) -> Optional[Blob]:
         """Turn the upload into a Blob linked to its repository for a while (6 statements)."""
         row = upload_model.commit_upload(blob_upload.upload_id, blob_digest_str,
-                                         blob_expiration_seconds, now_ts())
+                                         blob_expiration_seconds, clock.now_ts())
         return Blob.for_image_storage(row) if row is not None else None
 
     def mount_blob_into_repository(self, blob: Blob, target_repository_ref: RepositoryReference,
                                    expiration_sec: int) -> bool:
         """Link the blob into another repository for ``expiration_sec`` (2 statements)."""
         return blob_model.mount_blob(blob.id, target_repository_ref.id, expiration_sec,
-                                     now_ts(), digest=blob.digest) is not None
+                                     clock.now_ts(), digest=blob.digest) is not None

@@ -4,24 +4,19 @@ from typing import Optional
 
 from peewee import IntegrityError
 
-from registry_model import errors, validation
-from registry_model.database import (
-    Image,
-    Namespace,
-    Repository,
-    RepositoryTag,
-    TagManifest,
-    run_with_retry,
-    transaction,
-)
+from registry_model import clock, errors, validation
 from registry_model.media_types import schema1_media_type
 from registry_model.model import blob as blob_model
-from registry_model.model import image as image_model
-from registry_model.model import label as label_model
-from registry_model.model import label_handlers, lookup
-from registry_model.model import tag as tag_model
-from registry_model.model.tag import alive_clause
+from registry_model.model import lookup
+from registry_model.model.tables import Namespace, Repository
+from registry_model.pre_oci import image as image_model
+from registry_model.pre_oci import label as label_model
+from registry_model.pre_oci import label_handlers
+from registry_model.pre_oci import tag as tag_model
+from registry_model.pre_oci.tables import Image, RepositoryTag, TagManifest
+from registry_model.pre_oci.tag import alive_clause
 from registry_model.statements import Statement, param
+from registry_model.transactions import run_with_retry, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +168,7 @@ def store_manifest_and_retarget_tag(repository_id: int, tag_name: str, digest: s
 
     def write() -> tuple:
         # Without an explicit time, the tag move reads the clock once it holds the tag's lock.
-        checked_at = tag_model.now_ts() if now is None else now
+        checked_at = clock.now_ts() if now is None else now
         blobs = blob_model.get_repository_blobs(repository_id,
                                                 [layer.blob_digest for layer in layers],
                                                 checked_at)

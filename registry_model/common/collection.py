@@ -9,11 +9,11 @@ from typing import Iterable, Optional
 
 from registry_model import errors
 from registry_model.blobstore.base import BlobStore
-from registry_model.database import Repository, RepositoryState
 from registry_model.datatypes import GCSummary, RepositoryReference
 from registry_model.model import blob_gc
-from registry_model.model import gc as gc_model
 from registry_model.model import repository as repository_model
+from registry_model.model.tables import Repository, RepositoryState
+from registry_model.pre_oci import collector as gc_model
 
 logger = logging.getLogger(__name__)
 

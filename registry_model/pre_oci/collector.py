@@ -60,28 +60,23 @@ from typing import Callable, Iterable, Optional
 
 from peewee import JOIN, IntegrityError, chunked, fn
 
-from registry_model import errors
+from registry_model import clock, errors
 from registry_model.blobstore.base import BlobNotFoundException, BlobStore
-from registry_model.database import (
+from registry_model.connection import db
+from registry_model.model import blob_gc
+from registry_model.model.tables import (
     BlobUpload,
-    Image,
     ImageStorage,
     ImageStoragePlacement,
     Label,
     Namespace,
     Repository,
     RepositoryState,
-    RepositoryTag,
-    TagManifest,
-    TagManifestLabel,
     UploadedBlob,
-    db,
-    locked,
-    parse_ancestors,
-    run_with_retry,
 )
-from registry_model.model import blob_gc
-from registry_model.model import tag as tag_model
+from registry_model.pre_oci.ancestors import parse_ancestors
+from registry_model.pre_oci.tables import Image, RepositoryTag, TagManifest, TagManifestLabel
+from registry_model.transactions import locked, run_with_retry
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +112,7 @@ class Collector:
     def __init__(self, store: BlobStore, now: Optional[int] = None, dry_run: bool = False,
                  batch_size: int = DEFAULT_BATCH_SIZE, grace_s: int = DEFAULT_GRACE_S) -> None:
         self.store = store
-        self.now = tag_model.now_ts() if now is None else blob_gc.check_count("now", now, 0)
+        self.now = clock.now_ts() if now is None else blob_gc.check_count("now", now, 0)
         self.dry_run = bool(dry_run)
         self.batch_size = blob_gc.check_count("batch_size", batch_size, 1, MAX_BATCH_SIZE)
         self.grace_s = blob_gc.check_count("grace_s", grace_s, 0)

@@ -8,8 +8,8 @@ import logging
 import re
 from typing import Callable, Optional
 
-from registry_model.database import RepositoryTag, TagManifest
-from registry_model.model import tag as tag_model
+from registry_model.pre_oci import tag as tag_model
+from registry_model.pre_oci.tables import RepositoryTag, TagManifest
 
 logger = logging.getLogger(__name__)
 

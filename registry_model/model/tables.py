@@ -1,0 +1,141 @@
+"""The tables every wing shares: lookup tables, namespaces, repositories, blobs, uploads, labels.
+
+A wing (:mod:`registry_model.pre_oci`, the OCI wing) adds its own tables beside
+these and declares which of its columns reference a blob
+(:mod:`registry_model.model.blob_references`). The schema itself is created by
+the migrations shipped in ``registry_model.migrations``, not by ``create_tables``.
+"""
+import enum
+import uuid
+
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+from playhouse.fields import IntEnumField
+
+from registry_model.connection import db
+
+DEFAULT_TAG_EXPIRATION_S = 14 * 24 * 60 * 60
+
+
+class RepositoryState(enum.IntEnum):
+    """Lifecycle state of a repository, stored as an integer in ``Repository.state``."""
+
+    NORMAL = 0
+    READ_ONLY = 1
+    MIRROR = 2
+    MARKED_FOR_DELETION = 3
+
+
+class LongTextField(TextField):
+    """Text without the 64 KiB limit MySQL puts on TEXT (LONGTEXT there, TEXT elsewhere)."""
+
+    field_type = "LONGTEXT"
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class RepositoryKind(BaseModel):
+    name = CharField(unique=True)
+
+
+class Visibility(BaseModel):
+    name = CharField(unique=True)
+
+
+class ImageStorageLocation(BaseModel):
+    name = CharField(unique=True)
+
+
+class MediaType(BaseModel):
+    name = CharField(unique=True)
+
+
+class LabelSourceType(BaseModel):
+    name = CharField(unique=True)
+    mutable = BooleanField(default=False)
+
+
+class Namespace(BaseModel):
+    name = CharField(unique=True)
+    enabled = BooleanField(default=True)
+    removed_tag_expiration_s = BigIntegerField(default=DEFAULT_TAG_EXPIRATION_S)
+
+
+class Repository(BaseModel):
+    namespace = ForeignKeyField(Namespace)
+    name = CharField()
+    kind = ForeignKeyField(RepositoryKind)
+    visibility = ForeignKeyField(Visibility)
+    state = IntEnumField(RepositoryState, default=RepositoryState.NORMAL)
+    description = LongTextField(null=True)
+    trust_enabled = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("namespace", "name"), True),)
+
+
+class ImageStorage(BaseModel):
+    uuid = CharField(unique=True, default=lambda: str(uuid.uuid4()))
+    content_checksum = CharField(null=True, index=True)
+    image_size = BigIntegerField(null=True)
+    uncompressed_size = BigIntegerField(null=True)
+    uploading = BooleanField(default=True)
+    cas_path = BooleanField(default=True)
+
+
+class ImageStoragePlacement(BaseModel):
+    storage = ForeignKeyField(ImageStorage)
+    location = ForeignKeyField(ImageStorageLocation)
+
+    class Meta:
+        indexes = ((("storage", "location"), True),)
+
+
+class Label(BaseModel):
+    uuid = CharField(unique=True, default=lambda: str(uuid.uuid4()))
+    key = CharField(index=True)
+    value = LongTextField()
+    media_type = ForeignKeyField(MediaType)
+    source_type = ForeignKeyField(LabelSourceType)
+
+
+class BlobUpload(BaseModel):
+    """A resumable upload in progress: byte count, chunks and the running sha256 state."""
+
+    repository = ForeignKeyField(Repository)
+    uuid = CharField(unique=True)
+    byte_count = BigIntegerField(default=0)
+    uncompressed_byte_count = BigIntegerField(null=True)
+    chunk_count = IntegerField(default=0)
+    sha_state = LongTextField(null=True)
+    location = ForeignKeyField(ImageStorageLocation)
+    storage_metadata = LongTextField(null=True)
+    created = BigIntegerField(index=True)
+
+
+class UploadedBlob(BaseModel):
+    """A temporary link of a blob to a repository, protecting it from collection until expiry."""
+
+    repository = ForeignKeyField(Repository)
+    blob = ForeignKeyField(ImageStorage)
+    uploaded_at = BigIntegerField()
+    expires_at = BigIntegerField(index=True)
+
+    class Meta:
+        indexes = ((("repository", "blob"), False),)
+
+
+LOOKUP_MODELS = (RepositoryKind, Visibility, ImageStorageLocation, MediaType, LabelSourceType)
+SHARED_MODELS = LOOKUP_MODELS + (Namespace, Repository, ImageStorage, ImageStoragePlacement,
+                                 Label, BlobUpload, UploadedBlob)
