@@ -38,8 +38,9 @@ from registry_model.database import (
     configure,
 )
 from registry_model.migration import upgrade
+from registry_model.model import collection as gc
 from registry_model.model import lookup
-from registry_model.pre_oci import collector as gc
+from registry_model.pre_oci.collector import PreOCICollector
 from registry_model.testing.databases import scratch_database_uri
 from registry_model.testing.queries import count_statements
 
@@ -109,7 +110,7 @@ def main(base_uri: Optional[str], dead: int, batch_size: int, memory_store: bool
         else:
             database.execute_sql("ANALYZE")
         # The real clock: the files, written just now, are past a grace period of 0.
-        collector = gc.Collector(store, grace_s=0, batch_size=batch_size)
+        collector = PreOCICollector(store, grace_s=0, batch_size=batch_size)
         with count_statements() as counted:
             started = time.perf_counter()
             collector.collect_repository(repository.id)

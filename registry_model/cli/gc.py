@@ -23,8 +23,8 @@ from registry_model.cli import (
 )
 from registry_model.cli.transfer import storage_option
 from registry_model.datatypes import GCSummary, RepositoryReference
+from registry_model.model import collection as gc_model
 from registry_model.model import repository as repository_model
-from registry_model.pre_oci import collector as gc_model
 
 _ROWS = ("tags", "manifests", "labels", "images", "links", "uploads", "blobs")
 

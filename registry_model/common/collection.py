@@ -1,8 +1,10 @@
-"""Garbage collection and repository deletion for PreOCIModel.
+"""Garbage collection and repository deletion, written once for every implementation.
 
 What goes, in which order, and the locking protocol that keeps a concurrent push from losing
-a blob are described in :mod:`registry_model.model.gc`; these methods pick the repository,
-the clock and the mode, and turn the counts into a :class:`~registry_model.datatypes.GCSummary`.
+a blob are described in :mod:`registry_model.model.collection` and the wing's collector
+(``collector_class`` of the model, e.g. :mod:`registry_model.pre_oci.collector`); these
+methods pick the repository, the clock and the mode, and turn the counts into a
+:class:`~registry_model.datatypes.GCSummary`.
 """
 import logging
 from typing import Iterable, Optional
@@ -11,22 +13,28 @@ from registry_model import errors
 from registry_model.blobstore.base import BlobStore
 from registry_model.datatypes import GCSummary, RepositoryReference
 from registry_model.model import blob_gc
+from registry_model.model import collection as gc_model
 from registry_model.model import repository as repository_model
 from registry_model.model.tables import Repository, RepositoryState
-from registry_model.pre_oci import collector as gc_model
 
 logger = logging.getLogger(__name__)
 
 
 class GarbageCollectionMixin:
-    """garbage_collect_repository, mark/purge_repository, collect_garbage and the sweep."""
+    """garbage_collect_repository, mark/purge_repository, collect_garbage and the sweep.
+
+    The model sets ``collector_class`` to its wing's subclass of
+    :class:`registry_model.model.collection.Collector`.
+    """
+
+    collector_class: type = gc_model.Collector
 
     def garbage_collect_repository(self, repository_ref: RepositoryReference, store: BlobStore,
                                    dry_run: bool = False, now: Optional[int] = None,
                                    batch_size: int = gc_model.DEFAULT_BATCH_SIZE,
                                    grace_s: int = gc_model.DEFAULT_GRACE_S) -> GCSummary:
         """Collect the repository's garbage, purging it when marked (see the interface)."""
-        collector = gc_model.Collector(store, now, dry_run, batch_size, grace_s)
+        collector = self.collector_class(store, now, dry_run, batch_size, grace_s)
         collector.collect_repository(repository_ref.id)
         return GCSummary.for_counts(collector.counts)
 
@@ -41,7 +49,7 @@ class GarbageCollectionMixin:
                          dry_run: bool = False,
                          batch_size: int = gc_model.DEFAULT_BATCH_SIZE) -> GCSummary:
         """Delete a repository marked for deletion, rows and files (see the interface)."""
-        collector = gc_model.Collector(store, dry_run=dry_run, batch_size=batch_size)
+        collector = self.collector_class(store, dry_run=dry_run, batch_size=batch_size)
         if not collector.collect_repository(repository_ref.id, purge=True):
             raise errors.NotFoundException("repository %s no longer exists" % repository_ref.id)
         return GCSummary.for_counts(collector.counts)
@@ -52,8 +60,8 @@ class GarbageCollectionMixin:
                         start_after: Optional[int] = None,
                         progress: Optional[gc_model.Progress] = None) -> GCSummary:
         """Collect every repository after ``start_after``, then stray blobs (see the interface)."""
-        counts, last = gc_model.collect_all(store, now, dry_run, batch_size, grace_s,
-                                            start_after or 0, progress)
+        collector = self.collector_class(store, now, dry_run, batch_size, grace_s)
+        counts, last = gc_model.collect_all(collector, start_after or 0, progress)
         return GCSummary.for_counts(counts, last)
 
     def sweep_orphan_blobs(self, store: BlobStore,

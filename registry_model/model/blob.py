@@ -1,9 +1,11 @@
 """Blobs as repositories see them: deduplicated records, linked to repositories.
 
 A blob is stored once (one ImageStorage row per digest, bytes in the blob
-store under the digest) and linked to each repository that may use it: by an
-image of the repository, or by a temporary link (UploadedBlob) that protects a
-freshly pushed or mounted blob from garbage collection until it expires.
+store under the digest) and linked to each repository that may use it: by a
+row of any wing in the repository (a legacy image, a manifest; see
+:mod:`registry_model.model.blob_references`), or by a temporary link
+(UploadedBlob) that protects a freshly pushed or mounted blob from garbage
+collection until it expires.
 """
 import logging
 from typing import Iterable, Optional
@@ -12,8 +14,8 @@ from peewee import Expression, fn
 
 from registry_model import errors, validation
 from registry_model.connection import backend_name
+from registry_model.model import blob_references
 from registry_model.model.tables import ImageStorage, ImageStoragePlacement, UploadedBlob
-from registry_model.pre_oci.tables import Image
 from registry_model.statements import Statement, param
 from registry_model.transactions import locked, transaction
 
@@ -21,13 +23,8 @@ logger = logging.getLogger(__name__)
 
 
 def linked_to_repository(repository_id: int, now: int) -> Expression:
-    """WHERE clause on ImageStorage: used by an image of the repository, or linked and unexpired."""
-    used_by_image = Image.select(Image.id).where(Image.storage == ImageStorage.id,
-                                                 Image.repository == repository_id)
-    linked = UploadedBlob.select(UploadedBlob.id).where(UploadedBlob.blob == ImageStorage.id,
-                                                        UploadedBlob.repository == repository_id,
-                                                        UploadedBlob.expires_at > now)
-    return fn.EXISTS(used_by_image) | fn.EXISTS(linked)
+    """WHERE clause on ImageStorage: a row of any wing in the repository, or an unexpired link."""
+    return blob_references.referenced(now, repository_id)
 
 
 _REPOSITORY_BLOB = Statement(lambda: (

@@ -7,9 +7,10 @@
     blob_gc.sweep_orphan_blobs(store, grace_s=3600)   # files no record names
     blob_gc.release_blob_links(repository_id, digests)  # once a manifest's images hold them
 
-:mod:`registry_model.model.gc` locks blob records with :func:`lock_blob_records` and checks
-them with :func:`used_blob_ids` before deleting them (the protocol is described there), then
-removes their files after the commit with :func:`remove_unnamed`.
+:mod:`registry_model.model.collection` locks blob records with :func:`lock_blob_records`,
+checks them with :func:`registry_model.model.blob_references.used_blob_ids` before deleting
+them (the protocol is described there), then removes their files after the commit with
+:func:`remove_unnamed`.
 
 A file may go when no ImageStorage record names its digest and it was last written at least
 ``grace_s`` seconds before ``now``. The records are read first and the file's age second:
@@ -23,12 +24,12 @@ import time
 from collections import Counter
 from typing import Iterable, NamedTuple, Optional
 
-from peewee import chunked, fn
+from peewee import chunked
 
 from registry_model import errors
 from registry_model.blobstore.base import BlobNotFoundException, BlobStore
+from registry_model.model import blob_references
 from registry_model.model.tables import ImageStorage, UploadedBlob
-from registry_model.pre_oci.tables import Image
 from registry_model.transactions import locked, run_with_retry
 
 logger = logging.getLogger(__name__)
@@ -45,26 +46,22 @@ def check_count(name: str, value: object, minimum: int, maximum: Optional[int] =
     return value
 
 
+def blob_records(storage_ids: list) -> list:
+    """``(id, digest, size)`` of those finished blob records: one query."""
+    return list(_blob_records(storage_ids).tuples())
+
+
 def lock_blob_records(storage_ids: list) -> list:
     """``(id, digest, size)`` of those finished blob records, locked for the caller's write."""
-    return list(locked(ImageStorage
-                       .select(ImageStorage.id, ImageStorage.content_checksum,
-                               ImageStorage.image_size)
-                       .where(ImageStorage.id.in_(storage_ids),
-                              ImageStorage.uploading == False)  # noqa: E712
-                       .order_by(ImageStorage.id)).tuples())
+    return list(locked(_blob_records(storage_ids)).tuples())
 
 
-def used_blob_ids(storage_ids: list, now: int) -> set:
-    """The ids among ``storage_ids`` an image or an unexpired link uses, anywhere: one query."""
-    # EXISTS stops at the first reference: a popular base layer has tens of
-    # thousands of images, which a UNION of all references would read.
-    by_image = Image.select(Image.id).where(Image.storage == ImageStorage.id)
-    by_link = UploadedBlob.select(UploadedBlob.id).where(UploadedBlob.blob == ImageStorage.id,
-                                                         UploadedBlob.expires_at > now)
-    return {row[0] for row in ImageStorage.select(ImageStorage.id)
-            .where(ImageStorage.id.in_(storage_ids), fn.EXISTS(by_image) | fn.EXISTS(by_link))
-            .tuples()}
+def _blob_records(storage_ids: list):
+    return (ImageStorage.select(ImageStorage.id, ImageStorage.content_checksum,
+                                ImageStorage.image_size)
+            .where(ImageStorage.id.in_(storage_ids),
+                   ImageStorage.uploading == False)  # noqa: E712
+            .order_by(ImageStorage.id))
 
 
 class Removed(NamedTuple):
@@ -147,18 +144,18 @@ def sweep_orphan_blobs(store: BlobStore, grace_s: int, now: Optional[int] = None
 
 
 def release_blob_links(repository_id: int, digests: Iterable[str]) -> int:
-    """Drop the repository's temporary links of blobs its images now use: one statement.
+    """Drop the repository's temporary links of blobs its rows now use: one statement.
 
-    A link protects a blob between its upload and the manifest that references it; once an
-    image of the repository uses the blob, the link only delays its collection. Links of blobs
-    no image of the repository uses are kept. Returns how many links were dropped.
+    A link protects a blob between its upload and the manifest that references it; once a
+    row of any wing in the repository uses the blob, the link only delays its collection.
+    Links of blobs nothing in the repository uses are kept. Returns how many were dropped.
     """
     wanted = sorted(set(digests))
     if not wanted:
         return 0
     blobs = ImageStorage.select(ImageStorage.id).where(ImageStorage.content_checksum.in_(wanted))
-    used = Image.select(Image.id).where(Image.repository == repository_id,
-                                        Image.storage == UploadedBlob.blob)
+    used = blob_references.referenced(None, repository_id, blob_column=UploadedBlob.blob,
+                                      links=False)
     return run_with_retry(lambda: UploadedBlob.delete().where(
         UploadedBlob.repository == repository_id, UploadedBlob.blob.in_(blobs),
-        fn.EXISTS(used)).execute(), conflict=errors.ConcurrentWriteException)
+        used).execute(), conflict=errors.ConcurrentWriteException)

@@ -5,10 +5,10 @@ slashes: ``/`` for a base image, ``/7/9/`` for an image whose parent is 9 and
 grandparent 7. All ancestors of an image (or every descendant, by prefix) load
 in one query whatever the depth of the chain::
 
-    path = child_path(parent.ancestors, parent.id)   # "/7/9/" under parent 9 at "/7/"
+    path = child_path(parent)      # "/7/9/" under the image 9 whose path is "/7/"
     parse_ancestors(path)                            # [7, 9]
 """
-from typing import Optional
+from typing import Any, Optional
 
 from registry_model import errors
 
@@ -37,15 +37,15 @@ def depth(ancestors: str) -> int:
     return ancestors.count("/") - 1
 
 
-def child_path(parent_ancestors: Optional[str], parent_row_id: Optional[int]) -> str:
-    """The path of an image whose parent has ``parent_ancestors`` and id ``parent_row_id``.
+def child_path(parent: Optional[Any]) -> str:
+    """The path of an image on top of ``parent`` (a row with ``id`` and ``ancestors``, or None).
 
     ``ROOT`` when there is no parent. InvalidImageException when the path would
     outgrow the column (:data:`MAX_ANCESTORS_LENGTH`).
     """
-    if parent_row_id is None:
+    if parent is None:
         return ROOT
-    return check_length("%s%d/" % (parent_ancestors, parent_row_id))
+    return check_length("%s%d/" % (parent.ancestors, parent.id))
 
 
 def check_length(path: str) -> str:

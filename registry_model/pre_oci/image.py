@@ -14,7 +14,7 @@ from peewee import Case, IntegrityError
 
 from registry_model import errors, validation
 from registry_model.model.tables import ImageStorage, Repository
-from registry_model.pre_oci.ancestors import MAX_ANCESTORS_LENGTH, parse_ancestors
+from registry_model.pre_oci.ancestors import ROOT, child_path, fits_chain, parse_ancestors
 from registry_model.pre_oci.tables import Image
 from registry_model.statements import Statement, param, params
 from registry_model.transactions import locked, transaction
@@ -39,12 +39,7 @@ def create_image(repository: Repository, docker_image_id: str, storage: ImageSto
         if parent.repository_id != repository.id:
             raise errors.InvalidImageException(
                 "parent image %s belongs to another repository" % parent.docker_image_id)
-        ancestors = "%s%d/" % (parent.ancestors, parent.id)
-    else:
-        ancestors = "/"
-    if len(ancestors) > MAX_ANCESTORS_LENGTH:
-        raise errors.InvalidImageException("image chain too deep: ancestors path over %d "
-                                           "characters" % MAX_ANCESTORS_LENGTH)
+    path = child_path(parent)
     aggregate_size = storage.image_size
     if parent is not None:
         aggregate_size = (None if parent.aggregate_size is None or aggregate_size is None
@@ -52,7 +47,7 @@ def create_image(repository: Repository, docker_image_id: str, storage: ImageSto
     try:
         with transaction():
             return Image.create(repository=repository, docker_image_id=docker_image_id,
-                                ancestors=ancestors, storage=storage, created=created,
+                                ancestors=path, storage=storage, created=created,
                                 comment=comment, command=command,
                                 aggregate_size=aggregate_size,
                                 v1_json_metadata=v1_json_metadata, v1_checksum=v1_checksum)
@@ -159,7 +154,7 @@ def synthesize_image_chain(repository_id: int, layers: list, blobs: dict) -> lis
     """
     if not layers:
         return []
-    if 2 * len(layers) - 1 > MAX_ANCESTORS_LENGTH:
+    if not fits_chain(len(layers)):
         # Even one-digit ids ("/1/2/.../") would overflow the leaf's ancestors
         # path: refuse before inserting thousands of rows only to roll them back.
         raise errors.InvalidImageException("image chain too deep: %d layers" % len(layers))
@@ -216,7 +211,7 @@ def synthesize_image_chain(repository_id: int, layers: list, blobs: dict) -> lis
                                                 final_ids[index - 1] if index else None)),
                     aggregate_size=(None if parent_size is None or blob.image_size is None
                                     else parent_size + blob.image_size),
-                    ancestors="/")
+                    ancestors=ROOT)
         pending.append(row)
         chain.append(row)
     if pending:
@@ -240,14 +235,11 @@ def _insert_chain(repository_id: int, chain: list, pending: list) -> None:
                .tuples())
     new_rows = {id(row) for row in pending}  # by identity: new rows have no primary key yet
     paths: dict = {}
-    ancestors = "/"
+    parent = None
     for row in chain:
         if id(row) in new_rows:
             row.id = ids[row.docker_image_id]
-            row.ancestors = paths[row.id] = ancestors
-        ancestors = "%s%d/" % (row.ancestors, row.id)
-    if max(len(path) for path in paths.values()) > MAX_ANCESTORS_LENGTH:
-        raise errors.InvalidImageException("image chain too deep: ancestors path over %d "
-                                           "characters" % MAX_ANCESTORS_LENGTH)
+            row.ancestors = paths[row.id] = child_path(parent)
+        parent = row
     (Image.update(ancestors=Case(Image.id, list(paths.items())))
      .where(Image.id.in_(list(paths))).execute())

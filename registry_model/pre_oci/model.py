@@ -19,7 +19,8 @@ from registry_model.pre_oci import image as image_model
 from registry_model.pre_oci import label as label_model
 from registry_model.pre_oci import manifest as manifest_model
 from registry_model.pre_oci import tag as tag_model
-from registry_model.pre_oci.ancestors import parent_id, parse_ancestors
+from registry_model.pre_oci.ancestors import depth, parent_id, parse_ancestors
+from registry_model.pre_oci.collector import PreOCICollector
 from registry_model.pre_oci.push import PushMixin
 from registry_model.pre_oci.tags import TagLifecycleMixin
 from registry_model.replicas import stale_ok
@@ -42,7 +43,7 @@ def _labels(rows: list) -> list:
 def _legacy_images(images: list, tags_by_image: Optional[dict]) -> dict:
     """LegacyImages by id, each with its full parent chain, built root first."""
     built: dict = {}
-    for row in sorted(images, key=lambda image: image.ancestors.count("/")):
+    for row in sorted(images, key=lambda image: depth(image.ancestors)):
         parent = built.get(parent_id(row.ancestors))
         parents = (parent,) + parent.parents if parent is not None else ()
         tags = tags_by_image.get(row.id, ()) if tags_by_image is not None else None
@@ -57,6 +58,8 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
     The seed methods live here; blobs and uploads, pushing, the tag lifecycle
     and garbage collection come from the mixins of :mod:`registry_model.pre_oci`.
     """
+
+    collector_class = PreOCICollector
 
     def _tag(self, row, repository_ref: RepositoryReference) -> Tag:
         return Tag.for_repository_tag(row, row.docker_image_id, repository_ref)

@@ -23,6 +23,7 @@ from registry_model.model.tables import (
     Repository,
     RepositoryState,
 )
+from registry_model.pre_oci.ancestors import child_path
 from registry_model.pre_oci.tables import Image, RepositoryTag, TagManifest
 
 
@@ -97,7 +98,7 @@ class ImageFactory(PeeweeModelFactory):
         lambda n: hashlib.sha256(b"registry_model-test-image-%d" % n).hexdigest())
     storage = factory.SubFactory(ImageStorageFactory)
     ancestors = factory.LazyAttribute(
-        lambda o: "%s%d/" % (o.parent.ancestors, o.parent.id) if o.parent is not None else "/")
+        lambda o: child_path(o.parent))
     aggregate_size = factory.LazyAttribute(
         lambda o: o.storage.image_size + (o.parent.aggregate_size or 0 if o.parent else 0))
     v1_json_metadata = factory.LazyAttribute(

@@ -28,8 +28,9 @@ from registry_model.database import (
 )
 from registry_model.model import blob as blob_model
 from registry_model.model import blob_gc, lookup
-from registry_model.pre_oci import collector as gc
+from registry_model.model import collection as gc
 from registry_model.pre_oci import label as label_model
+from registry_model.pre_oci.collector import PreOCICollector
 from registry_model.testing.factories import (
     ImageFactory,
     ImageStorageFactory,
@@ -70,7 +71,7 @@ def labelled_manifest(tag, *keys):
 
 
 def collect(repo, store, **options):
-    collector = gc.Collector(store, now=options.pop("now", NOW), **options)
+    collector = PreOCICollector(store, now=options.pop("now", NOW), **options)
     assert collector.collect_repository(repo.id)
     return collector.counts
 
@@ -319,12 +320,12 @@ def test_purging_a_repository_that_is_not_marked_raises_and_writes_nothing(repo,
     ended_tag(repo)
     before = snapshot()
     with pytest.raises(errors.DataModelException, match="not marked for deletion"):
-        gc.Collector(store, now=NOW).collect_repository(repo.id, purge=True)
+        PreOCICollector(store, now=NOW).collect_repository(repo.id, purge=True)
     assert snapshot() == before
 
 
 def test_collecting_a_repository_that_is_gone_reports_false(initialized_db, store):
-    assert gc.Collector(store, now=NOW).collect_repository(2**31 - 7) is False
+    assert PreOCICollector(store, now=NOW).collect_repository(2**31 - 7) is False
 
 
 @pytest.mark.parametrize("option, value", [("batch_size", 0), ("batch_size", 1001),
@@ -332,7 +333,7 @@ def test_collecting_a_repository_that_is_gone_reports_false(initialized_db, stor
                                            ("now", True)])
 def test_bad_options_raise_before_any_query(initialized_db, store, option, value):
     with count_statements() as counted, pytest.raises(errors.DataModelException):
-        gc.Collector(store, **{option: value})
+        PreOCICollector(store, **{option: value})
     assert counted.count == 0
 
 
@@ -391,7 +392,8 @@ def test_the_worker_walks_every_repository_in_batches_and_resumes_where_it_stopp
     seen = []
     to_walk = Repository.select().where(Repository.id > repos[0].id).count()
 
-    counts, last = gc.collect_all(store, now=NOW, batch_size=2, start_after=repos[0].id,
+    counts, last = gc.collect_all(PreOCICollector(store, now=NOW, batch_size=2),
+                                  start_after=repos[0].id,
                                   progress=lambda *args: seen.append(args))
 
     walked = [args[0] for args in seen]
@@ -411,10 +413,10 @@ def test_a_dry_run_of_the_worker_counts_a_blob_that_two_collected_repositories_s
         ended_tag(repo, ImageFactory(repository=repo, storage=shared))
     before = snapshot()
 
-    predicted, _ = gc.collect_all(store, now=NOW, dry_run=True)
+    predicted, _ = gc.collect_all(PreOCICollector(store, now=NOW, dry_run=True))
 
     assert snapshot() == before
-    counts, _ = gc.collect_all(store, now=NOW)
+    counts, _ = gc.collect_all(PreOCICollector(store, now=NOW))
     kinds = ("tags", "images", "blobs")
     assert [predicted[kind] for kind in kinds] == [counts[kind] for kind in kinds] == [2, 2, 1]
     assert present(ImageStorage, shared) == []
@@ -428,8 +430,8 @@ def test_a_dry_run_of_the_worker_counts_once_a_link_its_blob_takes_along(initial
     ended_tag(first, ImageFactory(repository=first, storage=blob))
     blob_model.link_blob(second.id, blob.id, HOUR, NOW - 2 * HOUR)  # expired
 
-    predicted, _ = gc.collect_all(store, now=NOW, dry_run=True)
-    counts, _ = gc.collect_all(store, now=NOW)
+    predicted, _ = gc.collect_all(PreOCICollector(store, now=NOW, dry_run=True))
+    counts, _ = gc.collect_all(PreOCICollector(store, now=NOW))
 
     # The first repository's collection drops the blob and the second's expired link with it.
     kinds = ("images", "links", "blobs")
@@ -445,7 +447,7 @@ def test_the_worker_collects_blob_records_nothing_references(initialized_db, sto
     used = RepositoryTagFactory().image.storage
     uploading = ImageStorageFactory(uploading=True)
 
-    counts, _ = gc.collect_all(store, now=NOW)
+    counts, _ = gc.collect_all(PreOCICollector(store, now=NOW))
 
     assert counts["blobs"] >= 2
     assert present(ImageStorage, stray, expired, linked, used, uploading) == ids(

@@ -35,7 +35,8 @@ from registry_model.database import (
     parse_ancestors,
 )
 from registry_model.manifests import DockerSchema1ManifestBuilder
-from registry_model.pre_oci import collector as gc
+from registry_model.model import collection as gc
+from registry_model.pre_oci.collector import PreOCICollector
 from registry_model.testing.databases import migrated_scratch_database
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
 
@@ -126,7 +127,7 @@ def collector(uri, storage, start, stop, results):
         store = FilesystemBlobStore(storage, fsync=False)
         start.wait(TIMEOUT_S)
         while not stop.is_set():
-            counts, _ = gc.collect_all(store, grace_s=GRACE_S, batch_size=5)
+            counts, _ = gc.collect_all(PreOCICollector(store, grace_s=GRACE_S, batch_size=5))
             outcome["runs"] += 1
             for kind in ("tags", "images", "blobs", "files"):
                 outcome[kind] += counts[kind]
@@ -212,7 +213,7 @@ def test_pushes_racing_a_collector_in_other_processes_lose_nothing(scratch, reco
                 assert registry_model.get_repo_blob_by_digest(ref, layer["blobSum"]), tag
                 assert store.exists(layer["blobSum"])
     # A last collection, once the grace period has passed, leaves only what alive tags use.
-    gc.collect_all(store, now=now_ts() + 2 * GRACE_S, grace_s=GRACE_S)
+    gc.collect_all(PreOCICollector(store, now=now_ts() + 2 * GRACE_S, grace_s=GRACE_S))
     assert integrity_problems(store) == []
     alive = RepositoryTag.select().where(RepositoryTag.lifetime_end_ts.is_null()).count()
     assert RepositoryTag.select().count() == alive

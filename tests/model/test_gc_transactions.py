@@ -35,7 +35,8 @@ from registry_model.database import (
 )
 from registry_model.manifests import DockerSchema1ManifestBuilder
 from registry_model.model import blob_gc
-from registry_model.pre_oci import collector as gc
+from registry_model.model import collection as gc
+from registry_model.pre_oci.collector import PreOCICollector
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
 
 TIMEOUT_S = 30
@@ -117,7 +118,7 @@ def untagged_image(store, count: int = 2, seed: str = "gone"):
 
 def collect(ref, store, **options):
     """Collect the repository with a new Collector; its counts."""
-    collector = gc.Collector(store, **options)
+    collector = PreOCICollector(store, **options)
     assert collector.collect_repository(ref.id)
     return collector.counts
 
@@ -271,7 +272,7 @@ def test_a_collection_failing_after_its_deletes_removes_no_bytes(committed, stor
 
     # The worker finishes the job, records left unreferenced by the failed run included.
     db.obj.query_hooks.remove(fail)
-    counts, _ = gc.collect_all(store, now=now_ts() + 60, grace_s=0)
+    counts, _ = gc.collect_all(PreOCICollector(store, now=now_ts() + 60, grace_s=0))
     assert (counts["blobs"], counts["files"]) == (2, 2)
     assert not any(map(store.exists, manifest.blob_digests))
     assert integrity_problems(store) == []
