@@ -96,6 +96,25 @@ def _raw_lookup_repository(cur, ctx: Context) -> list:
                  ctx.repository.namespace_name, ctx.repository.name, 3)
 
 
+def _raw_get_repository(cur, ctx: Context) -> list:
+    return _rows(cur, "SELECT r.id, r.name, r.kind_id, r.visibility_id, r.state, n.name "
+                 "FROM repository r JOIN namespace n ON n.id = r.namespace_id "
+                 "WHERE n.name = %s AND r.name = %s",
+                 ctx.repository.namespace_name, ctx.repository.name)
+
+
+def _raw_list_repositories(cur, ctx: Context) -> list:
+    return _rows(cur, "SELECT r.id, r.name, r.kind_id, r.visibility_id, r.state, n.name "
+                 "FROM repository r JOIN namespace n ON n.id = r.namespace_id "
+                 "WHERE n.name = %s AND r.state <> %s ORDER BY n.name, r.name LIMIT %s",
+                 ctx.repository.namespace_name, 3, 100)
+
+
+def _raw_get_namespace(cur, ctx: Context) -> list:
+    return _rows(cur, "SELECT id, name, enabled, removed_tag_expiration_s FROM namespace "
+                 "WHERE name = %s", ctx.repository.namespace_name)
+
+
 def _raw_manifest_for_tag(cur, ctx: Context) -> list:
     return _rows(cur, "SELECT %s FROM tag_manifest m WHERE m.tag_id = %%s" % MANIFEST_COLUMNS,
                  ctx.tag.id)
@@ -242,6 +261,14 @@ READS = [
     Case("lookup_repository", lambda c, m: m.lookup_repository(c.repository.namespace_name,
                                                                 c.repository.name),
          _raw_lookup_repository, _one),
+    Case("get_repository", lambda c, m: m.get_repository(c.repository.namespace_name,
+                                                          c.repository.name),
+         _raw_get_repository, _one),
+    Case("list_repositories(namespace)",
+         lambda c, m: m.list_repositories(c.repository.namespace_name),
+         _raw_list_repositories, len),
+    Case("get_namespace", lambda c, m: m.get_namespace(c.repository.namespace_name),
+         _raw_get_namespace, _one),
     Case("get_manifest_for_tag", lambda c, m: m.get_manifest_for_tag(c.tag),
          _raw_manifest_for_tag, _one),
     Case("lookup_manifest_by_digest",
@@ -353,6 +380,13 @@ WRITES = [
          lambda c, m: m.set_tags_expiration_for_manifest(c.manifest, 3600)),
     Case("release_blob_links", lambda c, m: m.release_blob_links(c.repository, c.link_digests)),
     Case("mark_repository_for_deletion", lambda c, m: m.mark_repository_for_deletion(c.repository)),
+    Case("create_repository",
+         lambda c, m: m.create_repository(c.repository.namespace_name, "bench-new")),
+    Case("create_repository(create_namespace)",
+         lambda c, m: m.create_repository("bench-new-ns", "bench-new", create_namespace=True)),
+    Case("create_namespace", lambda c, m: m.create_namespace("bench-other-ns")),
+    Case("set_namespace_tag_expiration",
+         lambda c, m: m.set_namespace_tag_expiration(c.repository.namespace_name, 3600)),
     Case("garbage_collect_repository(dry_run)",
          lambda c, m: m.garbage_collect_repository(c.repository, _store(c), dry_run=True)),
     Case("garbage_collect_repository",

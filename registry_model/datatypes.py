@@ -6,6 +6,7 @@ connection and never run a query when an attribute is read, so what a call
 costs is visible in the interface method that built them. This module imports
 nothing from peewee.
 """
+import enum
 import json
 from collections import namedtuple
 from datetime import datetime
@@ -18,20 +19,42 @@ from registry_model.media_types import (  # noqa: F401  (part of this module's A
 )
 
 
+class RepositoryState(enum.IntEnum):
+    """Lifecycle state of a repository, stored as an integer in ``Repository.state``."""
+
+    NORMAL = 0
+    READ_ONLY = 1
+    MIRROR = 2
+    MARKED_FOR_DELETION = 3
+
+
 class RepositoryReference(namedtuple("RepositoryReference", [
         "id", "namespace_name", "name", "kind", "is_public", "state"])):
     """A repository: its id, ``namespace_name/name``, kind name, visibility and state.
 
-    ``state`` is a :class:`registry_model.database.RepositoryState` member when
+    ``state`` is a :class:`RepositoryState` member when
     the row was loaded, or None for a reference built from an id alone.
     """
 
     __slots__ = ()
 
     @classmethod
-    def for_repo_obj(cls, repo: Any, namespace_name: str, kind_name: str,
-                     is_public: bool) -> "RepositoryReference":
-        """Build from a loaded Repository row plus the names its lookup ids stand for."""
+    def for_repo_obj(cls, repo: Any, namespace_name: Optional[str] = None,
+                     kind_name: Optional[str] = None,
+                     is_public: Optional[bool] = None) -> "RepositoryReference":
+        """Build from a Repository row; the names its ids stand for are filled when not given.
+
+        A Repository model row names itself: its namespace from the joined namespace
+        (peewee loads one that was not joined: one query), its kind and visibility from the
+        process's cache of the lookup tables (no query once loaded). A flat row must come
+        with the names.
+        """
+        if namespace_name is None or kind_name is None or is_public is None:
+            # The row names itself (registry_model.model.tables.Repository.reference_names).
+            names = repo.reference_names()
+            namespace_name = names[0] if namespace_name is None else namespace_name
+            kind_name = names[1] if kind_name is None else kind_name
+            is_public = names[2] if is_public is None else is_public
         return cls(id=repo.id, namespace_name=namespace_name, name=repo.name,
                    kind=kind_name, is_public=is_public, state=repo.state)
 
@@ -47,6 +70,34 @@ class RepositoryReference(namedtuple("RepositoryReference", [
     def full_name(self) -> str:
         """``namespace/name``, the way clients spell the repository."""
         return "%s/%s" % (self.namespace_name, self.name)
+
+
+def repository_id(repository_ref: Any) -> int:
+    """The id of a RepositoryReference, or TypeError naming what was passed instead.
+
+    The interface's methods call it first, so a None or a name where a reference belongs
+    fails with a message that says so, before any statement.
+    """
+    if not isinstance(repository_ref, RepositoryReference):
+        raise TypeError("expected a RepositoryReference (from lookup_repository), got %r"
+                        % (repository_ref,))
+    return repository_ref.id
+
+
+class Namespace(namedtuple("Namespace", ["id", "name", "enabled", "removed_tag_expiration_s"])):
+    """A namespace (user or organization) owning repositories, and its time-machine window.
+
+    ``removed_tag_expiration_s`` is how long an ended tag stays restorable before garbage
+    collection may remove it.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def for_namespace_row(cls, row: Any) -> "Namespace":
+        """Build from a Namespace row."""
+        return cls(id=row.id, name=row.name, enabled=row.enabled,
+                   removed_tag_expiration_s=row.removed_tag_expiration_s)
 
 
 class Tag(namedtuple("Tag", [

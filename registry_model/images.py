@@ -56,7 +56,7 @@ from registry_model.archive import (
 )
 from registry_model.blobstore import BlobNotFoundException, BlobStore, ResumableSHA256
 from registry_model.blobstore import UploadNotFoundException as StoreUploadNotFound
-from registry_model.datatypes import Manifest, RepositoryReference, Tag
+from registry_model.datatypes import Manifest, RepositoryReference, RepositoryState, Tag
 from registry_model.interface import RegistryDataInterface
 from registry_model.manifests import (
     DockerSchema1Manifest,
@@ -64,10 +64,6 @@ from registry_model.manifests import (
     generate_signing_key,
     parse_manifest_from_bytes,
 )
-from registry_model.model import namespace as namespace_model
-from registry_model.model import repository as repository_model
-from registry_model.model.tables import RepositoryState
-from registry_model.transactions import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -238,10 +234,10 @@ def _importable_repository(model: RegistryDataInterface, namespace_name: str,
     """The image repository to import into, None when it must be created; else an error."""
     ref = model.lookup_repository(namespace_name, repo_name, kind_filter="image")
     if ref is None:
-        row = repository_model.get_repository(namespace_name, repo_name)
-        if row is None:
+        found = model.get_repository(namespace_name, repo_name)
+        if found is None:
             return None
-        if row.state == RepositoryState.MARKED_FOR_DELETION:
+        if found.state == RepositoryState.MARKED_FOR_DELETION:
             raise errors.DataModelException("repository %s/%s is being deleted"
                                             % (namespace_name, repo_name))
         raise errors.DataModelException("repository %s/%s is not an image repository"
@@ -256,17 +252,11 @@ def _importable_repository(model: RegistryDataInterface, namespace_name: str,
 def _create_repository(model: RegistryDataInterface, namespace_name: str,
                        repo_name: str) -> RepositoryReference:
     """Create the namespace (when missing) and the private repository, in one transaction."""
-    for _ in range(2):
-        try:
-            with transaction():
-                if namespace_model.get_namespace(namespace_name) is None:
-                    namespace_model.create_namespace(namespace_name)
-                repository_model.create_repository(namespace_name, repo_name)
-            logger.info("created repository %s/%s", namespace_name, repo_name)
-            break
-        except errors.DuplicateException:
-            # A concurrent import created the namespace (try again) or the repository (use it).
-            logger.info("%s/%s was created concurrently", namespace_name, repo_name)
+    try:
+        model.create_repository(namespace_name, repo_name, create_namespace=True)
+    except errors.DuplicateException:
+        # A concurrent import created it: use it, if it is an image repository still.
+        logger.info("%s/%s was created concurrently", namespace_name, repo_name)
     ref = _importable_repository(model, namespace_name, repo_name)
     if ref is None:
         raise errors.NotFoundException("repository %s/%s vanished while being created"

@@ -40,7 +40,7 @@ from registry_model.images import (
 from registry_model.manifests import DockerSchema1Manifest, generate_signing_key
 from registry_model.registry_pre_oci_model import PreOCIModel
 from registry_model.sample import SAMPLE_LABELS, sample_layers, write_sample_archive
-from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
+from registry_model.testing.factories import RepositoryFactory
 
 
 @pytest.fixture(scope="module")
@@ -351,23 +351,6 @@ def test_an_existing_namespace_gets_a_new_repository(registry_model, store, samp
     result = import_archive(sample, "acme", "hello", store, key)
     assert result.created_repository
     assert registry_model.lookup_repository("acme", "other") is not None
-
-
-def test_a_namespace_created_by_a_concurrent_import_is_used(registry_model, monkeypatch):
-    NamespaceFactory(name="acme")
-    # The check said "missing" before the other import committed the namespace.
-    real_get_namespace = images.namespace_model.get_namespace
-    calls = []
-
-    def stale_get_namespace(name):
-        calls.append(name)
-        return None if len(calls) == 1 else real_get_namespace(name)
-
-    monkeypatch.setattr(images.namespace_model, "get_namespace", stale_get_namespace)
-    counts = row_counts()
-    ref = images._create_repository(registry_model, "acme", "hello")
-    assert ref == registry_model.lookup_repository("acme", "hello") and len(calls) == 2
-    assert row_counts() == dict(counts, Repository=counts["Repository"] + 1)
 
 
 def test_a_repository_created_by_a_concurrent_import_is_used(registry_model):

@@ -34,9 +34,11 @@ STALE_OK = {"find_matching_tag", "get_most_recent_tag", "lookup_repository",
             "get_manifest_for_tag", "lookup_manifest_by_digest", "get_legacy_images",
             "get_legacy_image", "list_manifest_labels", "get_manifest_label", "get_repo_tag",
             "list_all_active_repository_tags", "lookup_active_repository_tags",
-            "list_repository_tag_history", "has_expired_tag", "get_repo_blob_by_digest"}
+            "list_repository_tag_history", "has_expired_tag", "get_repo_blob_by_digest",
+            "list_repositories", "get_namespace"}
 logger = logging.getLogger(__name__)
 LISTINGS = {"get_legacy_images", "list_manifest_labels", "list_all_active_repository_tags",
+            "list_repositories",
             "lookup_active_repository_tags", "list_repository_tag_history", "has_expired_tag"}
 
 

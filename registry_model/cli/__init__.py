@@ -43,7 +43,7 @@ import click
 from peewee import Database, DatabaseError, OperationalError, SqliteDatabase
 
 from registry_model import errors, migration, registry_model, validation
-from registry_model.connection import DEFAULT_URI, configure
+from registry_model.database import DEFAULT_URI, configure
 from registry_model.datatypes import Manifest, RepositoryReference, Tag
 
 URI_VARIABLE = "REGISTRY_MODEL_DATABASE_URI"

@@ -23,18 +23,17 @@ from registry_model.cli import (
 )
 from registry_model.cli.transfer import storage_option
 from registry_model.datatypes import GCSummary, RepositoryReference
-from registry_model.model import collection as gc_model
-from registry_model.model import repository as repository_model
+from registry_model.interface import collection as gc_model
 
 _ROWS = ("tags", "manifests", "labels", "images", "links", "uploads", "blobs")
 
 
 def _any_repository(namespace: str, name: str) -> RepositoryReference:
     """The repository, marked for deletion or not (gc purges marked ones), or a click error."""
-    row = repository_model.get_repository(namespace, name)
-    if row is None:
+    found = registry_model.get_repository(namespace, name)
+    if found is None:
         raise click.ClickException("repository %s/%s not found" % (namespace, name))
-    return RepositoryReference.for_id(row.id, namespace, name, state=row.state)
+    return found
 
 
 def _report(summary: GCSummary, dry_run: bool, orphans: bool) -> None:

@@ -23,10 +23,20 @@ from registry_model.cli import (
 )
 from registry_model.datatypes import LegacyImage, RepositoryReference
 from registry_model.manifests import parse_manifest_from_bytes
-from registry_model.model import lookup
-from registry_model.model import repository as repository_model
 
 HISTORY_PAGE_SIZE = 100
+REPOSITORY_PAGE_SIZE = 100
+
+
+def _all_repositories() -> Iterator[RepositoryReference]:
+    """Every repository not marked for deletion, by name, a keyset page at a time."""
+    last = None
+    while True:
+        page = registry_model.list_repositories(last=last, limit=REPOSITORY_PAGE_SIZE)
+        yield from page
+        if len(page) < REPOSITORY_PAGE_SIZE:
+            return
+        last = page[-1].full_name
 
 
 @click.command()
@@ -35,11 +45,7 @@ HISTORY_PAGE_SIZE = 100
 def repos(uri: str, as_json: bool) -> None:
     """List the repositories, except those marked for deletion."""
     with open_database(uri):
-        repositories = [
-            RepositoryReference.for_repo_obj(row, row.namespace.name,
-                                             lookup.kind_name(row.kind_id),
-                                             lookup.is_public(row.visibility_id))
-            for row in repository_model.list_repositories()]
+        repositories = list(_all_repositories())
     rows = [{"repository": repo.full_name, "namespace": repo.namespace_name, "name": repo.name,
              "kind": repo.kind, "visibility": "public" if repo.is_public else "private",
              "state": repo.state.name.lower()} for repo in repositories]

@@ -2,10 +2,11 @@
 import logging
 from typing import Optional
 
-from peewee import IntegrityError
+from peewee import IntegrityError, Tuple
 
 from registry_model import errors, validation
 from registry_model.model import lookup
+from registry_model.model import namespace as namespace_model
 from registry_model.model.tables import Namespace, Repository, RepositoryState
 from registry_model.statements import Statement, param
 from registry_model.transactions import transaction
@@ -22,11 +23,14 @@ def _state(state: object) -> RepositoryState:
 
 def create_repository(namespace_name: str, name: str, kind_name: str = "image",
                       visibility: str = "private", description: Optional[str] = None,
-                      state: RepositoryState = RepositoryState.NORMAL) -> Repository:
-    """Create ``namespace_name/name``; NotFoundException if the namespace is missing.
+                      state: RepositoryState = RepositoryState.NORMAL,
+                      create_namespace: bool = False) -> Repository:
+    """Create ``namespace_name/name`` in one transaction; the row, its namespace loaded.
 
-    DuplicateException when the repository exists already; unknown kinds and
-    visibilities raise before anything is written.
+    NotFoundException if the namespace is missing, unless ``create_namespace`` (then it
+    is created too, or found when a concurrent writer just created it). DuplicateException
+    when the repository exists already; bad names, unknown kinds and visibilities raise
+    before anything is written. Two statements, four with a namespace to create.
     """
     validation.check_namespace_name(namespace_name)
     validation.check_repository_name(name)
@@ -36,15 +40,19 @@ def create_repository(namespace_name: str, name: str, kind_name: str = "image",
     with transaction():
         namespace = Namespace.get_or_none(Namespace.name == namespace_name)
         if namespace is None:
-            raise errors.NotFoundException("namespace %r does not exist" % namespace_name)
+            if not create_namespace:
+                raise errors.NotFoundException("namespace %r does not exist" % namespace_name)
+            namespace = namespace_model.create_or_get_namespace(namespace_name)
         try:
             with transaction():
-                return Repository.create(namespace=namespace, name=name, kind=kind,
-                                         visibility=visibility_id, description=description,
-                                         state=state)
+                row = Repository.create(namespace=namespace, name=name, kind=kind,
+                                        visibility=visibility_id, description=description,
+                                        state=state)
         except IntegrityError as exc:
             raise errors.DuplicateException(
                 "repository %s/%s already exists" % (namespace_name, name)) from exc
+    row.namespace = namespace
+    return row
 
 
 def get_repository(namespace_name: str, name: str) -> Optional[Repository]:
@@ -80,6 +88,41 @@ def lookup_visible_repository(namespace_name: str, name: str,
     """
     return _VISIBLE_REPOSITORY.first((kind_id is not None,), namespace_name=namespace_name,
                                      name=name, kind_id=kind_id)
+
+
+def _repository_page(in_namespace: bool, after: bool):
+    query = (Repository.select(Repository.id, Repository.name, Repository.kind,
+                               Repository.visibility, Repository.state,
+                               Namespace.name.alias("namespace_name"))
+             .join(Namespace)
+             .where(Repository.state != RepositoryState.MARKED_FOR_DELETION)
+             .order_by(Namespace.name, Repository.name)
+             .limit(param("limit")))
+    if in_namespace:
+        query = query.where(Namespace.name == param("namespace_name"))
+    if after:
+        query = query.where(Tuple(Namespace.name, Repository.name)
+                            > Tuple(param("last_namespace"), param("last_name")))
+    return query
+
+
+_REPOSITORY_PAGE = Statement(_repository_page)
+
+
+def list_repositories_page(namespace_name: Optional[str] = None, last: Optional[str] = None,
+                           limit: int = 100) -> list:
+    """Up to ``limit`` repositories not marked for deletion after ``last``, by name: one query.
+
+    Ordered by namespace name then repository name; ``last`` is ``namespace/name`` of the
+    previous page's last repository. Flat rows as :func:`lookup_visible_repository` gives.
+    DataModelException for a limit that is not a positive integer.
+    """
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise errors.DataModelException("limit must be a positive integer, not %r" % (limit,))
+    last_namespace, _, last_name = (last or "").partition("/")
+    return _REPOSITORY_PAGE.rows((namespace_name is not None, last is not None),
+                                 namespace_name=namespace_name, last_namespace=last_namespace,
+                                 last_name=last_name, limit=limit)
 
 
 def list_repositories(namespace_name: Optional[str] = None) -> list:

@@ -5,7 +5,6 @@ these and declares which of its columns reference a blob
 (:mod:`registry_model.model.blob_references`). The schema itself is created by
 the migrations shipped in ``registry_model.migrations``, not by ``create_tables``.
 """
-import enum
 import uuid
 
 from peewee import (
@@ -20,17 +19,9 @@ from peewee import (
 from playhouse.fields import IntEnumField
 
 from registry_model.connection import db
+from registry_model.datatypes import RepositoryState  # noqa: F401  (a column's values)
 
 DEFAULT_TAG_EXPIRATION_S = 14 * 24 * 60 * 60
-
-
-class RepositoryState(enum.IntEnum):
-    """Lifecycle state of a repository, stored as an integer in ``Repository.state``."""
-
-    NORMAL = 0
-    READ_ONLY = 1
-    MIRROR = 2
-    MARKED_FOR_DELETION = 3
 
 
 class LongTextField(TextField):
@@ -83,6 +74,17 @@ class Repository(BaseModel):
 
     class Meta:
         indexes = ((("namespace", "name"), True),)
+
+    def reference_names(self) -> tuple:
+        """``(namespace name, kind name, is public)``, as a RepositoryReference shows them.
+
+        The namespace comes from the joined row (peewee loads it when it was not joined:
+        one query); kind and visibility from the lookup cache, without a query.
+        """
+        from registry_model.model import lookup  # it reads these tables: imported late
+
+        return (self.namespace.name, lookup.kind_name(self.kind_id),
+                lookup.is_public(self.visibility_id))
 
 
 class ImageStorage(BaseModel):

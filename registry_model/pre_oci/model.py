@@ -8,13 +8,13 @@ datatypes; the SQL each method runs is in the model function it calls.
 import logging
 from typing import Optional, Sequence
 
-from registry_model import clock, validation
+from registry_model import clock
 from registry_model.common.blobs import BlobsMixin
 from registry_model.common.collection import GarbageCollectionMixin
+from registry_model.common.repositories import RepositoriesMixin
 from registry_model.datatypes import Label, LegacyImage, Manifest, RepositoryReference, Tag
 from registry_model.interface import RegistryDataInterface
 from registry_model.model import lookup
-from registry_model.model import repository as repository_model
 from registry_model.pre_oci import image as image_model
 from registry_model.pre_oci import label as label_model
 from registry_model.pre_oci import manifest as manifest_model
@@ -51,12 +51,13 @@ def _legacy_images(images: list, tags_by_image: Optional[dict]) -> dict:
     return built
 
 
-class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMixin,
-                  RegistryDataInterface):
+class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
+                  GarbageCollectionMixin, RegistryDataInterface):
     """The registry data interface over the pre-OCI tables. Holds no state.
 
-    The seed methods live here; blobs and uploads, pushing, the tag lifecycle
-    and garbage collection come from the mixins of :mod:`registry_model.pre_oci`.
+    The wing's seed methods live here; pushing and the tag lifecycle come from the
+    mixins of :mod:`registry_model.pre_oci`; repositories, blobs and uploads and garbage
+    collection from :mod:`registry_model.common`, written once for every implementation.
     """
 
     collector_class = PreOCICollector
@@ -81,21 +82,6 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
         """The alive, non-hidden Tag started last (ties: highest id), or None (1 statement)."""
         row = tag_model.get_most_recent_tag(repository_ref.id, clock.now_ts())
         return self._tag(row, repository_ref) if row is not None else None
-
-    @stale_ok(confirm_miss=True)
-    def lookup_repository(self, namespace_name: str, repo_name: str,
-                          kind_filter: Optional[str] = None) -> Optional[RepositoryReference]:
-        """The repository; None if absent, of another kind or being deleted (1 statement)."""
-        kind_id = lookup.kind_id(kind_filter) if kind_filter is not None else None
-        if not (validation.is_valid_namespace_name(namespace_name)
-                and validation.is_valid_repository_name(repo_name)):
-            return None
-        row = repository_model.lookup_visible_repository(namespace_name, repo_name, kind_id)
-        if row is None:
-            return None
-        return RepositoryReference.for_repo_obj(row, row.namespace_name,
-                                                lookup.kind_name(row.kind_id),
-                                                lookup.is_public(row.visibility_id))
 
     @stale_ok(confirm_miss=True)
     def get_manifest_for_tag(self, tag: Tag) -> Optional[Manifest]:

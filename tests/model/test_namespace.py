@@ -56,3 +56,26 @@ def test_get_namespace_finds_by_exact_name(initialized_db):
 def test_get_namespace_answers_none_for_missing_or_impossible_names(initialized_db, name):
     NamespaceFactory(name="devtable")
     assert namespace_model.get_namespace(name) is None
+
+
+def test_set_tag_expiration_changes_only_that_namespace(initialized_db):
+    NamespaceFactory(name="devtable")
+    other = NamespaceFactory(name="buynlarge", removed_tag_expiration_s=60)
+    updated = namespace_model.set_tag_expiration("devtable", 0)
+    assert (updated.name, updated.removed_tag_expiration_s) == ("devtable", 0)
+    assert Namespace.get(Namespace.name == "devtable").removed_tag_expiration_s == 0
+    assert Namespace.get_by_id(other.id).removed_tag_expiration_s == 60
+
+
+def test_set_tag_expiration_of_a_missing_namespace_is_none(initialized_db):
+    assert namespace_model.set_tag_expiration("nobody", 60) is None
+    assert namespace_model.set_tag_expiration("Not A Name", 60) is None
+
+
+@pytest.mark.parametrize("window", [-1, 1.5, "60", True, None])
+def test_set_tag_expiration_refuses_a_bad_window_before_writing(initialized_db, window):
+    NamespaceFactory(name="devtable")
+    before = snapshot_rows()
+    with pytest.raises(errors.DataModelException):
+        namespace_model.set_tag_expiration("devtable", window)
+    assert snapshot_rows() == before

@@ -150,3 +150,66 @@ def test_set_repository_state_rejects_an_unknown_state(initialized_db):
         repository_model.set_repository_state(repo, 42)
     assert snapshot_rows() == before
     assert Repository.get_by_id(repo.id).state is RepositoryState.NORMAL
+
+
+def test_create_repository_creates_its_namespace_when_asked_in_four_statements(initialized_db):
+    with count_statements() as counted:
+        row = repository_model.create_repository("newcomer", "simple", create_namespace=True)
+    assert counted.count <= 4, counted.statements
+    assert (row.namespace.name, row.name) == ("newcomer", "simple")
+    stored = repository_model.get_repository("newcomer", "simple")
+    assert stored.id == row.id and stored.namespace.removed_tag_expiration_s == 14 * 86400
+
+
+def test_create_repository_uses_a_namespace_a_concurrent_writer_created(initialized_db,
+                                                                         monkeypatch):
+    # Our read found no namespace; another writer committed it before our insert.
+    real_create = repository_model.namespace_model.create_namespace
+
+    def lost_race(name, *args):
+        real_create(name)
+        raise errors.DuplicateException("namespace %r already exists" % name)
+
+    monkeypatch.setattr(repository_model.namespace_model, "create_namespace", lost_race)
+    before = snapshot_rows()
+    row = repository_model.create_repository("racer", "simple", create_namespace=True)
+    after = snapshot_rows()
+    assert len(after["namespace"]) == len(before["namespace"]) + 1
+    assert len(after["repository"]) == len(before["repository"]) + 1
+    assert row.namespace.name == "racer"
+
+
+def test_create_repository_with_create_namespace_leaves_nothing_when_the_repository_exists(
+        initialized_db):
+    RepositoryFactory(namespace__name="devtable", name="simple")
+    before = snapshot_rows()
+    with pytest.raises(errors.DuplicateException):
+        repository_model.create_repository("devtable", "simple", create_namespace=True)
+    assert snapshot_rows() == before
+
+
+def test_list_repositories_page_walks_keyset_pages_in_name_order(initialized_db):
+    names = [("alpha", "beta"), ("alpha", "zeta"), ("alpha-b", "c"), ("zeta", "alpha")]
+    namespaces = {name: NamespaceFactory(name=name) for name in {ns for ns, _ in names}}
+    for namespace_name, name in reversed(names):
+        RepositoryFactory(namespace=namespaces[namespace_name], name=name)
+    RepositoryFactory(namespace=namespaces["alpha"], name="gone",
+                      state=RepositoryState.MARKED_FOR_DELETION)
+    seen, last = [], None
+    while True:
+        with count_statements() as counted:
+            page = repository_model.list_repositories_page(last=last, limit=2)
+        assert counted.count == 1
+        seen += [(row.namespace_name, row.name) for row in page]
+        if len(page) < 2:
+            break
+        last = "%s/%s" % (page[-1].namespace_name, page[-1].name)
+    assert seen == sorted(names)
+    in_alpha = repository_model.list_repositories_page("alpha", last="alpha/beta")
+    assert [row.name for row in in_alpha] == ["zeta"]
+
+
+@pytest.mark.parametrize("limit", [0, -1, "10", True, None])
+def test_list_repositories_page_refuses_a_bad_limit(initialized_db, limit):
+    with pytest.raises(errors.DataModelException):
+        repository_model.list_repositories_page(limit=limit)

@@ -1,0 +1,71 @@
+"""Manifests (stored and pushed) and their labels.
+
+Part of :class:`registry_model.interface.RegistryDataInterface`; see that package for what
+every method shares (datatypes, budgets, transactions, replicas, stale handles).
+"""
+from abc import ABC, abstractmethod
+
+
+class ManifestsInterface(ABC):
+    """Manifests (stored and pushed) and their labels."""
+
+    @abstractmethod
+    def get_manifest_for_tag(self, tag):
+        """The Manifest stored for the Tag, or None. Budget: 1 statement."""
+
+    @abstractmethod
+    def lookup_manifest_by_digest(self, repository_ref, manifest_digest, allow_dead=False):
+        """The Manifest with that digest under an alive tag of the repository, or None.
+
+        Any tag, alive or in the time machine, counts when ``allow_dead``. A
+        malformed digest gives None. Budget: 1 statement.
+        """
+
+    @abstractmethod
+    def create_manifest_and_retarget_tag(self, repository_ref, manifest_interface_instance,
+                                         tag_name, storage):
+        """Store a pushed schema 1 manifest and point ``tag_name`` at it: ``(Manifest, Tag)``.
+
+        Every layer blob must be linked to the repository
+        (ManifestBlobUnknownException otherwise). The legacy image chain is
+        synthesized (clashing V1 ids rewritten), the tag moved (time machine
+        kept) and the image config's labels stored as ``manifest`` labels, in
+        one transaction, retried after a lost race. A manifest over
+        ``validation.MAX_MANIFEST_BYTES`` (4 MiB) raises ManifestTooLargeException,
+        a config label over the label limit LabelValueTooLargeException, before
+        any write. Budget: 16 statements,
+        whatever the number of layers.
+        """
+
+    @abstractmethod
+    def create_manifest_label(self, manifest, key, value, source_type_name,
+                              media_type_name=None):
+        """Create and return a Label on the Manifest.
+
+        The key must follow the key rules unless the source type is
+        ``manifest``; the value is at most ``validation.MAX_LABEL_VALUE_BYTES``
+        (64 KiB) of UTF-8, else LabelValueTooLargeException before any write;
+        the media type is inferred when None. A key with a
+        handler (``quay.expires-after``) also changes the manifest's tags.
+        Retried after a deadlock. Budget: 3 statements, 5 for a key with a handler.
+        """
+
+    @abstractmethod
+    def list_manifest_labels(self, manifest, key_prefix=None):
+        """The Manifest's labels in creation order, optionally only keys with that prefix.
+
+        The prefix is case-sensitive and literal. Budget: 1 statement.
+        """
+
+    @abstractmethod
+    def get_manifest_label(self, manifest, label_uuid):
+        """The Manifest's Label with that uuid, or None. Budget: 1 statement."""
+
+    @abstractmethod
+    def delete_manifest_label(self, manifest, label_uuid):
+        """Delete and return the Manifest's Label with that uuid, or None.
+
+        ImmutableLabelException for a label of an immutable source type. Of
+        concurrent deletes of one label, one returns it and the others None.
+        Retried after a deadlock. Budget: 3 statements.
+        """
