@@ -280,7 +280,8 @@ def test_docker_list_variants_and_features():
 def test_encrypted_zstd_and_foreign_layers():
     encrypted = _load("cimage-oci1.encrypted.json")
     assert encrypted.layers and all(layer.is_encrypted for layer in encrypted.layers)
-    assert dict(encrypted.layers[-1].annotations) == {"test-annotation-2": "two"}
+    assert [dict(layer.annotations) for layer in encrypted.layers
+            if layer.annotations] == [{"test-annotation-2": "two"}]
     assert dict(encrypted.config.annotations) == {"test-annotation-1": "one"}
     zstd = _load("cimage-ociv1.zstd.manifest.json")
     assert {layer.media_type for layer in zstd.layers} == {
