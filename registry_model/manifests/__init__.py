@@ -3,7 +3,8 @@
 :func:`parse_manifest_from_bytes` reads Docker schema 1 (signed ``...v1+prettyjws``, unsigned
 ``...v1+json``), Docker schema 2, Docker manifest lists, OCI image manifests and OCI indexes
 (``subject``, ``artifactType``, annotations, foreign, zstd and encrypted layers). Every parsed
-manifest has the common properties of :class:`ParsedManifest`. Every failure is a
+manifest has the common properties of :class:`ParsedManifest`; :class:`ImageConfig` reads the
+config blob an image manifest points at. Every failure is a
 :class:`ManifestException`, a :class:`registry_model.errors.DataModelException`; the ones about
 one field are :class:`ManifestFieldException` and name it (``layers[2].digest``).
 
@@ -15,6 +16,7 @@ Typical use::
 """
 from __future__ import annotations
 
+from registry_model.manifests.config import ConfigHistoryEntry, ImageConfig
 from registry_model.manifests.descriptor import Descriptor, Platform
 from registry_model.manifests.digests import compute_digest
 from registry_model.manifests.dispatch import SUPPORTED_MEDIA_TYPES, parse_manifest_from_bytes
@@ -49,11 +51,13 @@ __all__ = [
     "DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE",
     "DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE",
     "SUPPORTED_MEDIA_TYPES",
+    "ConfigHistoryEntry",
     "Descriptor",
     "DockerManifestList",
     "DockerSchema1Manifest",
     "DockerSchema1ManifestBuilder",
     "DockerSchema2Manifest",
+    "ImageConfig",
     "ImageManifest",
     "InvalidDigestException",
     "ManifestException",

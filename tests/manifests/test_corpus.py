@@ -24,6 +24,7 @@ from registry_model.manifests import (
     ParsedManifest,
     parse_manifest_from_bytes,
 )
+from registry_model.manifests.config import ImageConfig
 from registry_model.manifests.descriptor import Platform
 from registry_model.manifests.jws import libtrust_key_id
 
@@ -164,6 +165,43 @@ def test_schema2_and_oci_manifests_are_refused_as_any_other_format(row):
     for media_type in sorted(SUPPORTED_MEDIA_TYPES - {row["media_type"], "application/json"}):
         with pytest.raises(ManifestException):
             parse_manifest_from_bytes(read(row), media_type, validate=False)
+
+
+@pytest.mark.parametrize("row", rows_under("valid/config/"))
+def test_configs_parse_to_the_digest_of_their_bytes(row):
+    config = ImageConfig(read(row))
+
+    assert config.digest == row["expected_digest"]
+    assert config.architecture and config.os and config.diff_ids
+    # Every corpus config's history describes each of its layers.
+    assert None not in config.layer_history
+
+
+def test_manifests_agree_with_their_configs_in_the_corpus():
+    configs = {row["expected_digest"]: ImageConfig(read(row))
+               for row in ROWS if row["path"].startswith("valid/config/")}
+    paired = 0
+    for row in ROWS:
+        if not row["path"].startswith(("valid/schema2/", "valid/oci-manifest/")):
+            continue
+        manifest = parse_manifest_from_bytes(read(row), row["media_type"])
+        config = configs.get(manifest.config.digest)
+        if config is not None:
+            paired += 1
+            assert len(config.diff_ids) == len(manifest.layers), row["path"]
+    assert paired >= 6
+
+
+def test_config_labels_history_and_platform():
+    spec = ImageConfig((CORPUS / "valid/config/spec-config-example.json").read_bytes())
+    assert spec.labels["com.example.project.git.url"] == "https://example.com/project.git"
+    assert [step.empty_layer for step in spec.history] == [False, True, False]
+    arm = ImageConfig((CORPUS / "valid/config/regclient-0da9b7d7.json").read_bytes())
+    assert (arm.architecture, arm.variant) == ("arm", "v6")
+    assert dict(arm.labels) == {"arg_label": "arg_for_label", "version": "3"}
+    unicode = ImageConfig((CORPUS / "valid/config/quay-unicode_manifest_config.json")
+                          .read_bytes())
+    assert unicode.author == "Sômé guy"
 
 
 @pytest.mark.parametrize("row", rows_under("valid/config/"))
