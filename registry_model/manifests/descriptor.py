@@ -53,6 +53,11 @@ class Descriptor:
     platform: Platform | None = None
     data: bytes | None = None
 
+    def __hash__(self) -> int:
+        # The generated hash would fail on the read-only annotations mapping; equal
+        # descriptors agree on these fields, so this hash is consistent with ==.
+        return hash((self.media_type, self.digest, self.size))
+
     @property
     def is_foreign(self) -> bool:
         """True for a non-distributable (foreign) layer media type."""

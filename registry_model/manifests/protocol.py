@@ -73,8 +73,9 @@ class ParsedManifest(Protocol):
 
     @property
     def blob_digests(self) -> Sequence[str]:
-        """The blob digests the registry must hold for this manifest (config and layers,
-        without foreign layers fetched from urls)."""
+        """The blob digests the registry must hold for this manifest: config and layers,
+        without foreign layers fetched from urls, each once (schema 1 keeps its own API:
+        every layer's, base first, repeats included); empty for lists and indexes."""
 
     @property
     def layers_compressed_size(self) -> int | None:

@@ -142,3 +142,11 @@ def test_descriptors_are_immutable():
         parsed.size = 2
     with pytest.raises(TypeError):
         parsed.annotations["k"] = "w"
+
+
+def test_equal_descriptors_hash_alike():
+    value = descriptor(OCI_LAYER_GZIP_CONTENT_TYPE, LAYER_A, 1, annotations={"k": "v"})
+    first, second = parse_descriptor(value, "a"), parse_descriptor(dict(value), "b")
+
+    assert first == second and len({first, second}) == 1
+    assert parse_descriptor(dict(value, annotations={"k": "w"}), "c") != first

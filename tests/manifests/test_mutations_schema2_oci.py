@@ -205,3 +205,22 @@ def test_every_truncation_is_refused(document, compact):
         for declared in (media_type, None):
             with pytest.raises(ManifestException):
                 parse_manifest_from_bytes(data[:length], declared)
+
+
+@pytest.mark.parametrize("media_type", [None, "application/vnd.oci.image.manifest.v1+json",
+                                        "application/vnd.oci.image.index.v1+json",
+                                        DOCKER_SCHEMA2_MANIFEST_CONTENT_TYPE,
+                                        DOCKER_SCHEMA2_MANIFESTLIST_CONTENT_TYPE])
+@pytest.mark.parametrize("data", [
+    b"[" * 100000 + b"]" * 100000,
+    b'{"schemaVersion": 2, "annotations": ' + b"[" * 100000 + b"]" * 100000 + b"}",
+    b"\xef\xbb\xbf" + dumps(oci_manifest_document()),
+    dumps(oci_manifest_document()).decode().encode("utf-16"),
+    dumps(oci_manifest_document()).replace(b"1500", b"NaN"),
+    dumps(oci_manifest_document()).replace(b"1500", b"Infinity"),
+    b"\x80\x81",
+    b"",
+], ids=["deep", "deep-value", "utf8-bom", "utf16", "nan", "infinity", "binary", "empty"])
+def test_bytes_that_are_not_a_plain_json_manifest_are_refused(media_type, data):
+    with pytest.raises(ManifestException):
+        parse_manifest_from_bytes(data, media_type)
