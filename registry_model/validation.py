@@ -166,3 +166,17 @@ def check_manifest_size(size: int) -> None:
     if size > MAX_MANIFEST_BYTES:
         raise errors.ManifestTooLargeException(
             "manifest is %d bytes; at most %d are stored" % (size, MAX_MANIFEST_BYTES))
+
+
+def tag_name_list(tag_names: object) -> list:
+    """``tag_names`` as a list, or TypeError when it is a single string (or not iterable).
+
+    ``find_matching_tag(ref, "latest")`` would otherwise look for the tags ``l``, ``a``, ...
+    """
+    if isinstance(tag_names, (str, bytes)):
+        raise TypeError("tag_names must be a list of tag names, not the string %r; "
+                        "pass [%r]" % (tag_names, tag_names))
+    try:
+        return list(tag_names)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError("tag_names must be a list of tag names, not %r" % (tag_names,)) from None

@@ -199,3 +199,18 @@ def test_uuids_accept_standard_spellings():
     uuid.UUID(int=1)]))
 def test_uuids_reject_malformed_and_non_text(value):
     assert not validation.is_valid_uuid(value)
+
+
+@pytest.mark.parametrize("names", [["latest"], ("a", "b"), []])
+def test_tag_name_list_takes_a_list_or_tuple_of_names(names):
+    assert validation.tag_name_list(names) == list(names)
+
+
+def test_tag_name_list_takes_a_generator_of_names():
+    assert validation.tag_name_list(name for name in ("a", "b")) == ["a", "b"]
+
+
+@pytest.mark.parametrize("names", ["latest", b"latest", None, 5])
+def test_tag_name_list_refuses_a_string_or_a_non_iterable_with_type_error(names):
+    with pytest.raises(TypeError, match="list of tag names"):
+        validation.tag_name_list(names)

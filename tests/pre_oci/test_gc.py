@@ -1,8 +1,9 @@
 """The garbage-collection methods of PreOCIModel, on real pushed and imported images.
 
 Collections here run inside the rolled-back ``initialized_db``: they never commit, so blob
-files stay (the committed behaviour, files included, is in tests/model/test_gc_transactions.py
-and tests/cli/test_gc.py). Budgets are read from the RegistryDataInterface docstrings.
+files stay (the committed behaviour, files included, is in
+tests/pre_oci/test_collector_transactions.py and tests/cli/test_gc.py). Budgets are read
+from the RegistryDataInterface docstrings.
 """
 import hashlib
 import io
