@@ -36,7 +36,7 @@ import json
 import os
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence, Union
 from urllib.parse import urlparse
 
 import click
@@ -253,9 +253,26 @@ def tag_and_manifest(repository: RepositoryReference, tag_name: str) -> tuple:
 # --- output ----------------------------------------------------------------------------
 
 
-def iso(ts: Optional[int]) -> Optional[str]:
-    """A Unix time as ISO 8601 UTC, None kept."""
-    return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
+def rfc3339(value: Union[int, float, datetime, str, None]) -> Optional[str]:
+    """A time as RFC 3339 UTC (``2023-11-14T22:13:20Z``), the form of every time the CLI prints.
+
+    Takes a Unix time, a datetime (a naive one is UTC, as the library stores them) or an
+    ISO 8601 string (an image's V1 ``created``, fractions past microseconds dropped); None
+    stays None, and a string that is no time is returned as it is, since it is the image's
+    own text.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    else:
+        moment = datetime.fromtimestamp(value, UTC)
+    return moment.replace(tzinfo=None).isoformat() + "Z"
 
 
 def human_size(size: Optional[int]) -> str:
@@ -307,8 +324,8 @@ def tag_row(tag: Tag) -> dict:
     """A tag row of ``history`` and the write commands' ``--json`` output."""
     return {"name": tag.name, "manifest_digest": tag.manifest_digest,
             "docker_image_id": tag.docker_image_id,
-            "lifetime_start": iso(tag.lifetime_start_ts),
-            "lifetime_end": iso(tag.lifetime_end_ts), "reversion": bool(tag.reversion)}
+            "lifetime_start": rfc3339(tag.lifetime_start_ts),
+            "lifetime_end": rfc3339(tag.lifetime_end_ts), "reversion": bool(tag.reversion)}
 
 
 # --- the group -------------------------------------------------------------------------
