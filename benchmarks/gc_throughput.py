@@ -39,7 +39,7 @@ from registry_model.database import (
 )
 from registry_model.migration import upgrade
 from registry_model.model import gc, lookup
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import scratch_database
 from registry_model.testing.queries import count_statements
 
 
@@ -95,7 +95,7 @@ def build(store: BlobStore, dead: int, ended: int) -> tuple:
               help="Keep the blobs in an InMemoryBlobStore: time the database work alone.")
 def main(base_uri: Optional[str], dead: int, batch_size: int, memory_store: bool) -> None:
     """Collect DEAD ended tags with their images and blobs; print the throughput."""
-    with scratch_database_uri(base_uri) as uri, tempfile.TemporaryDirectory() as folder:
+    with scratch_database(base_uri) as uri, tempfile.TemporaryDirectory() as folder:
         database = configure(uri)
         upgrade(database)
         store = InMemoryBlobStore() if memory_store else FilesystemBlobStore(folder)

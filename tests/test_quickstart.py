@@ -7,7 +7,7 @@ from pathlib import Path
 
 from registry_model import registry_model
 from registry_model.database import configure
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import scratch_database
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
 IMAGE_LINE = re.compile(r"^  image ([0-9a-f]{12})  (\d+) bytes  parents: (.+)  tags: (.+)$")
@@ -34,7 +34,7 @@ def stored_manifest(uri):
 
 
 def test_quickstart_writes_and_reads_back_a_repository_twice(tmp_path):
-    with scratch_database_uri() as uri:
+    with scratch_database() as uri:
         first = run_quickstart(tmp_path, uri)
         second = run_quickstart(tmp_path, uri)
         manifest, image_count = stored_manifest(uri)

@@ -199,3 +199,17 @@ def test_uuids_accept_standard_spellings():
     uuid.UUID(int=1)]))
 def test_uuids_reject_malformed_and_non_text(value):
     assert not validation.is_valid_uuid(value)
+
+
+@pytest.mark.parametrize("check, bad, fragments", [
+    (validation.check_namespace_name, "a" * 256, ["namespace name", "1 to 255", "lowercase"]),
+    (validation.check_repository_name, "Hello", ["repository name", "1 to 255", "lowercase"]),
+    (validation.check_tag_name, "t" * 129, ["tag name", "1 to 128", "not starting with '.'"]),
+    (validation.check_docker_image_id, "abc", ["64 lowercase hexadecimal"]),
+    (validation.check_digest, "sha256:abc", ["sha256:", "64 lowercase hexadecimal"]),
+])
+def test_name_errors_say_the_rule_and_its_limit(check, bad, fragments):
+    with pytest.raises(errors.DataModelException) as raised:
+        check(bad)
+    for fragment in fragments:
+        assert fragment in str(raised.value)

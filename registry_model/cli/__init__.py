@@ -71,8 +71,8 @@ class RepositoryNameType(click.ParamType):
             return value
         parsed = _repository_name(value)
         if parsed is None:
-            self.fail("%r is not a repository of the form namespace/name (lowercase letters "
-                      "and digits, with . _ - inside)" % value, param, ctx)
+            self.fail("%r is not a repository of the form namespace/name (each %s)"
+                      % (value, validation.NAME_RULE), param, ctx)
         return parsed
 
 
@@ -95,9 +95,9 @@ class TagReferenceType(click.ParamType):
             repository, colon, tag_name = value, ":", None
         parsed = _repository_name(repository)
         if not (colon and parsed and (tag_name is None or validation.is_valid_tag_name(tag_name))):
-            self.fail("%r is not a tag of the form namespace/name%s (lowercase namespace and "
-                      "name; tag of letters, digits, _ . -)"
-                      % (value, "[:tag]" if self.tag_optional else ":tag"), param, ctx)
+            self.fail("%r is not a tag of the form namespace/name%s (namespace and name each "
+                      "%s; tag %s)" % (value, "[:tag]" if self.tag_optional else ":tag",
+                                       validation.NAME_RULE, validation.TAG_RULE), param, ctx)
         return parsed + (tag_name,)
 
 
@@ -130,8 +130,7 @@ class TagNameType(click.ParamType):
 
     def convert(self, value, param, ctx):
         if not validation.is_valid_tag_name(value):
-            self.fail("%r is not a tag name (letters, digits, _ . -; at most 128, not starting "
-                      "with . or -)" % value, param, ctx)
+            self.fail("%r is not a tag name (%s)" % (value, validation.TAG_RULE), param, ctx)
         return value
 
 

@@ -1,7 +1,7 @@
 """Fixtures of the registry-model command tests: scratch databases, empty, migrated or filled.
 
 Each is a database of the current backend (TEST_DATABASE_URI, else SQLite) made with the
-package's own scratch_database_uri, because the CLI commits; none re-implements a fixture of the
+package's own scratch_database, because the CLI commits; none re-implements a fixture of the
 registry_model pytest plugin.
 """
 import json
@@ -13,7 +13,7 @@ import pytest
 from registry_model import registry_model
 from registry_model.database import RepositoryState, configure
 from registry_model.sample import write_sample_archive
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import scratch_database
 from registry_model.testing.factories import (
     ImageFactory,
     ImageStorageFactory,
@@ -29,7 +29,7 @@ from . import START_TS, succeeds
 @pytest.fixture
 def empty_uri():
     """A fresh database of the current backend, with no schema."""
-    with scratch_database_uri() as uri:
+    with scratch_database() as uri:
         yield uri
 
 
@@ -49,7 +49,7 @@ def registry():
     and a second root; tags latest and v1 on top (latest with a manifest and
     two labels), one expiring tag, one hidden and one dead.
     """
-    with scratch_database_uri() as uri:
+    with scratch_database() as uri:
         succeeds(uri, "migrate")
         database = configure(uri)
         devtable = NamespaceFactory(name="devtable")
