@@ -26,6 +26,15 @@ from registry_model.testing.factories import (
 from . import START_TS, succeeds
 
 
+@pytest.fixture(autouse=True)
+def in_a_scratch_folder(tmp_path, monkeypatch):
+    """Each test runs in its own folder, where the defaults (./signing-key.json) land."""
+    monkeypatch.chdir(tmp_path)
+    for variable in ("REGISTRY_MODEL_SIGNING_KEY", "REGISTRY_MODEL_STORAGE"):
+        monkeypatch.delenv(variable, raising=False)
+    return tmp_path
+
+
 @pytest.fixture
 def empty_uri():
     """A fresh database of the current backend, with no schema."""
