@@ -49,6 +49,23 @@ class RepositoryReference(namedtuple("RepositoryReference", [
         return "%s/%s" % (self.namespace_name, self.name)
 
 
+class Namespace(namedtuple("Namespace", ["id", "name", "enabled",
+                                         "removed_tag_expiration_s"])):
+    """A namespace (a user or organization owning repositories) and its time-machine window.
+
+    ``removed_tag_expiration_s`` is how long an ended tag of its repositories stays
+    restorable before garbage collection may remove it.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def for_namespace_row(cls, namespace: Any) -> "Namespace":
+        """Build from a loaded Namespace row."""
+        return cls(id=namespace.id, name=namespace.name, enabled=bool(namespace.enabled),
+                   removed_tag_expiration_s=int(namespace.removed_tag_expiration_s))
+
+
 class Tag(namedtuple("Tag", [
         "id", "name", "repository", "docker_image_id", "reversion",
         "lifetime_start_ts", "lifetime_end_ts", "image_id", "hidden", "manifest_digest"])):

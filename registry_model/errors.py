@@ -44,6 +44,10 @@ class InvalidNameException(DataModelException):
     """A namespace, repository, tag or image id does not follow the naming rules."""
 
 
+class InvalidExpirationException(DataModelException):
+    """A time-machine window or expiration is not a whole, non-negative number of seconds."""
+
+
 class InvalidDigestException(DataModelException):
     """A digest is not of the form ``algorithm:hex`` understood by the registry."""
 

@@ -346,3 +346,34 @@ class RegistryDataInterface:
         would only delay the blob's collection. Links of blobs that no image of the repository
         uses are kept. Returns how many were dropped. Budget: 1 statement.
         """
+
+    # Namespaces.
+    # ---------------------------------------------------------------------------------------
+    # The owners of repositories and their time-machine window (how long ended tags stay
+    # restorable, and so what garbage collection may remove).
+
+    @abstractmethod
+    def create_namespace(self, namespace_name, removed_tag_expiration_s=None):
+        """Create the namespace and return it as a Namespace.
+
+        ``removed_tag_expiration_s`` is its time-machine window (None: the default, 14
+        days). InvalidNameException for a bad name, InvalidExpirationException for a
+        negative or non-integer window, DuplicateException when the name is taken; nothing
+        is written then. Budget: 1 statement.
+        """
+
+    @abstractmethod
+    def get_namespace(self, namespace_name):
+        """The Namespace of that name, or None (also for a name that cannot exist).
+
+        Budget: 1 statement (0 for an invalid name).
+        """
+
+    @abstractmethod
+    def set_namespace_tag_expiration(self, namespace_name, removed_tag_expiration_s):
+        """Set the namespace's time-machine window, in seconds; the updated Namespace.
+
+        Ended tags older than the window become collectable at once (0: as soon as they
+        end). NotFoundException when the namespace does not exist, InvalidExpirationException
+        for a negative or non-integer window; nothing is written then. Budget: 2 statements.
+        """

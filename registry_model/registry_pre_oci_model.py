@@ -20,6 +20,7 @@ from registry_model.model import repository as repository_model
 from registry_model.model import tag as tag_model
 from registry_model.pre_oci.blobs import BlobsMixin
 from registry_model.pre_oci.gc import GarbageCollectionMixin
+from registry_model.pre_oci.namespaces import NamespacesMixin
 from registry_model.pre_oci.push import PushMixin
 from registry_model.pre_oci.tags import TagLifecycleMixin
 from registry_model.replicas import stale_ok
@@ -51,7 +52,7 @@ def _legacy_images(images: list, tags_by_image: Optional[dict]) -> dict:
 
 
 class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMixin,
-                  RegistryDataInterface):
+                  NamespacesMixin, RegistryDataInterface):
     """The registry data interface over the pre-OCI tables. Holds no state.
 
     The seed methods live here; blobs and uploads, pushing, the tag lifecycle

@@ -19,6 +19,8 @@
     registry-model delete acme/hello
     registry-model gc --dry-run
     registry-model gc acme/hello --orphans --grace 3600
+    registry-model namespace show acme
+    registry-model namespace set-window acme 1h
 
 ``--db`` defaults to ``$REGISTRY_MODEL_DATABASE_URI``, then ``sqlite:///registry.db``.
 This package holds the group and what its commands share (argument types, database access,
@@ -26,7 +28,8 @@ error reporting, table and JSON output); the commands live in one module per gro
 :mod:`~registry_model.cli.schema` (migrate), :mod:`~registry_model.cli.listing` (repos, tags,
 images, labels, history, inspect), :mod:`~registry_model.cli.tagging` (label, tag, untag,
 restore), :mod:`~registry_model.cli.transfer` (import, export, sample) and
-:mod:`~registry_model.cli.gc` (gc, delete). Reads and writes go
+:mod:`~registry_model.cli.gc` (gc, delete) and :mod:`~registry_model.cli.namespaces`
+(namespace show, namespace set-window). Reads and writes go
 through the interface (:data:`registry_model.registry_model`) wherever it offers them. Every
 failure a user can cause (a bad URI, an unreachable server, an unmigrated database, an unknown
 repository or tag, a bad archive) ends as one line on stderr and exit status 1; this package is
@@ -342,10 +345,10 @@ def main(ctx: click.Context, uri: str) -> None:
 
 
 # The command modules import the helpers above, so they are loaded once those exist.
-from registry_model.cli import gc, listing, schema, tagging, transfer  # noqa: E402
+from registry_model.cli import gc, listing, namespaces, schema, tagging, transfer  # noqa: E402
 
 for _command in (schema.migrate, transfer.import_command, transfer.export, transfer.sample,
                  listing.repos, listing.tags, listing.images, listing.labels, listing.history,
                  listing.inspect, tagging.label, tagging.tag, tagging.untag, tagging.restore,
-                 gc.gc, gc.delete):
+                 gc.gc, gc.delete, namespaces.namespace):
     main.add_command(_command)
