@@ -2,6 +2,8 @@
 
     python examples/quickstart.py [DATABASE_URI]    # default: sqlite:///registry.db, here
 
+It writes ``acme/quickstart``, its own repository, so it runs as well in the folder where the
+README's first command imported ``acme/hello`` (the namespace is reused when it exists).
 Writes go through the model layer (``registry_model.model.*``); reads go through
 the interface (``registry_model.registry_model``), which hands back datatypes,
 never database rows. The writes run in one transaction and only when the
@@ -17,7 +19,7 @@ from registry_model.database import DEFAULT_URI, configure
 from registry_model.migration import upgrade
 from registry_model.model import image, manifest, namespace, repository, storage, tag
 
-NAMESPACE, NAME = "acme", "hello"
+NAMESPACE, NAME = "acme", "quickstart"
 LAYERS = ["base", "runtime", "app"]  # a 3-image chain: base <- runtime <- app
 
 
@@ -26,7 +28,7 @@ def sha256(text: str) -> str:
 
 
 def write_repository(database) -> None:
-    """Create acme/hello: three chained images, tags latest and v1, a manifest, a label."""
+    """Create acme/quickstart: three chained images, tags latest and v1, a manifest, a label."""
     with database.atomic():  # all or nothing: a half-written repository never stays behind
         if repository.get_repository(NAMESPACE, NAME) is not None:
             return
@@ -65,17 +67,23 @@ def write_repository(database) -> None:
 
 
 def show_repository() -> None:
-    """Print what the interface returns for acme/hello."""
+    """Print what the interface returns for acme/quickstart."""
     ref = registry_model.lookup_repository(NAMESPACE, NAME)
     print("repository %s: kind %s, %s, %s"
           % (ref.full_name, ref.kind, "public" if ref.is_public else "private", ref.state.name))
 
     for tag_name in ("latest", "v1"):
         found = registry_model.find_matching_tag(ref, [tag_name])
-        print("tag %s -> image %s" % (found.name, found.docker_image_id[:12]))
+        if found is None:  # ended since the first run (e.g. `registry-model untag`)
+            print("tag %s: not found" % tag_name)
+        else:
+            print("tag %s -> image %s" % (found.name, found.docker_image_id[:12]))
 
     latest = registry_model.find_matching_tag(ref, ["latest"])
-    stored = registry_model.get_manifest_for_tag(latest)
+    stored = registry_model.get_manifest_for_tag(latest) if latest is not None else None
+    if stored is None:
+        print("no manifest for latest")
+        return
     print("manifest of latest: %s (%s, %d bytes)"
           % (stored.digest, stored.media_type, len(stored.manifest_bytes)))
 
