@@ -96,6 +96,11 @@ def _raw_lookup_repository(cur, ctx: Context) -> list:
                  ctx.repository.namespace_name, ctx.repository.name, 3)
 
 
+def _raw_get_namespace(cur, ctx: Context) -> list:
+    return _rows(cur, "SELECT n.id, n.name, n.enabled, n.removed_tag_expiration_s "
+                 "FROM namespace n WHERE n.name = %s", ctx.repository.namespace_name)
+
+
 def _raw_manifest_for_tag(cur, ctx: Context) -> list:
     return _rows(cur, "SELECT %s FROM tag_manifest m WHERE m.tag_id = %%s" % MANIFEST_COLUMNS,
                  ctx.tag.id)
@@ -294,6 +299,8 @@ READS = [
          _raw_has_expired, lambda r: int(bool(r))),
     Case("get_legacy_images_owned_by_tag", lambda c, m: m.get_legacy_images_owned_by_tag(c.tag),
          _raw_owned_by_tag, len),
+    Case("get_namespace", lambda c, m: m.get_namespace(c.repository.namespace_name),
+         _raw_get_namespace, _one),
 ]
 
 
@@ -359,6 +366,9 @@ WRITES = [
          lambda c, m: m.garbage_collect_repository(c.repository, _store(c))),
     Case("purge_repository", lambda c, m, _: m.purge_repository(c.repository, _store(c)),
          prepare=lambda c: c.model.mark_repository_for_deletion(c.repository)),
+    Case("create_namespace", lambda c, m: m.create_namespace("bench-" + uuid.uuid4().hex[:12])),
+    Case("set_namespace_tag_expiration",
+         lambda c, m: m.set_namespace_tag_expiration(c.repository.namespace_name, 3600)),
 ]
 
 # Work over the whole database rather than one repository; timed once per run ("database").
