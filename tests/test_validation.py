@@ -214,3 +214,17 @@ def test_tag_name_list_takes_a_generator_of_names():
 def test_tag_name_list_refuses_a_string_or_a_non_iterable_with_type_error(names):
     with pytest.raises(TypeError, match="list of tag names"):
         validation.tag_name_list(names)
+
+
+@pytest.mark.parametrize("check, bad, fragments", [
+    (validation.check_namespace_name, "a" * 256, ["namespace name", "1 to 255", "lowercase"]),
+    (validation.check_repository_name, "Hello", ["repository name", "1 to 255", "lowercase"]),
+    (validation.check_tag_name, "t" * 129, ["tag name", "1 to 128", "not starting with '.'"]),
+    (validation.check_docker_image_id, "abc", ["64 lowercase hexadecimal"]),
+    (validation.check_digest, "sha256:abc", ["sha256:", "64 lowercase hexadecimal"]),
+])
+def test_name_errors_say_the_rule_and_its_limit(check, bad, fragments):
+    with pytest.raises(errors.DataModelException) as raised:
+        check(bad)
+    for fragment in fragments:
+        assert fragment in str(raised.value)
