@@ -28,7 +28,8 @@ from registry_model.archive import read_docker_archive, write_docker_archive
 from registry_model.archive.oci_layout import make_layer_tar
 from registry_model.blobstore import FilesystemBlobStore
 from registry_model.database import backend_name, configure
-from registry_model.images import export_image, import_archive
+from registry_model.image_export import export_image
+from registry_model.images import import_archive
 from registry_model.manifests import generate_signing_key
 from registry_model.migration import upgrade
 from registry_model.testing.queries import count_statements

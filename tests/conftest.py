@@ -6,6 +6,9 @@ import subprocess
 
 import pytest
 
+from registry_model.blobstore import FilesystemBlobStore
+from registry_model.manifests import generate_signing_key
+from registry_model.sample import write_sample_archive
 from registry_model.testing.databases import migrated_scratch_database
 
 # tests/replicas/ base-backs-up the local PostgreSQL server into a streaming replica and
@@ -47,3 +50,25 @@ def scratch_uri():
     """
     with migrated_scratch_database() as database:
         yield database.scratch_uri
+
+
+# The image import and export tests share these (tests/test_images.py, test_image_export.py).
+
+@pytest.fixture(scope="module")
+def key():
+    """A schema 1 signing key, made once per module (RSA key generation is slow)."""
+    return generate_signing_key()
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A filesystem blob store in the test's folder."""
+    return FilesystemBlobStore(tmp_path / "blobs", fsync=False)
+
+
+@pytest.fixture
+def sample(tmp_path):
+    """The sample docker-save archive, written in the test's folder."""
+    path = tmp_path / "sample.tar"
+    write_sample_archive(path)
+    return path

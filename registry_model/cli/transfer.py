@@ -29,7 +29,8 @@ from registry_model.cli.signing import (
     check_outside_storage,
 )
 from registry_model.errors import DataModelException
-from registry_model.images import export_image, import_archive, load_signing_key
+from registry_model.image_export import export_image
+from registry_model.images import import_archive, load_signing_key
 from registry_model.sample import SAMPLE_REPO_TAG, write_sample_archive
 
 STORAGE_VARIABLE = "REGISTRY_MODEL_STORAGE"
