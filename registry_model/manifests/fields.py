@@ -75,31 +75,27 @@ def _expect(value: object, kind: type, where: str) -> None:
             where, f"is {json_type(value)}, not {_JSON_TYPES[kind]}")
 
 
-def read_object(parent: Mapping, key: str, where: str, required: bool = True) -> dict | None:
-    """The JSON object at ``key``; None when optional and absent."""
+def _read(parent: Mapping, key: str, where: str, kind: type, required: bool):
     value = _get(parent, key, where, required)
     if value is _MISSING:
         return None
-    _expect(value, dict, where)
+    _expect(value, kind, where)
     return value
+
+
+def read_object(parent: Mapping, key: str, where: str, required: bool = True) -> dict | None:
+    """The JSON object at ``key``; None when optional and absent."""
+    return _read(parent, key, where, dict, required)
 
 
 def read_array(parent: Mapping, key: str, where: str, required: bool = True) -> list | None:
     """The JSON array at ``key``; None when optional and absent."""
-    value = _get(parent, key, where, required)
-    if value is _MISSING:
-        return None
-    _expect(value, list, where)
-    return value
+    return _read(parent, key, where, list, required)
 
 
 def read_string(parent: Mapping, key: str, where: str, required: bool = True) -> str | None:
     """The string at ``key``; None when optional and absent."""
-    value = _get(parent, key, where, required)
-    if value is _MISSING:
-        return None
-    _expect(value, str, where)
-    return value
+    return _read(parent, key, where, str, required)
 
 
 def read_size(parent: Mapping, key: str, where: str) -> int:
