@@ -62,31 +62,33 @@ def _valid_arguments(registry_model, builder, ref, image) -> dict:
             "storage_metadata": None, "store": builder.store, "expiration_sec": 60,
             "manifest_or_legacy_image": image.manifest, "key": "k", "value": "v",
             "source_type_name": "api", "label_uuid": "x", "expiration_date": None,
-            "manifest_interface_instance": None, "storage": None, "legacy_manifest_key": None}
+            "manifest_interface_instance": builder.image_manifest(ref, "other", [b"other"]),
+            "storage": None, "legacy_manifest_key": None}
+
+
+def _statements_before_type_error(registry_model, builder, pushed, method, parameter) -> list:
+    """Call ``method`` with None for ``parameter``; assert TypeError, return the SQL sent."""
+    ref, image = pushed
+    arguments = _arguments(method, parameter, _valid_arguments(registry_model, builder, ref,
+                                                               image))
+    with count_statements() as counted:
+        with pytest.raises(TypeError):
+            getattr(registry_model, method)(**arguments)
+    return counted.statements
 
 
 @pytest.mark.parametrize("method,parameter", _methods_taking(REFERENCE_PARAMETERS))
 def test_a_none_repository_reference_raises_type_error_before_any_statement(
         registry_model, builder, pushed, method, parameter):
-    ref, image = pushed
-    arguments = _arguments(method, parameter, _valid_arguments(registry_model, builder, ref,
-                                                               image))
-    with count_statements() as counted:
-        with pytest.raises(TypeError):
-            getattr(registry_model, method)(**arguments)
-    assert counted.statements == []
+    assert _statements_before_type_error(registry_model, builder, pushed, method,
+                                         parameter) == []
 
 
 @pytest.mark.parametrize("method,parameter", _methods_taking(HANDLE_PARAMETERS))
 def test_a_none_tag_or_manifest_raises_type_error_before_any_statement(
         registry_model, builder, pushed, method, parameter):
-    ref, image = pushed
-    arguments = _arguments(method, parameter, _valid_arguments(registry_model, builder, ref,
-                                                               image))
-    with count_statements() as counted:
-        with pytest.raises(TypeError):
-            getattr(registry_model, method)(**arguments)
-    assert counted.statements == []
+    assert _statements_before_type_error(registry_model, builder, pushed, method,
+                                         parameter) == []
 
 
 @pytest.mark.parametrize("names", ["latest", b"latest"], ids=["str", "bytes"])
