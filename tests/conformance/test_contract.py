@@ -136,3 +136,14 @@ def test_for_repo_obj_builds_a_reference_from_a_repository_row_alone(registry_mo
     assert built == ref
     assert (built.namespace_name, built.kind, built.is_public, built.state) == (
         "devtable", "image", True, RepositoryState.NORMAL)
+
+
+def test_an_ended_tag_carries_the_same_fields_as_its_history_row(registry_model, builder):
+    ref = builder.repository("devtable", "ended")
+    pushed = builder.push_image(ref, "latest", layer_bytes(1, "ended"))
+    registry_model.retarget_tag(ref, "copy", pushed.manifest, None, None)
+    deleted = registry_model.delete_tag(ref, "latest")
+    [for_manifest] = registry_model.delete_tags_for_manifest(pushed.manifest)
+    history = {tag.name: tag for tag in registry_model.list_repository_tag_history(ref)[0]}
+    assert {"delete_tag": deleted, "delete_tags_for_manifest": for_manifest} == {
+        "delete_tag": history["latest"], "delete_tags_for_manifest": history["copy"]}
