@@ -6,6 +6,8 @@ non-editable install can migrate a database from any working directory.
 """
 from setuptools import find_packages, setup
 
+TESTING = ["pytest>=8", "factory-boy>=3.3"]
+
 setup(
     name="registry_model",
     version="0.1.0",
@@ -22,14 +24,16 @@ setup(
         "psycopg2-binary",
         "PyMySQL",
         "click>=8",
-        "factory-boy>=3.3",
-        "pytest>=8",
         "rehashes>=0.3,<0.4",
         "jwcrypto>=1.5",
         "tqdm>=4.60",
     ],
+    # What a web app installs (`pip install registry_model`) pulls no test tool: the pytest
+    # plugin's fixtures and the factories need the `testing` extra, and the project's own
+    # suite `test` (which includes `testing`).
     extras_require={
-        "test": ["ruff", "hypothesis==6.170.17"],
+        "testing": TESTING,
+        "test": TESTING + ["ruff", "hypothesis==6.170.17"],
     },
     entry_points={
         "console_scripts": ["registry-model=registry_model.cli:main"],

@@ -24,7 +24,7 @@ import click
 from registry_model import registry_model
 from registry_model.database import backend_name, configure
 from registry_model.migration import upgrade
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import scratch_database
 from registry_model.testing.implementations import IMPLEMENTATIONS
 
 BUDGET_TESTS = (Path(__file__).resolve().parent.parent / "tests" / "conformance"
@@ -91,7 +91,7 @@ def format_table(budgets: ModuleType, measured: dict, backend: str) -> tuple:
 def main(base_uri: Optional[str]) -> None:
     """Print method, budget and statements sent on each repository size."""
     budgets = load_budget_cases()
-    with scratch_database_uri(base_uri) as uri:
+    with scratch_database(base_uri) as uri:
         database = configure(uri)
         try:
             upgrade(database)

@@ -384,15 +384,15 @@ WRITES = [
          lambda c, m: m.create_repository(c.repository.namespace_name, "bench-new")),
     Case("create_repository(create_namespace)",
          lambda c, m: m.create_repository("bench-new-ns", "bench-new", create_namespace=True)),
-    Case("create_namespace", lambda c, m: m.create_namespace("bench-other-ns")),
-    Case("set_namespace_tag_expiration",
-         lambda c, m: m.set_namespace_tag_expiration(c.repository.namespace_name, 3600)),
     Case("garbage_collect_repository(dry_run)",
          lambda c, m: m.garbage_collect_repository(c.repository, _store(c), dry_run=True)),
     Case("garbage_collect_repository",
          lambda c, m: m.garbage_collect_repository(c.repository, _store(c))),
     Case("purge_repository", lambda c, m, _: m.purge_repository(c.repository, _store(c)),
          prepare=lambda c: c.model.mark_repository_for_deletion(c.repository)),
+    Case("create_namespace", lambda c, m: m.create_namespace("bench-" + uuid.uuid4().hex[:12])),
+    Case("set_namespace_tag_expiration",
+         lambda c, m: m.set_namespace_tag_expiration(c.repository.namespace_name, 3600)),
 ]
 
 # Work over the whole database rather than one repository; timed once per run ("database").

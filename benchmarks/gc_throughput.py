@@ -5,9 +5,9 @@ without it; dropped afterwards), a repository holding ``--tags`` ended tags, eac
 manifest and a label, on an image of its own whose blob has a file in a FilesystemBlobStore
 (or, with ``--memory-store``, in memory, to time the database work alone), plus as many alive
 tags that must survive. Then it collects the repository
-(:meth:`registry_model.model.gc.Collector.collect_repository`, as ``registry-model gc NS/REPO``
-does) and prints wall seconds, tags and blobs per second and the statements sent (transaction
-control not counted)::
+(:meth:`registry_model.model.collection.Collector.collect_repository`, as
+``registry-model gc NS/REPO`` does) and prints wall seconds, tags and blobs per second and
+the statements sent (transaction control not counted)::
 
     python benchmarks/gc_throughput.py --db postgresql://postgres@127.0.0.1:5432/rm_bench
     python benchmarks/gc_throughput.py --db mysql://root@127.0.0.1:3306/rm_bench --tags 500
@@ -41,7 +41,7 @@ from registry_model.migration import upgrade
 from registry_model.model import collection as gc
 from registry_model.model import lookup
 from registry_model.pre_oci.collector import PreOCICollector
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import scratch_database
 from registry_model.testing.queries import count_statements
 
 
@@ -97,7 +97,7 @@ def build(store: BlobStore, dead: int, ended: int) -> tuple:
               help="Keep the blobs in an InMemoryBlobStore: time the database work alone.")
 def main(base_uri: Optional[str], dead: int, batch_size: int, memory_store: bool) -> None:
     """Collect DEAD ended tags with their images and blobs; print the throughput."""
-    with scratch_database_uri(base_uri) as uri, tempfile.TemporaryDirectory() as folder:
+    with scratch_database(base_uri) as uri, tempfile.TemporaryDirectory() as folder:
         database = configure(uri)
         upgrade(database)
         store = InMemoryBlobStore() if memory_store else FilesystemBlobStore(folder)

@@ -84,20 +84,21 @@ def repository_id(repository_ref: Any) -> int:
     return repository_ref.id
 
 
-class Namespace(namedtuple("Namespace", ["id", "name", "enabled", "removed_tag_expiration_s"])):
-    """A namespace (user or organization) owning repositories, and its time-machine window.
+class Namespace(namedtuple("Namespace", ["id", "name", "enabled",
+                                         "removed_tag_expiration_s"])):
+    """A namespace (a user or organization owning repositories) and its time-machine window.
 
-    ``removed_tag_expiration_s`` is how long an ended tag stays restorable before garbage
-    collection may remove it.
+    ``removed_tag_expiration_s`` is how long an ended tag of its repositories stays
+    restorable before garbage collection may remove it.
     """
 
     __slots__ = ()
 
     @classmethod
-    def for_namespace_row(cls, row: Any) -> "Namespace":
-        """Build from a Namespace row."""
-        return cls(id=row.id, name=row.name, enabled=row.enabled,
-                   removed_tag_expiration_s=row.removed_tag_expiration_s)
+    def for_namespace_row(cls, namespace: Any) -> "Namespace":
+        """Build from a loaded Namespace row."""
+        return cls(id=namespace.id, name=namespace.name, enabled=bool(namespace.enabled),
+                   removed_tag_expiration_s=int(namespace.removed_tag_expiration_s))
 
 
 class Tag(namedtuple("Tag", [

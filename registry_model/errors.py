@@ -23,6 +23,15 @@ class DatabaseUnavailableException(DataModelException):
     """
 
 
+class DatabaseDoesNotExistException(DatabaseUnavailableException):
+    """The server answered, but the database the URI names does not exist on it.
+
+    Create the database (``CREATE DATABASE``) or fix the URI; unlike an unreachable server,
+    waiting does not help. A DatabaseUnavailableException, so code that handles that one
+    handles this too.
+    """
+
+
 class DatabaseConnectionLostException(DatabaseUnavailableException):
     """The server dropped the connection inside a transaction, which it rolled back.
 
@@ -33,6 +42,10 @@ class DatabaseConnectionLostException(DatabaseUnavailableException):
 
 class InvalidNameException(DataModelException):
     """A namespace, repository, tag or image id does not follow the naming rules."""
+
+
+class InvalidExpirationException(DataModelException):
+    """A time-machine window or expiration is not a whole, non-negative number of seconds."""
 
 
 class InvalidDigestException(DataModelException):

@@ -6,7 +6,7 @@
     from registry_model.images import export_image, import_archive, load_signing_key
 
     store = FilesystemBlobStore("blobs")
-    key = load_signing_key("blobs/signing-key.json")          # created on first use
+    key = load_signing_key("signing-key.json")    # created on first use; keep it outside "blobs"
     result = import_archive("hello.tar", "acme", "hello", store, key)   # tag from the archive
     export_image("acme", "hello", result.tag.name, "copy.tar", store)
 

@@ -28,6 +28,7 @@ SQLite has no server to lose and keeps peewee's plain classes.
 """
 import functools
 import logging
+import re
 from typing import Optional
 from urllib.parse import urlparse
 
@@ -39,6 +40,19 @@ from playhouse.shortcuts import ReconnectMixin
 from registry_model import errors
 
 logger = logging.getLogger(__name__)
+
+
+# MySQL/MariaDB's ER_BAD_DB_ERROR; psycopg2 gives no SQLSTATE for a failed connection, only
+# the server's FATAL message (invalid_catalog_name, 3D000).
+_MYSQL_UNKNOWN_DATABASE = 1049
+_POSTGRES_MISSING_DATABASE = re.compile(r'FATAL:\s+database ".*" does not exist')
+
+
+def _names_a_missing_database(exc: BaseException) -> bool:
+    """True when a failed connection says the server is up but has no such database."""
+    if exc.args and exc.args[0] == _MYSQL_UNKNOWN_DATABASE:
+        return True
+    return bool(_POSTGRES_MISSING_DATABASE.search(str(exc)))
 
 
 class ReconnectingMixin(ReconnectMixin):
@@ -78,6 +92,11 @@ class ReconnectingMixin(ReconnectMixin):
         else:
             reason = str(original)
         reason = (reason.strip().splitlines() or [type(exc).__name__])[0]
+        if _names_a_missing_database(original):
+            logger.info("database %s does not exist at %s: %s", self.database, where, reason)
+            return errors.DatabaseDoesNotExistException(
+                "database %r does not exist on the server at %s (create it, or fix the URI; "
+                "%s)" % (self.database, where, reason))
         logger.info("database %s at %s is unavailable: %s", self.database, where, reason)
         return errors.DatabaseUnavailableException(
             "database server unavailable: cannot connect to database %r at %s (%s)"

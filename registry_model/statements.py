@@ -171,6 +171,19 @@ class _Compiled:
         return built
 
 
+_statements: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def forget_all() -> None:
+    """Make every statement build its query again: what it depends on changed.
+
+    For a change of the schema the builders read, such as a wing declaring another blob
+    reference (:mod:`registry_model.model.blob_references`) after statements ran.
+    """
+    for statement in list(_statements):
+        statement.forget()
+
+
 class Statement:
     """A read query built by ``build(*shape)`` and rendered once per database and shape.
 
@@ -184,6 +197,13 @@ class Statement:
         self._compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._current: tuple = (None, None)
+        _statements.add(self)
+
+    def forget(self) -> None:
+        """Drop the rendered SQL, so the next call builds the query again."""
+        with self._lock:
+            self._compiled = weakref.WeakKeyDictionary()
+            self._current = (None, None)
 
     def _for(self, shape: tuple) -> _Compiled:
         database = db.obj

@@ -91,34 +91,43 @@ def _check(ok: bool, exception: type, message: str) -> None:
         raise exception(message)
 
 
+# What each rule asks, as its error messages say it.
+NAME_RULE = ("1 to %d lowercase letters and digits, separated by single '.', '_', '__' or "
+             "runs of '-'" % MAX_NAME_LENGTH)
+TAG_RULE = ("1 to %d letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+            % MAX_TAG_LENGTH)
+DOCKER_IMAGE_ID_RULE = "64 lowercase hexadecimal digits"
+DIGEST_RULE = "algorithm:encoded, e.g. sha256: and 64 lowercase hexadecimal digits"
+
+
 def check_namespace_name(name: object) -> None:
     """Raise InvalidNameException unless ``name`` is a valid namespace name."""
     _check(is_valid_namespace_name(name), errors.InvalidNameException,
-           "invalid namespace name %r" % (name,))
+           "invalid namespace name %r: must be %s" % (name, NAME_RULE))
 
 
 def check_repository_name(name: object) -> None:
     """Raise InvalidNameException unless ``name`` is a valid repository name."""
     _check(is_valid_repository_name(name), errors.InvalidNameException,
-           "invalid repository name %r" % (name,))
+           "invalid repository name %r: must be %s" % (name, NAME_RULE))
 
 
 def check_tag_name(name: object) -> None:
     """Raise InvalidNameException unless ``name`` is a valid tag name."""
     _check(is_valid_tag_name(name), errors.InvalidNameException,
-           "invalid tag name %r" % (name,))
+           "invalid tag name %r: must be %s" % (name, TAG_RULE))
 
 
 def check_docker_image_id(image_id: object) -> None:
     """Raise InvalidNameException unless ``image_id`` is 64 lowercase hex characters."""
     _check(is_valid_docker_image_id(image_id), errors.InvalidNameException,
-           "invalid docker image id %r" % (image_id,))
+           "invalid docker image id %r: must be %s" % (image_id, DOCKER_IMAGE_ID_RULE))
 
 
 def check_digest(digest: object) -> None:
     """Raise InvalidDigestException unless ``digest`` is a well-formed digest."""
     _check(is_valid_digest(digest), errors.InvalidDigestException,
-           "invalid digest %r" % (digest,))
+           "invalid digest %r: must be %s" % (digest, DIGEST_RULE))
 
 
 def check_label_key(key: object, validate_format: bool = True) -> None:
@@ -166,3 +175,17 @@ def check_manifest_size(size: int) -> None:
     if size > MAX_MANIFEST_BYTES:
         raise errors.ManifestTooLargeException(
             "manifest is %d bytes; at most %d are stored" % (size, MAX_MANIFEST_BYTES))
+
+
+def tag_name_list(tag_names: object) -> list:
+    """``tag_names`` as a list, or TypeError when it is a single string (or not iterable).
+
+    ``find_matching_tag(ref, "latest")`` would otherwise look for the tags ``l``, ``a``, ...
+    """
+    if isinstance(tag_names, (str, bytes)):
+        raise TypeError("tag_names must be a list of tag names, not the string %r; "
+                        "pass [%r]" % (tag_names, tag_names))
+    try:
+        return list(tag_names)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError("tag_names must be a list of tag names, not %r" % (tag_names,)) from None

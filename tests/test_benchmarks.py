@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from registry_model.database import db
 from registry_model.interface import RegistryDataInterface
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import scratch_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
@@ -35,7 +35,7 @@ READ_BUDGETS = {"get_legacy_images": 2, "get_legacy_image(include_parents)": 2,
 def filled_uri():
     """A scratch database filled at 0.1% with the small subject; the binding is restored."""
     previous = db.obj
-    with scratch_database_uri() as uri:
+    with scratch_database() as uri:
         result = CliRunner().invoke(fill.main, ["--db", uri, "--scale", "0.001",
                                                 "--subjects", "small"], catch_exceptions=False)
         assert result.exit_code == 0, result.output

@@ -33,7 +33,7 @@ from registry_model.database import (
 )
 from registry_model.migration import upgrade
 from registry_model.pre_oci import manifest as manifest_model
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import scratch_database as new_scratch_database
 from registry_model.testing.factories import (
     ImageFactory,
     NamespaceFactory,
@@ -62,7 +62,7 @@ def keep_binding():
 def scratch_database():
     """A migrated database of the test backend whose commits are real, dropped at the end."""
     previous = db.obj
-    with scratch_database_uri() as uri:
+    with new_scratch_database() as uri:
         database = configure(uri)
         upgrade(database)
         db.initialize(previous)

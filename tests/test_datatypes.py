@@ -16,12 +16,14 @@ from registry_model.datatypes import (
     Label,
     LegacyImage,
     Manifest,
+    Namespace,
     RepositoryReference,
     Tag,
     schema1_media_type,
 )
 from registry_model.testing.factories import (
     ImageFactory,
+    NamespaceFactory,
     RepositoryFactory,
     RepositoryTagFactory,
     TagManifestFactory,
@@ -30,7 +32,7 @@ from registry_model.testing.queries import count_statements
 
 UNSIGNED = "application/vnd.docker.distribution.manifest.v1+json"
 SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
-DATATYPES = [RepositoryReference, Tag, Manifest, LegacyImage, Label]
+DATATYPES = [RepositoryReference, Tag, Manifest, LegacyImage, Label, Namespace]
 DATATYPES_SOURCE = Path(datatypes.__file__)
 
 
@@ -68,6 +70,7 @@ def test_datatypes_cannot_be_changed(datatype):
                    "aggregate_size", "uploading", "v1_metadata_string", "blob_digest",
                    "parents", "tags"]),
     (Label, ["id", "key", "value", "uuid", "source_type_name", "media_type_name"]),
+    (Namespace, ["id", "name", "enabled", "removed_tag_expiration_s"]),
 ], ids=[datatype.__name__ for datatype in DATATYPES])
 def test_datatypes_provide_the_fields_of_the_design(datatype, fields):
     assert datatype._fields[:len(fields)] == tuple(fields)
@@ -219,3 +222,12 @@ def test_interface_results_hold_values_only_and_read_without_queries(registry_mo
             for field in value._fields:
                 getattr(value, field)
     assert counted.count == 0
+
+
+def test_namespace_for_namespace_row_takes_the_loaded_row_without_a_query(initialized_db):
+    row = NamespaceFactory(name="acme", enabled=False, removed_tag_expiration_s=5400)
+    with count_statements() as counted:
+        built = Namespace.for_namespace_row(row)
+    assert counted.count == 0
+    assert built == Namespace(row.id, "acme", False, 5400)
+    assert type(built.enabled) is bool and type(built.removed_tag_expiration_s) is int

@@ -38,7 +38,7 @@ from registry_model.pre_oci import image as image_model
 from registry_model.pre_oci import manifest as manifest_model
 from registry_model.pre_oci import tag as tag_model
 from registry_model.registry_pre_oci_model import PreOCIModel
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import scratch_database
 from registry_model.testing.databases import snapshot_rows as snapshot
 from registry_model.testing.queries import count_statements
 
@@ -77,7 +77,7 @@ class Server(NamedTuple):
 def server(request):
     """A migrated scratch database of the test backend, bound for the module, then dropped."""
     previous = db.obj
-    with scratch_database_uri() as uri:
+    with scratch_database() as uri:
         database = configure(uri)
         upgrade(database)
         lookup.tables()  # statement counts below leave the one-time cache load out

@@ -34,7 +34,7 @@ from registry_model.migration import (
     status,
     upgrade,
 )
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import scratch_database
 from registry_model.testing.factories import ImageFactory, RepositoryFactory, RepositoryTagFactory
 
 FIRST_MIGRATION = "0001_initial"
@@ -64,7 +64,7 @@ DESIGN_UNIQUE_COLUMNS = {
 def scratch_db():
     """An empty database of its own, bound to ``db``; the previous binding comes back after."""
     previous = db.obj
-    with scratch_database_uri() as uri:
+    with scratch_database() as uri:
         database = configure(uri)
         try:
             yield database

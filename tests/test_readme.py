@@ -1,31 +1,136 @@
-"""The README's first command, run as written (minus creating the virtualenv we run in)."""
+"""Every code block of README.md runs, in the order a reader meets them, in one folder.
+
+The rules, for whoever edits the README:
+
+- Every fenced block names its language. ```` ```sh ```` and ```` ```python ```` blocks run;
+  ```` ```text ```` blocks (output, layouts, synopses with placeholders) are only shown. A
+  fence without a language, or with another one, fails this test: nothing is skipped
+  silently. A command that cannot run here (one that takes minutes, runs this whole suite,
+  or needs a server) belongs in prose as inline code, not in a block.
+- The folder is a temporary copy of the checkout (the files ``git ls-files`` lists, tracked
+  or new), as after a fresh clone; the blocks run in it one after the other, so what one
+  leaves (``registry.db``, ``blobs/``, ``signing-key.json``, files it wrote) the next sees.
+- A ``sh`` block is one ``bash -e -o pipefail`` script. A ``python`` block is one script run
+  by this interpreter: it is complete (its own imports and ``configure()``); state carries
+  through the folder's files, not through variables.
+- The substitutions, and the only ones: the install steps ``python3 -m venv .venv`` and
+  ``.venv/bin/pip install ...`` of an ``&&`` chain are dropped, since the suite runs where
+  the package is installed already; ``.venv/bin/`` becomes this interpreter's bin folder,
+  which is also first on ``PATH`` (as after ``. .venv/bin/activate``, which the README asks
+  for). The environment loses ``REGISTRY_MODEL_*`` and ``TEST_DATABASE_URI``, as a
+  reader's shell has neither: every block runs on SQLite.
+- A block passes when it exits with status 0 within its timeout.
+"""
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+CHECKOUT = Path(__file__).resolve().parent.parent
+README = CHECKOUT / "README.md"
+RUNNABLE = {"sh", "python"}
+SHOWN = {"text"}
+BLOCK_TIMEOUT_S = 300
+FENCE = re.compile(r"^```(\S*)[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
+# Install steps of an && chain: the suite runs inside an environment that has the package.
+INSTALL_STEP = re.compile(r"(?:python3 -m venv \.venv|\.venv/bin/pip install [^&\n]*?)\s*&&\s*")
 
 
-def _first_command() -> str:
-    block = re.search(r"```sh\n(.*?)```", README.read_text(encoding="utf-8"), re.S).group(1)
-    lines = [line for line in block.splitlines() if line and not line.startswith("#")]
-    return lines[0]
+class Block(NamedTuple):
+    language: str
+    code: str
+    line: int
 
 
-def test_readme_first_command_installs_imports_the_sample_and_shows_its_images(tmp_path):
-    steps = [step.strip() for step in _first_command().split("&&")]
-    assert steps[0].startswith("python3 -m venv .venv")
-    assert steps[1] == ".venv/bin/pip install ."
-    bin_dir = Path(sys.executable).parent
-    runnable = [step.replace(".venv/bin/", "%s/" % bin_dir) for step in steps[2:]]
+def readme_blocks(text: str) -> list:
+    """Every fenced block of the README, in order, with the line its fence opens on."""
+    return [Block(match.group(1), match.group(2), text.count("\n", 0, match.start()) + 1)
+            for match in FENCE.finditer(text)]
+
+
+def runnable(block: Block, bin_dir: Path) -> str:
+    """The block's code with the documented substitutions applied."""
+    code = INSTALL_STEP.sub("", block.code)
+    return code.replace(".venv/bin/", "%s/" % bin_dir)
+
+
+def copy_checkout(target: Path) -> None:
+    """The checkout's files (tracked, or new and not ignored) copied into ``target``."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], cwd=CHECKOUT, capture_output=True,
+                            check=True, timeout=60).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = CHECKOUT / name
+        if source.is_file():  # a tracked file deleted in the work tree is not copied
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
+def reader_environment(bin_dir: Path) -> dict:
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith("REGISTRY_MODEL_")}
-    done = subprocess.run(" && ".join(runnable), shell=True, cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "registry.db").exists() and (tmp_path / "blobs").is_dir()
-    tree = done.stdout.splitlines()[-3:]
-    assert len(tree) == 3, done.stdout
-    assert "latest" in tree[-1] and "latest" not in "".join(tree[:-1]), done.stdout
+           if not key.startswith("REGISTRY_MODEL_") and key != "TEST_DATABASE_URI"}
+    env["PATH"] = "%s%s%s" % (bin_dir, os.pathsep, env.get("PATH", ""))
+    env["VIRTUAL_ENV"] = str(bin_dir.parent)
+    return env
+
+
+def run_block(block: Block, folder: Path, bin_dir: Path, env: dict) -> str:
+    """Run one block in ``folder``; its stdout. Fails the test with its output otherwise."""
+    code = runnable(block, bin_dir)
+    if block.language == "sh":
+        command = ["bash", "-e", "-o", "pipefail", "-c", code]
+    else:
+        script = folder / ".readme_block.py"
+        script.write_text(code, encoding="utf-8")
+        command = [sys.executable, str(script)]
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=BLOCK_TIMEOUT_S)
+    assert done.returncode == 0, "README.md line %d (%s block) failed:\n%s\n--- stdout\n%s" \
+        "\n--- stderr\n%s" % (block.line, block.language, code, done.stdout, done.stderr)
+    return done.stdout
+
+
+def test_every_block_names_a_known_language():
+    blocks = readme_blocks(README.read_text(encoding="utf-8"))
+    unknown = [(block.line, block.language) for block in blocks
+               if block.language not in RUNNABLE | SHOWN]
+    assert not unknown, "fences must say sh, python or text: %s" % unknown
+
+
+def test_the_first_two_commands_are_kept_word_for_word():
+    text = README.read_text(encoding="utf-8")
+    first = readme_blocks(text)[0]
+    assert first.language == "sh"
+    assert first.code.strip() == (
+        "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/registry-model sample "
+        "sample.tar && .venv/bin/registry-model import sample.tar acme/hello:latest && "
+        ".venv/bin/registry-model images acme/hello")
+    assert "`.venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest -q`" in text
+
+
+def test_substitutions_drop_only_the_install_steps(tmp_path):
+    block = Block("sh", "python3 -m venv .venv && .venv/bin/pip install . && "
+                  ".venv/bin/registry-model repos\n.venv/bin/python x.py\n", 1)
+    assert runnable(block, tmp_path) == "%s/registry-model repos\n%s/python x.py\n" % (
+        tmp_path, tmp_path)
+
+
+def test_every_block_runs_in_order_in_one_folder(tmp_path):
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    copy_checkout(folder)
+    bin_dir = Path(sys.executable).parent
+    env = reader_environment(bin_dir)
+    blocks = [block for block in readme_blocks(README.read_text(encoding="utf-8"))
+              if block.language in RUNNABLE]
+    assert len(blocks) >= 10
+    outputs = [run_block(block, folder, bin_dir, env) for block in blocks]
+
+    # The first command showed the imported image as a three-image chain ending at latest.
+    tree = outputs[0].splitlines()[-3:]
+    assert len(tree) == 3 and "latest" in tree[-1] and "latest" not in "".join(tree[:-1])
+    assert (folder / "registry.db").exists() and (folder / "signing-key.json").exists()
+    assert not (folder / "blobs" / "signing-key.json").exists()

@@ -36,7 +36,7 @@ from registry_model.model import namespace as namespace_model
 from registry_model.model import repository as repository_model
 from registry_model.reconnect import ReconnectingMixin
 from registry_model.registry_pre_oci_model import PreOCIModel
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import scratch_database
 from registry_model.testing.databases import snapshot_rows as snapshot
 
 IDLE_TIMEOUT_S = 1
@@ -79,7 +79,7 @@ class Server(NamedTuple):
 def server():
     """A migrated scratch database of the test backend, dropped at the end."""
     previous = db.obj
-    with scratch_database_uri() as uri:
+    with scratch_database() as uri:
         database = configure(uri)
         upgrade(database)
         database.close()
@@ -400,3 +400,33 @@ def test_a_server_gone_for_good_is_database_unavailable_on_reconnect(server, pro
     assert model.lookup_repository(ref.namespace_name, ref.name) == ref
     assert snapshot() == before
 
+
+
+@pytest.mark.parametrize("pooled", [False, True], ids=["plain", "pool"])
+def test_a_database_missing_on_a_running_server_is_reported_as_missing(server, pooled, tmp_path):
+    """The server answers but has no such database: not "server unavailable"."""
+    previous = db.obj
+    parsed = urlparse(server.pooled_uri() if pooled else server.uri)
+    if server.backend == "sqlite":
+        # A file database has no server: a missing file is created on first use.
+        missing = tmp_path / "created.db"
+        database = configure("sqlite:///%s" % missing)
+        try:
+            assert database.get_tables() == [] and missing.exists()
+        finally:
+            database.close()
+            db.initialize(previous)
+        return
+    name = "rm_missing_%s" % uuid.uuid4().hex[:12]
+    configure(urlunparse(parsed._replace(path="/" + name)))
+    try:
+        for _ in range(2):  # the first call and the next
+            with pytest.raises(errors.DatabaseDoesNotExistException) as raised:
+                PreOCIModel().lookup_repository("a", "b")
+            message = str(raised.value)
+            assert "database %r does not exist on the server at %s:%d" % (
+                name, parsed.hostname, parsed.port) in message
+            assert "unavailable" not in message
+            assert isinstance(raised.value, errors.DatabaseUnavailableException)
+    finally:
+        db.initialize(previous)

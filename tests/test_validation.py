@@ -199,3 +199,32 @@ def test_uuids_accept_standard_spellings():
     uuid.UUID(int=1)]))
 def test_uuids_reject_malformed_and_non_text(value):
     assert not validation.is_valid_uuid(value)
+
+
+@pytest.mark.parametrize("names", [["latest"], ("a", "b"), []])
+def test_tag_name_list_takes_a_list_or_tuple_of_names(names):
+    assert validation.tag_name_list(names) == list(names)
+
+
+def test_tag_name_list_takes_a_generator_of_names():
+    assert validation.tag_name_list(name for name in ("a", "b")) == ["a", "b"]
+
+
+@pytest.mark.parametrize("names", ["latest", b"latest", None, 5])
+def test_tag_name_list_refuses_a_string_or_a_non_iterable_with_type_error(names):
+    with pytest.raises(TypeError, match="list of tag names"):
+        validation.tag_name_list(names)
+
+
+@pytest.mark.parametrize("check, bad, fragments", [
+    (validation.check_namespace_name, "a" * 256, ["namespace name", "1 to 255", "lowercase"]),
+    (validation.check_repository_name, "Hello", ["repository name", "1 to 255", "lowercase"]),
+    (validation.check_tag_name, "t" * 129, ["tag name", "1 to 128", "not starting with '.'"]),
+    (validation.check_docker_image_id, "abc", ["64 lowercase hexadecimal"]),
+    (validation.check_digest, "sha256:abc", ["sha256:", "64 lowercase hexadecimal"]),
+])
+def test_name_errors_say_the_rule_and_its_limit(check, bad, fragments):
+    with pytest.raises(errors.DataModelException) as raised:
+        check(bad)
+    for fragment in fragments:
+        assert fragment in str(raised.value)

@@ -19,6 +19,8 @@
     registry-model delete acme/hello
     registry-model gc --dry-run
     registry-model gc acme/hello --orphans --grace 3600
+    registry-model namespace show acme
+    registry-model namespace set-window acme 1h
 
 ``--db`` defaults to ``$REGISTRY_MODEL_DATABASE_URI``, then ``sqlite:///registry.db``.
 This package holds the group and what its commands share (argument types, database access,
@@ -26,7 +28,8 @@ error reporting, table and JSON output); the commands live in one module per gro
 :mod:`~registry_model.cli.schema` (migrate), :mod:`~registry_model.cli.listing` (repos, tags,
 images, labels, history, inspect), :mod:`~registry_model.cli.tagging` (label, tag, untag,
 restore), :mod:`~registry_model.cli.transfer` (import, export, sample) and
-:mod:`~registry_model.cli.gc` (gc, delete). Reads and writes go
+:mod:`~registry_model.cli.gc` (gc, delete) and :mod:`~registry_model.cli.namespaces`
+(namespace show, namespace set-window). Reads and writes go
 through the interface (:data:`registry_model.registry_model`) wherever it offers them. Every
 failure a user can cause (a bad URI, an unreachable server, an unmigrated database, an unknown
 repository or tag, a bad archive) ends as one line on stderr and exit status 1; this package is
@@ -36,7 +39,7 @@ import json
 import os
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence, Union
 from urllib.parse import urlparse
 
 import click
@@ -71,8 +74,8 @@ class RepositoryNameType(click.ParamType):
             return value
         parsed = _repository_name(value)
         if parsed is None:
-            self.fail("%r is not a repository of the form namespace/name (lowercase letters "
-                      "and digits, with . _ - inside)" % value, param, ctx)
+            self.fail("%r is not a repository of the form namespace/name (each %s)"
+                      % (value, validation.NAME_RULE), param, ctx)
         return parsed
 
 
@@ -95,9 +98,9 @@ class TagReferenceType(click.ParamType):
             repository, colon, tag_name = value, ":", None
         parsed = _repository_name(repository)
         if not (colon and parsed and (tag_name is None or validation.is_valid_tag_name(tag_name))):
-            self.fail("%r is not a tag of the form namespace/name%s (lowercase namespace and "
-                      "name; tag of letters, digits, _ . -)"
-                      % (value, "[:tag]" if self.tag_optional else ":tag"), param, ctx)
+            self.fail("%r is not a tag of the form namespace/name%s (namespace and name each "
+                      "%s; tag %s)" % (value, "[:tag]" if self.tag_optional else ":tag",
+                                       validation.NAME_RULE, validation.TAG_RULE), param, ctx)
         return parsed + (tag_name,)
 
 
@@ -130,8 +133,7 @@ class TagNameType(click.ParamType):
 
     def convert(self, value, param, ctx):
         if not validation.is_valid_tag_name(value):
-            self.fail("%r is not a tag name (letters, digits, _ . -; at most 128, not starting "
-                      "with . or -)" % value, param, ctx)
+            self.fail("%r is not a tag name (%s)" % (value, validation.TAG_RULE), param, ctx)
         return value
 
 
@@ -253,9 +255,26 @@ def tag_and_manifest(repository: RepositoryReference, tag_name: str) -> tuple:
 # --- output ----------------------------------------------------------------------------
 
 
-def iso(ts: Optional[int]) -> Optional[str]:
-    """A Unix time as ISO 8601 UTC, None kept."""
-    return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
+def rfc3339(value: Union[int, float, datetime, str, None]) -> Optional[str]:
+    """A time as RFC 3339 UTC (``2023-11-14T22:13:20Z``), the form of every time the CLI prints.
+
+    Takes a Unix time, a datetime (a naive one is UTC, as the library stores them) or an
+    ISO 8601 string (an image's V1 ``created``, fractions past microseconds dropped); None
+    stays None, and a string that is no time is returned as it is, since it is the image's
+    own text.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    else:
+        moment = datetime.fromtimestamp(value, UTC)
+    return moment.replace(tzinfo=None).isoformat() + "Z"
 
 
 def human_size(size: Optional[int]) -> str:
@@ -307,8 +326,8 @@ def tag_row(tag: Tag) -> dict:
     """A tag row of ``history`` and the write commands' ``--json`` output."""
     return {"name": tag.name, "manifest_digest": tag.manifest_digest,
             "docker_image_id": tag.docker_image_id,
-            "lifetime_start": iso(tag.lifetime_start_ts),
-            "lifetime_end": iso(tag.lifetime_end_ts), "reversion": bool(tag.reversion)}
+            "lifetime_start": rfc3339(tag.lifetime_start_ts),
+            "lifetime_end": rfc3339(tag.lifetime_end_ts), "reversion": bool(tag.reversion)}
 
 
 # --- the group -------------------------------------------------------------------------
@@ -326,10 +345,10 @@ def main(ctx: click.Context, uri: str) -> None:
 
 
 # The command modules import the helpers above, so they are loaded once those exist.
-from registry_model.cli import gc, listing, schema, tagging, transfer  # noqa: E402
+from registry_model.cli import gc, listing, namespaces, schema, tagging, transfer  # noqa: E402
 
 for _command in (schema.migrate, transfer.import_command, transfer.export, transfer.sample,
                  listing.repos, listing.tags, listing.images, listing.labels, listing.history,
                  listing.inspect, tagging.label, tagging.tag, tagging.untag, tagging.restore,
-                 gc.gc, gc.delete):
+                 gc.gc, gc.delete, namespaces.namespace):
     main.add_command(_command)

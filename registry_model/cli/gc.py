@@ -67,7 +67,9 @@ def gc(uri: str, repository: Optional[tuple], storage: str, dry_run: bool, orpha
        grace_s: int, as_json: bool) -> None:
     """Collect garbage in NS/REPO, or in every repository.
 
-    Removes tags that ended longer ago than their namespace's time-machine window, with their
+    Removes tags that ended longer ago than their namespace's time-machine window (14 days
+    unless changed: see `registry-model namespace show NS` and `namespace set-window NS 1h`;
+    within it nothing of a tag goes, so on fresh data gc collects nothing), with their
     manifests and labels; legacy images no remaining tag reaches; expired blob links; and blob
     records (then their files in the blob store) that nothing references any more.
     Repositories marked with `registry-model delete` are removed entirely. Alive tags, and

@@ -13,10 +13,10 @@ from registry_model.cli import (
     echo_json,
     echo_table,
     human_size,
-    iso,
     lookup_or_fail,
     one_line,
     open_database,
+    rfc3339,
     short_digest,
     tag_and_manifest,
     tag_row,
@@ -67,8 +67,8 @@ def tags(uri: str, repository: tuple, as_json: bool) -> None:
         ref = lookup_or_fail(*repository)
         found = registry_model.list_all_active_repository_tags(ref)
     rows = [{"name": tag.name, "docker_image_id": tag.docker_image_id,
-             "lifetime_start": iso(tag.lifetime_start_ts),
-             "lifetime_end": iso(tag.lifetime_end_ts)} for tag in found]
+             "lifetime_start": rfc3339(tag.lifetime_start_ts),
+             "lifetime_end": rfc3339(tag.lifetime_end_ts)} for tag in found]
     if as_json:
         echo_json(rows)
     else:
@@ -105,7 +105,7 @@ def _image_row(image: LegacyImage, depth: int) -> dict:
             "parent_id": image.parents[0].docker_image_id if image.parents else None,
             "depth": depth, "size": image.image_size, "aggregate_size": image.aggregate_size,
             "blob_digest": image.blob_digest,
-            "created": image.created.isoformat() if image.created else None,
+            "created": rfc3339(image.created),
             "tags": list(image.tags or ())}
 
 
@@ -141,7 +141,8 @@ def images(uri: str, repository: tuple, as_json: bool) -> None:
 def labels(uri: str, reference: tuple, as_json: bool) -> None:
     """List the labels of the manifest of NS/REPO:TAG.
 
-    Labels come in creation order, with their source and media type.
+    Labels come in creation order, with their source, media type and uuid (what
+    `registry-model label rm` takes).
     """
     namespace, name, tag_name = reference
     with open_database(uri):
@@ -158,9 +159,9 @@ def labels(uri: str, reference: tuple, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
     else:
-        echo_table(["KEY", "VALUE", "SOURCE", "MEDIA TYPE"],
-                    [[row["key"], one_line(row["value"]), row["source_type"], row["media_type"]]
-                     for row in rows], empty="no labels")
+        echo_table(["KEY", "VALUE", "SOURCE", "MEDIA TYPE", "UUID"],
+                    [[row["key"], one_line(row["value"]), row["source_type"], row["media_type"],
+                      row["uuid"]] for row in rows], empty="no labels")
 
 
 @click.command()
@@ -199,7 +200,7 @@ def history(uri: str, repository: tuple, tag_name: str, as_json: bool) -> None:
 def _layer_row(layer) -> dict:
     metadata = layer.v1_metadata
     return {"digest": layer.digest, "v1_id": metadata.image_id,
-            "parent_v1_id": metadata.parent_image_id, "created": metadata.created,
+            "parent_v1_id": metadata.parent_image_id, "created": rfc3339(metadata.created),
             "command": list(metadata.command) if metadata.command is not None else None}
 
 

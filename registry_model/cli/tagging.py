@@ -129,20 +129,29 @@ def restore(uri: str, reference: tuple, digest: str, as_json: bool) -> None:
     """Point NS/REPO:TAG back at the manifest DIGEST it (or another tag) had before.
 
     The manifest is looked up among every tag row of the repository, ended ones included
-    (see `registry-model history`); the new row is marked as a reversion.
+    (see `registry-model history`); the new row is marked as a reversion. A tag that is
+    alive at DIGEST already is left as it is (no new history row), and the command says so.
     """
     namespace, name, tag_name = reference
     with open_database(uri):
         ref = lookup_or_fail(namespace, name)
-        manifest = registry_model.lookup_manifest_by_digest(ref, digest, allow_dead=True)
-        if manifest is None:
-            raise click.ClickException("manifest %s not found in %s, nor in its time machine"
-                                       % (digest, ref.full_name))
-        restored = registry_model.retarget_tag(ref, tag_name, manifest, None, None,
-                                               is_reversion=True)
+        current = registry_model.get_repo_tag(ref, tag_name)
+        if current is not None and current.manifest_digest == digest:
+            restored, changed = current, False
+        else:
+            manifest = registry_model.lookup_manifest_by_digest(ref, digest, allow_dead=True)
+            if manifest is None:
+                raise click.ClickException("manifest %s not found in %s, nor in its time "
+                                           "machine" % (digest, ref.full_name))
+            restored = registry_model.retarget_tag(ref, tag_name, manifest, None, None,
+                                                   is_reversion=True)
+            changed = True
     if restored is None:
         raise click.ClickException("manifest %s vanished while restoring" % digest)
     if as_json:
-        echo_json(tag_row(restored))
-    else:
+        echo_json(dict(tag_row(restored), changed=changed))
+    elif changed:
         click.echo("restored %s:%s -> %s" % (ref.full_name, tag_name, restored.manifest_digest))
+    else:
+        click.echo("%s:%s already points at %s; nothing changed"
+                   % (ref.full_name, tag_name, digest))

@@ -1,13 +1,16 @@
 """Moving images in and out: import, export and sample.
 
 The work is done by :mod:`registry_model.images` and :mod:`registry_model.sample`; this module
-parses arguments, opens the blob store and the signing key, draws progress bars (tqdm, on
+parses arguments, opens the blob store and the signing key (see
+:mod:`registry_model.cli.signing`), draws progress bars (tqdm, on
 stderr, only on a terminal and without --quiet) and prints the outcome.
 """
 import os
+import shutil
 import sys
 from contextlib import contextmanager
 from typing import Iterator, Optional
+from urllib.parse import urlparse
 
 import click
 from tqdm import tqdm
@@ -19,8 +22,14 @@ from registry_model.cli import (
     human_size,
     open_database,
 )
+from registry_model.cli.signing import (
+    DEFAULT_SIGNING_KEY,
+    SIGNING_KEY_VARIABLE,
+    adopt_legacy_key,
+    check_outside_storage,
+)
 from registry_model.errors import DataModelException
-from registry_model.images import SIGNING_KEY_FILE, export_image, import_archive, load_signing_key
+from registry_model.images import export_image, import_archive, load_signing_key
 from registry_model.sample import SAMPLE_REPO_TAG, write_sample_archive
 
 STORAGE_VARIABLE = "REGISTRY_MODEL_STORAGE"
@@ -83,13 +92,50 @@ def _check_folder_of(path: str) -> None:
         raise click.ClickException("cannot write %s: folder %s does not exist" % (path, folder))
 
 
+def _sqlite_files(uri: str) -> list:
+    """The files a SQLite URI's database consists of (none for a server database)."""
+    parsed = urlparse(uri)
+    if not parsed.scheme.startswith("sqlite") or parsed.path in ("", "/", "/:memory:"):
+        return []
+    path = parsed.path[1:]  # sqlite:///rel.db -> rel.db, sqlite:////abs.db -> /abs.db
+    return [path + suffix for suffix in ("", "-wal", "-shm", "-journal")]
+
+
+@contextmanager
+def _new_paths_removed_on_failure(paths: list) -> Iterator[None]:
+    """Remove, when the block fails, those of ``paths`` it created (files or folders).
+
+    What existed before the block is never touched; on success everything stays.
+    """
+    new = [path for path in paths if not os.path.lexists(path)]
+    try:
+        yield
+    except BaseException:
+        for path in new:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            elif os.path.lexists(path):
+                os.remove(path)
+        raise
+
+
+def _check_archive_readable(archive: str) -> None:
+    try:
+        with open(archive, "rb"):
+            pass
+    except OSError as exc:
+        raise click.ClickException("cannot open archive %s: %s"
+                                   % (archive, exc.strerror or exc)) from exc
+
+
 @click.command(name="import")
 @click.argument("archive", type=click.Path(dir_okay=False))
 @click.argument("reference", type=TagReferenceType(tag_optional=True), metavar="NS/REPO[:TAG]")
 @storage_option
-@click.option("--signing-key", type=click.Path(dir_okay=False), metavar="PATH",
-              help="JWK file of the key that signs the manifest (must exist) [default: "
-                   "<storage>/%s, created on first use]" % SIGNING_KEY_FILE)
+@click.option("--signing-key", envvar=SIGNING_KEY_VARIABLE, show_envvar=True,
+              type=click.Path(dir_okay=False), metavar="PATH",
+              help="JWK file of the key that signs the manifest; must exist and lie outside "
+                   "the blob store [default: ./%s, created on first use]" % DEFAULT_SIGNING_KEY)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as a JSON object.")
 @quiet_option
 @click.pass_obj
@@ -102,18 +148,30 @@ def import_command(uri: str, archive: str, reference: tuple, storage: str,
     namespace and repository are created when missing. Layers the repository holds already
     are skipped; the others are checked against their digests before anything is written,
     then uploaded into the blob store. The manifest is schema 1, signed with the registry's
-    key.
+    key (kept outside the blob store; one found at the old place <storage>/signing-key.json
+    is moved to the default path).
 
     A brand-new database (a SQLite file that does not exist yet, or a server database
     without any table) is migrated first; any other database must be up to date (see
-    `registry-model migrate`).
+    `registry-model migrate`). A failed import writes no row and leaves no new file: a
+    database file, blob store folder or key it created is removed again.
     """
     namespace, name, tag_name = reference
-    with _file_errors():
+    key_path = signing_key or DEFAULT_SIGNING_KEY
+    check_outside_storage(key_path, storage)
+    _check_archive_readable(archive)
+    with _file_errors(), _new_paths_removed_on_failure(
+            _sqlite_files(uri) + [storage] + ([] if signing_key else [key_path])):
         store = FilesystemBlobStore(storage)
         with open_database(uri, migrate_if_empty=True, quiet=quiet), _progress(quiet) as bars:
-            key = (load_signing_key(signing_key, create=False) if signing_key else
-                   load_signing_key(os.path.join(storage, SIGNING_KEY_FILE)))
+            if signing_key:
+                key = load_signing_key(signing_key, create=False)
+            else:
+                moved_from = adopt_legacy_key(storage, key_path)
+                if moved_from is not None and not quiet:
+                    click.echo("moved the signing key %s out of the blob store to %s"
+                               % (moved_from, key_path), err=True)
+                key = load_signing_key(key_path)
             result = import_archive(archive, namespace, name, store, key, tag_name,
                                     progress=bars)
     uploaded = sum(1 for layer in result.layers if layer.uploaded)

@@ -3,7 +3,7 @@ import logging
 from typing import Optional
 
 from registry_model import clock
-from registry_model.datatypes import Blob, BlobUpload, RepositoryReference
+from registry_model.datatypes import Blob, BlobUpload, RepositoryReference, repository_id
 from registry_model.model import blob as blob_model
 from registry_model.model import lookup
 from registry_model.model import storage as storage_model
@@ -24,7 +24,8 @@ class BlobsMixin:
     def get_repo_blob_by_digest(self, repository_ref: RepositoryReference, blob_digest: str,
                                 include_placements: bool = False) -> Optional[Blob]:
         """The finished Blob linked to the repository, or None (1 statement, 2 with placements)."""
-        row = blob_model.get_repository_blob(repository_ref.id, blob_digest, clock.now_ts())
+        row = blob_model.get_repository_blob(repository_id(repository_ref), blob_digest,
+                                             clock.now_ts())
         if row is None:
             return None
         placements = storage_model.get_storage_locations(row.id) if include_placements else None
@@ -33,13 +34,14 @@ class BlobsMixin:
     def create_blob_upload(self, repository_ref: RepositoryReference, upload_id: str,
                            location_name: str, storage_metadata: Optional[dict]) -> BlobUpload:
         """Start a resumable upload in the repository (1 statement)."""
-        return _upload(upload_model.create_upload(repository_ref.id, upload_id, location_name,
-                                                  storage_metadata, clock.now_ts()))
+        return _upload(upload_model.create_upload(repository_id(repository_ref), upload_id,
+                                                  location_name, storage_metadata,
+                                                  clock.now_ts()))
 
     def lookup_blob_upload(self, repository_ref: RepositoryReference,
                            blob_upload_id: str) -> Optional[BlobUpload]:
         """The repository's upload with that id, or None (1 statement)."""
-        row = upload_model.get_upload(repository_ref.id, blob_upload_id)
+        row = upload_model.get_upload(repository_id(repository_ref), blob_upload_id)
         return _upload(row) if row is not None else None
 
     def update_blob_upload(self, blob_upload: BlobUpload, uncompressed_byte_count: Optional[int],
@@ -69,5 +71,5 @@ class BlobsMixin:
     def mount_blob_into_repository(self, blob: Blob, target_repository_ref: RepositoryReference,
                                    expiration_sec: int) -> bool:
         """Link the blob into another repository for ``expiration_sec`` (2 statements)."""
-        return blob_model.mount_blob(blob.id, target_repository_ref.id, expiration_sec,
+        return blob_model.mount_blob(blob.id, repository_id(target_repository_ref), expiration_sec,
                                      clock.now_ts(), digest=blob.digest) is not None

@@ -11,7 +11,7 @@ from typing import Iterable, Optional
 
 from registry_model import errors
 from registry_model.blobstore.base import BlobStore
-from registry_model.datatypes import GCSummary, RepositoryReference
+from registry_model.datatypes import GCSummary, RepositoryReference, repository_id
 from registry_model.model import blob_gc
 from registry_model.model import collection as gc_model
 from registry_model.model import repository as repository_model
@@ -35,12 +35,12 @@ class GarbageCollectionMixin:
                                    grace_s: int = gc_model.DEFAULT_GRACE_S) -> GCSummary:
         """Collect the repository's garbage, purging it when marked (see the interface)."""
         collector = self.collector_class(store, now, dry_run, batch_size, grace_s)
-        collector.collect_repository(repository_ref.id)
+        collector.collect_repository(repository_id(repository_ref))
         return GCSummary.for_counts(collector.counts)
 
     def mark_repository_for_deletion(self, repository_ref: RepositoryReference) -> None:
         """Mark the repository for deletion; lookups stop finding it (1 statement)."""
-        repository_model.set_repository_state(Repository(id=repository_ref.id),
+        repository_model.set_repository_state(Repository(id=repository_id(repository_ref)),
                                               RepositoryState.MARKED_FOR_DELETION)
         logger.info("marked repository %s (%d) for deletion", repository_ref.full_name,
                     repository_ref.id)
@@ -50,7 +50,7 @@ class GarbageCollectionMixin:
                          batch_size: int = gc_model.DEFAULT_BATCH_SIZE) -> GCSummary:
         """Delete a repository marked for deletion, rows and files (see the interface)."""
         collector = self.collector_class(store, dry_run=dry_run, batch_size=batch_size)
-        if not collector.collect_repository(repository_ref.id, purge=True):
+        if not collector.collect_repository(repository_id(repository_ref), purge=True):
             raise errors.NotFoundException("repository %s no longer exists" % repository_ref.id)
         return GCSummary.for_counts(collector.counts)
 
@@ -74,4 +74,4 @@ class GarbageCollectionMixin:
     def release_blob_links(self, repository_ref: RepositoryReference,
                            blob_digests: Iterable[str]) -> int:
         """Drop the repository's temporary links of blobs its images use (1 statement)."""
-        return blob_gc.release_blob_links(repository_ref.id, blob_digests)
+        return blob_gc.release_blob_links(repository_id(repository_ref), blob_digests)

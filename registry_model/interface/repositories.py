@@ -49,23 +49,27 @@ class RepositoriesInterface(ABC):
 
     @abstractmethod
     def create_namespace(self, namespace_name, removed_tag_expiration_s=None):
-        """Create a namespace and return its Namespace.
+        """Create the namespace and return it as a Namespace.
 
-        ``removed_tag_expiration_s`` is its time-machine window (default 14 days): how long
-        an ended tag stays restorable before collection may remove it. DuplicateException
-        when the name is taken. Budget: 1 statement.
+        ``removed_tag_expiration_s`` is its time-machine window (None: the default, 14
+        days): how long an ended tag stays restorable before collection may remove it.
+        InvalidNameException for a bad name, InvalidExpirationException for a negative or
+        non-integer window, DuplicateException when the name is taken; nothing is written
+        then. Budget: 1 statement.
         """
 
     @abstractmethod
     def get_namespace(self, namespace_name):
         """The Namespace of that name, or None (also for a name that cannot exist).
 
-        Budget: 1 statement.
+        Budget: 1 statement, 0 for an invalid name.
         """
 
     @abstractmethod
     def set_namespace_tag_expiration(self, namespace_name, removed_tag_expiration_s):
-        """Change a namespace's time-machine window (seconds, >= 0); the updated Namespace.
+        """Set the namespace's time-machine window, in seconds; the updated Namespace.
 
-        NotFoundException when the namespace does not exist. Budget: 2 statements.
+        Ended tags older than the window become collectable at once (0: as soon as they
+        end). NotFoundException when the namespace does not exist, InvalidExpirationException
+        for a negative or non-integer window; nothing is written then. Budget: 2 statements.
         """

@@ -14,16 +14,17 @@ Typical use::
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
 from collections import namedtuple
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from jwcrypto.jwk import JWK
 
 from registry_model.manifests import jws
+from registry_model.manifests.digests import DEFAULT_DIGEST_ALGORITHM, compute_digest
 from registry_model.manifests.errors import ManifestException
 
 logger = logging.getLogger(__name__)
@@ -135,10 +136,12 @@ class DockerSchema1Manifest:
     :class:`ManifestException`. With ``validate=False`` signatures are not checked, and a
     signed payload that is not JSON (a document edited after signing) falls back to the whole
     document without its signatures, which is what tolerant registries did.
+    ``digest_algorithm`` (sha256 or sha512) is the one :attr:`digest` uses.
     """
 
     def __init__(self, manifest_bytes: bytes, validate: bool = True,
-                 media_type: str = DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE) -> None:
+                 media_type: str = DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE,
+                 digest_algorithm: str = DEFAULT_DIGEST_ALGORITHM) -> None:
         if not isinstance(manifest_bytes, (bytes, bytearray, memoryview)):
             raise ManifestException("manifest bytes must be bytes, not "
                                     f"{type(manifest_bytes).__name__}")
@@ -166,6 +169,7 @@ class DockerSchema1Manifest:
                 self.verify()
             content = self._signed_content(document, validate)
         self._parse_content(content)
+        self._digest = compute_digest(self._payload, digest_algorithm)
 
     def _signed_content(self, document: dict, validate: bool) -> dict:
         try:
@@ -216,8 +220,13 @@ class DockerSchema1Manifest:
 
     @property
     def digest(self) -> str:
-        """``sha256:<hex>`` of :attr:`payload`, the digest Docker registries address it by."""
-        return "sha256:" + hashlib.sha256(self._payload).hexdigest()
+        """``sha256:<hex>`` (or the algorithm asked for) of :attr:`payload`, the digest Docker
+        registries address it by."""
+        return self._digest
+
+    def digest_for(self, algorithm: str) -> str:
+        """The digest of :attr:`payload` under ``algorithm`` (``sha256`` or ``sha512``)."""
+        return compute_digest(self._payload, algorithm)
 
     @property
     def media_type(self) -> str:
@@ -285,6 +294,48 @@ class DockerSchema1Manifest:
     def blob_digests(self) -> list[str]:
         """Every layer's blob digest, base first; repeated blobs (empty layers) repeat."""
         return [layer.digest for layer in self.layers]
+
+    # The common manifest properties (registry_model.manifests.protocol): schema 1 has no
+    # config, children, subject, artifact type, annotations or layer sizes.
+    @property
+    def config(self) -> None:
+        """Always None: schema 1 has no config blob."""
+        return None
+
+    @property
+    def child_manifests(self) -> tuple:
+        """Always empty."""
+        return ()
+
+    @property
+    def subject(self) -> None:
+        """Always None."""
+        return None
+
+    @property
+    def artifact_type(self) -> None:
+        """Always None."""
+        return None
+
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        """Always empty."""
+        return MappingProxyType({})
+
+    @property
+    def is_manifest_list(self) -> bool:
+        """Always False."""
+        return False
+
+    @property
+    def is_index(self) -> bool:
+        """Always False."""
+        return False
+
+    @property
+    def layers_compressed_size(self) -> None:
+        """Always None: schema 1 does not give layer sizes."""
+        return None
 
     @property
     def labels(self) -> dict[str, str]:

@@ -18,6 +18,7 @@ from typing import Iterable, Mapping, NamedTuple, Optional
 
 from peewee import SQL, Expression, Field, ModelBase, fn
 
+from registry_model import statements
 from registry_model.model.tables import ImageStorage, UploadedBlob
 
 
@@ -37,6 +38,7 @@ def declare(table: ModelBase, blob_field: Field, repository_field: Field) -> Non
     reference = BlobReference(table, blob_field, repository_field)
     if reference not in _declared:
         _declared.append(reference)
+        statements.forget_all()  # precompiled reads built their conditions from the old list
 
 
 def wing_references() -> tuple:

@@ -14,8 +14,9 @@ logger = logging.getLogger(__name__)
 def _check_window(removed_tag_expiration_s: object) -> int:
     if (not isinstance(removed_tag_expiration_s, int) or isinstance(removed_tag_expiration_s, bool)
             or removed_tag_expiration_s < 0):
-        raise errors.DataModelException("removed_tag_expiration_s must be a non-negative "
-                                        "number of seconds, not %r" % (removed_tag_expiration_s,))
+        raise errors.InvalidExpirationException(
+            "the time-machine window must be a whole number of seconds, 0 or more: %r"
+            % (removed_tag_expiration_s,))
     return removed_tag_expiration_s
 
 

@@ -194,3 +194,52 @@ def store_manifest_and_retarget_tag(repository_id: int, tag_name: str, digest: s
     if not layers:
         raise errors.DataModelException("a manifest needs at least one layer")
     return run_with_retry(write)
+
+
+def point_tag_at(repository_id: int, tag_name: str, image_id: int, digest: str,
+                 json_data: str, reversion: bool = False) -> RepositoryTag:
+    """Move ``tag_name`` to the image and store its manifest: one transaction.
+
+    Retried after a lost race (TagConflictException when it keeps losing). The time
+    machine keeps the row the tag had.
+    """
+    def write() -> RepositoryTag:
+        row = tag_model.move_tag(repository_id, tag_name, image_id, None, reversion=reversion)
+        create_tag_manifest(row.id, digest, json_data)
+        return row
+
+    return run_with_retry(write)
+
+
+def end_tags_of_manifest(tag_manifest_id: int, digest: str, tag_id: Optional[int],
+                         now: int) -> tuple:
+    """End every alive tag whose manifest has this digest: ``(repository row, ended rows)``.
+
+    The ended rows are flat tag rows with their new end. ``(None, [])`` when the manifest
+    row is gone (or its id names another manifest now). Three statements, one transaction.
+    """
+    with transaction():
+        owner = get_manifest_owner(tag_manifest_id, digest, tag_id)
+        if owner is None:
+            return None, []
+        rows = tag_model.alive_tags_for_digest(owner.tag.repository_id, digest, now)
+        tag_model.end_tags([row.id for row in rows], now)
+    return owner.tag.repository, [row._replace(lifetime_end_ts=now) for row in rows]
+
+
+def set_expiration_of_manifest_tags(tag_manifest_id: int, digest: str, tag_id: Optional[int],
+                                    expiration_s: int, now: int) -> int:
+    """End every alive tag of the manifest's digest ``expiration_s`` after its start.
+
+    How many tags changed (0 when the manifest is gone). Two statements, one transaction,
+    retried after a deadlock (ConcurrentWriteException when it keeps losing).
+    """
+    def write() -> int:
+        owner = get_manifest_owner(tag_manifest_id, digest, tag_id)
+        if owner is None:
+            return 0
+        return tag_model.set_expiration_for_digest(owner.tag.repository_id, digest,
+                                                   expiration_s, now)
+
+    return run_with_retry(write, retry_integrity_errors=False,
+                          conflict=errors.ConcurrentWriteException)

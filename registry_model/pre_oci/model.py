@@ -8,11 +8,18 @@ datatypes; the SQL each method runs is in the model function it calls.
 import logging
 from typing import Optional, Sequence
 
-from registry_model import clock
+from registry_model import clock, validation
 from registry_model.common.blobs import BlobsMixin
 from registry_model.common.collection import GarbageCollectionMixin
 from registry_model.common.repositories import RepositoriesMixin
-from registry_model.datatypes import Label, LegacyImage, Manifest, RepositoryReference, Tag
+from registry_model.datatypes import (
+    Label,
+    LegacyImage,
+    Manifest,
+    RepositoryReference,
+    Tag,
+    repository_id,
+)
 from registry_model.interface import RegistryDataInterface
 from registry_model.model import lookup
 from registry_model.pre_oci import image as image_model
@@ -22,7 +29,7 @@ from registry_model.pre_oci import tag as tag_model
 from registry_model.pre_oci.ancestors import depth, parent_id, parse_ancestors
 from registry_model.pre_oci.collector import PreOCICollector
 from registry_model.pre_oci.push import PushMixin
-from registry_model.pre_oci.tags import TagLifecycleMixin
+from registry_model.pre_oci.tags import TagLifecycleMixin, tag_datatype
 from registry_model.replicas import stale_ok
 
 logger = logging.getLogger(__name__)
@@ -62,26 +69,24 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
 
     collector_class = PreOCICollector
 
-    def _tag(self, row, repository_ref: RepositoryReference) -> Tag:
-        return Tag.for_repository_tag(row, row.docker_image_id, repository_ref)
-
     @stale_ok(confirm_miss=True)
     def find_matching_tag(self, repository_ref: RepositoryReference,
                           tag_names: Sequence[str]) -> Optional[Tag]:
         """The alive, non-hidden Tag named first in ``tag_names``, or None (1 statement)."""
-        names = list(tag_names)
+        names = validation.tag_name_list(tag_names)
         found = {row.name: row for row in
-                 tag_model.find_alive_tags(repository_ref.id, names, clock.now_ts())}
+                 tag_model.find_alive_tags(repository_id(repository_ref), names,
+                                           clock.now_ts())}
         for name in names:
             if name in found:
-                return self._tag(found[name], repository_ref)
+                return tag_datatype(found[name], repository_ref)
         return None
 
     @stale_ok(confirm_miss=True)
     def get_most_recent_tag(self, repository_ref: RepositoryReference) -> Optional[Tag]:
         """The alive, non-hidden Tag started last (ties: highest id), or None (1 statement)."""
-        row = tag_model.get_most_recent_tag(repository_ref.id, clock.now_ts())
-        return self._tag(row, repository_ref) if row is not None else None
+        row = tag_model.get_most_recent_tag(repository_id(repository_ref), clock.now_ts())
+        return tag_datatype(row, repository_ref) if row is not None else None
 
     @stale_ok(confirm_miss=True)
     def get_manifest_for_tag(self, tag: Tag) -> Optional[Manifest]:
@@ -96,7 +101,8 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
                                   manifest_digest: str,
                                   allow_dead: bool = False) -> Optional[Manifest]:
         """The Manifest with that digest under an alive (allow_dead: any) tag (1 statement)."""
-        row = manifest_model.find_manifest_by_digest(repository_ref.id, manifest_digest,
+        row = manifest_model.find_manifest_by_digest(repository_id(repository_ref),
+                                                     manifest_digest,
                                                      clock.now_ts(), allow_dead=allow_dead)
         if row is None:
             return None
@@ -105,7 +111,7 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     @stale_ok
     def get_legacy_images(self, repository_ref: RepositoryReference) -> list:
         """Every LegacyImage of the repository with parents and tags filled (2 statements)."""
-        images = image_model.get_repository_images(repository_ref.id)
+        images = image_model.get_repository_images(repository_id(repository_ref))
         tags = tag_model.alive_tag_names_by_image(repository_ref.id, clock.now_ts())
         built = _legacy_images(images, tags)
         return [built[row.id] for row in images]
@@ -114,7 +120,7 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,
                          include_parents: bool = False) -> Optional[LegacyImage]:
         """That LegacyImage or None; parents filled when asked (1 statement, 2 with parents)."""
-        row = image_model.get_image(repository_ref.id, docker_image_id)
+        row = image_model.get_image(repository_id(repository_ref), docker_image_id)
         if row is None:
             return None
         if not include_parents:

@@ -6,13 +6,11 @@ from datetime import UTC, datetime
 from typing import Optional
 
 from registry_model import errors, validation
-from registry_model.datatypes import LegacyImage, Manifest, RepositoryReference, Tag
+from registry_model.datatypes import LegacyImage, Manifest, RepositoryReference, Tag, repository_id
 from registry_model.manifests import DockerSchema1Manifest, DockerSchema1ManifestBuilder
 from registry_model.pre_oci import image as image_model
 from registry_model.pre_oci import manifest as manifest_model
-from registry_model.pre_oci import tag as tag_model
 from registry_model.pre_oci.image import LayerSpec
-from registry_model.transactions import run_with_retry
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +72,8 @@ class PushMixin:
             raise errors.DataModelException("the pre-OCI model stores schema 1 manifests only")
         parsed = manifest_interface_instance
         tag_manifest, tag, leaf = manifest_model.store_manifest_and_retarget_tag(
-            repository_ref.id, tag_name, parsed.digest, parsed.bytes, layer_specs(parsed),
+            repository_id(repository_ref), tag_name, parsed.digest, parsed.bytes,
+            layer_specs(parsed),
             {key: str(value) for key, value in parsed.labels.items()})
         return (Manifest.for_tag_manifest(tag_manifest,
                                           manifest_model.media_type_name(tag_manifest)),
@@ -90,7 +89,7 @@ class PushMixin:
             source = manifest_model.get_manifest_owner(manifest_or_legacy_image.id,
                                                        manifest_or_legacy_image.digest,
                                                        manifest_or_legacy_image.tag_id)
-            if source is None or source.tag.repository_id != repository_ref.id:
+            if source is None or source.tag.repository_id != repository_id(repository_ref):
                 return None
             image_id, docker_image_id = source.tag.image_id, source.tag.image.docker_image_id
             digest, json_data = source.digest, source.json_data
@@ -107,12 +106,7 @@ class PushMixin:
         else:
             raise errors.DataModelException("retarget_tag takes a Manifest or a LegacyImage")
         json_data = manifest_model.manifest_text(json_data)  # refused before any write
-
-        def write():
-            row = tag_model.move_tag(repository_ref.id, tag_name, image_id, None,
-                                     reversion=is_reversion)
-            manifest_model.create_tag_manifest(row.id, digest, json_data)
-            return row
-
-        return Tag.for_repository_tag(run_with_retry(write), docker_image_id, repository_ref,
+        row = manifest_model.point_tag_at(repository_ref.id, tag_name, image_id, digest,
+                                          json_data, reversion=is_reversion)
+        return Tag.for_repository_tag(row, docker_image_id, repository_ref,
                                       manifest_digest=digest)

@@ -83,7 +83,8 @@ def _end_alive_rows(repository_id: int, tag_name: str, now: Optional[int]) -> tu
               .where(RepositoryTag.repository == repository_id, RepositoryTag.name == tag_name))
     docker_image_id = (Image.select(Image.docker_image_id)
                        .where(Image.id == RepositoryTag.image).alias("image_docker_id"))
-    candidates = list(locked(RepositoryTag.select(RepositoryTag, docker_image_id).where(
+    candidates = list(locked(RepositoryTag.select(RepositoryTag, docker_image_id,
+                                                  _manifest_digest()).where(
         RepositoryTag.repository == repository_id, RepositoryTag.name == tag_name,
         alive_clause(first_reading) | (RepositoryTag.id == newest))))
     if now is None:
@@ -162,8 +163,13 @@ def delete_tag(repository: Repository, tag_name: str,
     return run_with_retry(write)
 
 
-def _tag_rows(with_manifest_digest: bool = False):
-    """Tag columns plus the image's V1 id (and the manifest digest), flat.
+def _manifest_digest():
+    return (TagManifest.select(TagManifest.digest)
+            .where(TagManifest.tag == RepositoryTag.id).alias("manifest_digest"))
+
+
+def _tag_rows():
+    """Tag columns plus the image's V1 id and the manifest digest, flat.
 
     Both come from scalar subqueries, not joins: PostgreSQL cannot tell that the
     alive-name index returns one row, expects hundreds, and would hash-join a
@@ -173,10 +179,8 @@ def _tag_rows(with_manifest_digest: bool = False):
                RepositoryTag.image, RepositoryTag.lifetime_start_ts,
                RepositoryTag.lifetime_end_ts, RepositoryTag.hidden, RepositoryTag.reversion,
                Image.select(Image.docker_image_id)
-               .where(Image.id == RepositoryTag.image).alias("docker_image_id")]
-    if with_manifest_digest:
-        columns.append(TagManifest.select(TagManifest.digest)
-                       .where(TagManifest.tag == RepositoryTag.id).alias("manifest_digest"))
+               .where(Image.id == RepositoryTag.image).alias("docker_image_id"),
+               _manifest_digest()]
     return RepositoryTag.select(*columns)
 
 
@@ -184,13 +188,8 @@ def _visible(query, include_hidden: bool):
     return query if include_hidden else query.where(RepositoryTag.hidden == False)  # noqa: E712
 
 
-def manifest_digest_of(tag) -> Optional[str]:
-    """The manifest digest a history or listing query loaded with the tag row, or None."""
-    return getattr(tag, "manifest_digest", None)
-
-
-_ALIVE_TAGS_NAMED = Statement(lambda name_count, include_hidden, with_manifest_digest: _visible(
-    _tag_rows(with_manifest_digest).where(
+_ALIVE_TAGS_NAMED = Statement(lambda name_count, include_hidden: _visible(
+    _tag_rows().where(
         RepositoryTag.repository == param("repository_id"),
         RepositoryTag.name.in_(params("names", name_count)),
         alive_clause(param("now"))),
@@ -198,17 +197,16 @@ _ALIVE_TAGS_NAMED = Statement(lambda name_count, include_hidden, with_manifest_d
 
 
 def find_alive_tags(repository_id: int, tag_names: Iterable[str], now: int,
-                    include_hidden: bool = False, with_manifest_digest: bool = False) -> list:
+                    include_hidden: bool = False) -> list:
     """Alive tags of the repository with one of those names: one query.
 
-    Rows are flat (tag columns plus ``docker_image_id``); with
-    ``with_manifest_digest`` they carry ``manifest_digest`` too (None for a
-    tag without a manifest).
+    Rows are flat: tag columns plus ``docker_image_id`` and ``manifest_digest`` (None
+    for a tag without a manifest), as every tag query of this module gives them.
     """
     names = [name for name in tag_names if validation.is_valid_tag_name(name)]
     if not names:
         return []
-    return _ALIVE_TAGS_NAMED.rows((len(names), include_hidden, with_manifest_digest),
+    return _ALIVE_TAGS_NAMED.rows((len(names), include_hidden),
                                   repository_id=repository_id, names=names, now=now)
 
 
@@ -277,7 +275,7 @@ def _check_count(name: str, value: object, minimum: int) -> None:
 
 
 def _alive_tags_page(after_name: bool, limited: bool):
-    query = (_tag_rows(with_manifest_digest=True)
+    query = (_tag_rows()
              .where(RepositoryTag.repository == param("repository_id"),
                     alive_clause(param("now")),
                     RepositoryTag.hidden == False)  # noqa: E712
@@ -305,7 +303,7 @@ def list_alive_tags_page(repository_id: int, now: int, last: Optional[str] = Non
 
 
 def _history_page(one_name: bool, active_only: bool):
-    query = (_tag_rows(with_manifest_digest=True)
+    query = (_tag_rows()
              .where(RepositoryTag.repository == param("repository_id"),
                     RepositoryTag.hidden == False)  # noqa: E712
              .order_by(RepositoryTag.lifetime_start_ts.desc(), RepositoryTag.id.desc())
@@ -385,7 +383,7 @@ def has_expired_tag(repository_id: int, tag_name: str, now: int) -> bool:
 
 
 _ALIVE_TAGS_OF_DIGEST = Statement(lambda include_hidden: _visible(
-    _tag_rows(with_manifest_digest=True)
+    _tag_rows()
     .where(RepositoryTag.repository == param("repository_id"),
            RepositoryTag.id.in_(TagManifest.select(TagManifest.tag)
                                 .where(TagManifest.digest == param("digest"))),

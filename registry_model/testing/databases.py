@@ -2,12 +2,14 @@
 
 Tests that need real commits or several connections (concurrency, migrations
 up and down) cannot run inside the per-test rollback of ``initialized_db``;
-:func:`scratch_database_uri` gives them a database of their own beside the one
-named by ``TEST_DATABASE_URI``, and drops it afterwards.
+:func:`scratch_database` gives them a database of their own beside the one
+named by ``TEST_DATABASE_URI`` for a ``with`` block (``with scratch_database() as uri:``),
+and drops it afterwards.
 """
 import os
 import tempfile
 import uuid
+import warnings
 from contextlib import contextmanager
 from typing import Iterator, Optional
 from urllib.parse import urlparse, urlunparse
@@ -30,10 +32,11 @@ def _server_admin(uri: str):
 
 
 @contextmanager
-def scratch_database_uri(base_uri: Optional[str] = None) -> Iterator[str]:
-    """A URI to a new, empty database on the same server as ``base_uri``; dropped at exit.
+def scratch_database(base_uri: Optional[str] = None) -> Iterator[str]:
+    """A new, empty database on the same server as ``base_uri`` for a ``with`` block.
 
-    With no base URI (or a SQLite one) it is a file in a temporary folder.
+    Yields its URI and drops the database at exit. With no base URI (or a SQLite one) it
+    is a file in a temporary folder.
     """
     base_uri = base_uri if base_uri is not None else test_database_uri()
     if base_uri is None or base_uri.startswith("sqlite"):
@@ -56,6 +59,14 @@ def scratch_database_uri(base_uri: Optional[str] = None) -> Iterator[str]:
         admin.close()
 
 
+def scratch_database_uri(base_uri: Optional[str] = None):
+    """Deprecated name of :func:`scratch_database` (it never returned a URI, but a context
+    manager yielding one); kept so that older callers keep working."""
+    warnings.warn("scratch_database_uri() is now scratch_database(): "
+                  "`with scratch_database() as uri:`", DeprecationWarning, stacklevel=2)
+    return scratch_database(base_uri)
+
+
 @contextmanager
 def migrated_scratch_database(base_uri: Optional[str] = None) -> Iterator:
     """A fresh, migrated scratch database bound to ``registry_model.database.db`` for the block.
@@ -68,7 +79,7 @@ def migrated_scratch_database(base_uri: Optional[str] = None) -> Iterator:
     from registry_model.migration import upgrade
 
     previous = db.obj
-    with scratch_database_uri(base_uri) as uri:
+    with scratch_database(base_uri) as uri:
         database = configure(uri)
         database.scratch_uri = uri
         upgrade(database)

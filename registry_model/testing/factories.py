@@ -12,7 +12,12 @@ import hashlib
 import json
 import time
 
-import factory
+try:
+    import factory
+except ImportError:  # pragma: no cover - exercised in a subprocess without factory-boy
+    raise ImportError("registry_model.testing.factories needs factory-boy, which the plain "
+                      "package does not install: pip install 'registry_model[testing]'"
+                      ) from None
 
 from registry_model.media_types import schema1_media_type
 from registry_model.model import lookup
@@ -28,10 +33,29 @@ from registry_model.pre_oci.tables import Image, RepositoryTag, TagManifest
 
 
 class PeeweeModelFactory(factory.Factory):
-    """Base factory: ``create`` inserts the row with ``Model.create``."""
+    """Base factory: ``create`` inserts the row with ``Model.create``.
+
+    A value the model has no field for (nor the factory a declaration) raises TypeError
+    before any row is written: peewee keeps unknown keyword arguments as plain attributes,
+    so a misspelt field (``NamespaceFactory(username="x")``) would otherwise vanish.
+    """
 
     class Meta:
         abstract = True
+
+    @classmethod
+    def _generate(cls, strategy, params):
+        model_class = cls._meta.model
+        if model_class is not None:
+            known = set(model_class._meta.fields) | set(cls._meta.declarations)
+            known.update(field.object_id_name for field in model_class._meta.refs)
+            unknown = sorted({name.split("__")[0] for name in params} - known)
+            if unknown:
+                raise TypeError("%s: %s has no field %s (fields: %s)"
+                                % (cls.__name__, model_class.__name__,
+                                   ", ".join(map(repr, unknown)),
+                                   ", ".join(sorted(model_class._meta.fields))))
+        return super()._generate(strategy, params)
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):

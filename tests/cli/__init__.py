@@ -50,7 +50,8 @@ def migration_names():
 
 
 def iso(ts):
-    return datetime.fromtimestamp(ts, UTC).isoformat()
+    """A Unix time as the CLI prints it: RFC 3339 UTC with ``Z``."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def row_counts(uri):

@@ -1,7 +1,7 @@
 """Fixtures of the registry-model command tests: scratch databases, empty, migrated or filled.
 
 Each is a database of the current backend (TEST_DATABASE_URI, else SQLite) made with the
-package's own scratch_database_uri, because the CLI commits; none re-implements a fixture of the
+package's own scratch_database, because the CLI commits; none re-implements a fixture of the
 registry_model pytest plugin.
 """
 import json
@@ -13,7 +13,7 @@ import pytest
 from registry_model import registry_model
 from registry_model.database import RepositoryState, configure
 from registry_model.sample import write_sample_archive
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import scratch_database
 from registry_model.testing.factories import (
     ImageFactory,
     ImageStorageFactory,
@@ -26,10 +26,19 @@ from registry_model.testing.factories import (
 from . import START_TS, succeeds
 
 
+@pytest.fixture(autouse=True)
+def in_a_scratch_folder(tmp_path, monkeypatch):
+    """Each test runs in its own folder, where the defaults (./signing-key.json) land."""
+    monkeypatch.chdir(tmp_path)
+    for variable in ("REGISTRY_MODEL_SIGNING_KEY", "REGISTRY_MODEL_STORAGE"):
+        monkeypatch.delenv(variable, raising=False)
+    return tmp_path
+
+
 @pytest.fixture
 def empty_uri():
     """A fresh database of the current backend, with no schema."""
-    with scratch_database_uri() as uri:
+    with scratch_database() as uri:
         yield uri
 
 
@@ -49,7 +58,7 @@ def registry():
     and a second root; tags latest and v1 on top (latest with a manifest and
     two labels), one expiring tag, one hidden and one dead.
     """
-    with scratch_database_uri() as uri:
+    with scratch_database() as uri:
         succeeds(uri, "migrate")
         database = configure(uri)
         devtable = NamespaceFactory(name="devtable")

@@ -4,6 +4,7 @@ The read-only listings run against the shared ``registry`` database; history and
 the sample image ``imported`` into a scratch database.
 """
 import json
+import re
 
 import pytest
 
@@ -119,10 +120,13 @@ def test_images_of_a_repository_without_images(registry):
 
 
 def test_labels_lists_the_labels_of_the_tag_manifest_in_creation_order(registry):
+    uuids = [row["uuid"] for row in json.loads(
+        succeeds(registry.uri, "labels", "devtable/simple:latest", "--json"))]
     assert succeeds(registry.uri, "labels", "devtable/simple:latest").splitlines() == [
-        "KEY                     VALUE                  SOURCE    MEDIA TYPE",
-        "com.example.maintainer  devtable               api       text/plain",
-        'Config                  {\\n  "debug": true\\n}  manifest  application/json',
+        "KEY                     VALUE                  SOURCE    MEDIA TYPE        UUID",
+        "com.example.maintainer  devtable               api       text/plain        " + uuids[0],
+        'Config                  {\\n  "debug": true\\n}  manifest  application/json  '
+        + uuids[1],
     ]
 
 
@@ -267,3 +271,37 @@ def test_inspect_by_digest_finds_manifests_in_the_time_machine(imported):
 ])
 def test_inspect_errors(imported, args, fragment, exit_code):
     assert_fails(invoke(imported.uri, "inspect", *args), fragment, exit_code=exit_code)
+
+
+# --- times -----------------------------------------------------------------------------
+
+RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
+
+
+def _times(document, key=None):
+    """Every value under a key named like a time, anywhere in a JSON document."""
+    if isinstance(document, dict):
+        for name, value in document.items():
+            yield from _times(value, name)
+    elif isinstance(document, list):
+        for value in document:
+            yield from _times(value, key)
+    elif key in ("created", "lifetime_start", "lifetime_end") and document is not None:
+        yield document
+
+
+def test_every_json_time_is_rfc3339_utc(imported):
+    succeeds(imported.uri, "tag", "acme/hello:latest", "v1")
+    succeeds(imported.uri, "untag", "acme/hello:v1")
+    times = []
+    for args in (["images", "acme/hello"], ["tags", "acme/hello"], ["history", "acme/hello"],
+                 ["inspect", "acme/hello:latest"], ["restore", "acme/hello:v1",
+                                                     imported.digest]):
+        found = list(_times(json.loads(succeeds(imported.uri, *args, "--json"))))
+        assert found, args
+        times.extend(found)
+    assert all(RFC3339_UTC.match(value) for value in times), times
+    images = json.loads(succeeds(imported.uri, "images", "acme/hello", "--json"))
+    layers = json.loads(succeeds(imported.uri, "inspect", "acme/hello:latest", "--json"))
+    # The same moment, whichever command shows it.
+    assert images[-1]["created"] == layers["layers"][-1]["created"]

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from registry_model.archive.oci_layout import make_layer_tar, write_oci_layout
 from registry_model.cli import main
-from registry_model.testing.databases import scratch_database_uri
+from registry_model.testing.databases import scratch_database
 
 LABELS = {"org.opencontainers.image.title": "cli-proof", "com.example.team": "storage",
           "com.example.settings": '{"replicas": 3, "debug": false}'}
@@ -41,7 +41,7 @@ CONFIG = {
 
 @pytest.fixture
 def uri():
-    with scratch_database_uri() as scratch:
+    with scratch_database() as scratch:
         yield scratch
 
 

@@ -119,6 +119,19 @@ def test_restore_brings_back_an_earlier_manifest_as_a_reversion(imported):
     assert read_docker_archive(out).config["config"]["Labels"] == SAMPLE_LABELS
 
 
+def test_restore_of_a_tag_alive_at_that_digest_changes_nothing_and_says_so(imported):
+    before = row_counts(imported.uri)
+    history = succeeds(imported.uri, "history", "acme/hello", "--json")
+    assert succeeds(imported.uri, "restore", "acme/hello:latest", imported.digest) == (
+        "acme/hello:latest already points at %s; nothing changed\n" % imported.digest)
+    shown = json.loads(succeeds(imported.uri, "restore", "acme/hello:latest", imported.digest,
+                                "--json"))
+    assert (shown["manifest_digest"], shown["changed"], shown["reversion"]) == (
+        imported.digest, False, False)
+    assert succeeds(imported.uri, "history", "acme/hello", "--json") == history
+    assert row_counts(imported.uri) == before
+
+
 @pytest.mark.parametrize("digest, fragment, exit_code", [
     ("sha256:" + "1" * 64, "not found in acme/hello, nor in its time machine", 1),
     ("sha256:short", "Invalid value for", 2),

@@ -16,9 +16,10 @@ import termios
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from registry_model.archive import read_docker_archive
-from registry_model.cli import URI_VARIABLE
+from registry_model.cli import URI_VARIABLE, main
 from registry_model.images import load_signing_key
 from registry_model.manifests import DockerSchema1Manifest
 from registry_model.sample import SAMPLE_LABELS, write_sample_archive
@@ -142,10 +143,46 @@ def test_a_bad_archive_is_one_line_and_writes_no_row_and_no_blob(migrated_uri, t
     assert_fails(invoke(migrated_uri, "import", str(sample_archive), "acme/hello", "--storage",
                         str(storage)), fragment)
     assert row_counts(migrated_uri) == counts
-    # Only the signing key, created on first use, is left in the storage folder.
-    assert blob_files(storage) == []
-    assert sorted(path.name for path in storage.iterdir() if path.is_file()) == [
-        "signing-key.json"]
+    # Neither the blob store nor the signing key was left behind.
+    assert not storage.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["sample.tar"] * (
+        damage != "missing")
+
+
+@pytest.mark.parametrize("damage", ["missing", "unreadable", "truncated", "corrupt"])
+def test_a_failed_import_in_an_empty_folder_leaves_no_new_file(tmp_path, sample_archive,
+                                                               damage):
+    """Default database, blob store and key: none is created (or kept) by a failed import."""
+    if damage == "missing":
+        sample_archive.unlink()
+    elif damage == "unreadable":
+        sample_archive.chmod(0)
+        if os.access(sample_archive, os.R_OK):  # root reads anything: make it unreadable
+            sample_archive.unlink()
+            sample_archive.mkdir()
+    elif damage == "truncated":
+        sample_archive.write_bytes(sample_archive.read_bytes()[:40_000])
+    else:
+        corrupt_middle_layer(sample_archive)
+    before = sorted(path.name for path in tmp_path.iterdir())
+    result = CliRunner().invoke(main, ["import", str(sample_archive), "acme/hello"],
+                                catch_exceptions=False)
+    assert result.exit_code in (1, 2) and "Error:" in result.stderr, result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
+    # And a good import afterwards works from scratch.
+    write_sample_archive(tmp_path / "good.tar")
+    assert CliRunner().invoke(main, ["import", "good.tar", "acme/hello"]).exit_code == 0
+    assert {"registry.db", "blobs", "signing-key.json"} <= set(os.listdir(tmp_path))
+
+
+def test_a_failed_import_keeps_what_existed_before(imported, tmp_path):
+    key = tmp_path / "signing-key.json"
+    key_before = key.read_bytes()
+    files_before = blob_files(imported.storage)
+    assert_fails(invoke(imported.uri, "import", "nosuch.tar", "acme/hello", "--storage",
+                        str(imported.storage)), "cannot open archive nosuch.tar")
+    assert key.read_bytes() == key_before
+    assert blob_files(imported.storage) == files_before
 
 
 @pytest.mark.parametrize("args", [
@@ -173,6 +210,55 @@ def test_import_signs_with_the_key_given(migrated_uri, tmp_path, sample_archive)
     (signature,) = DockerSchema1Manifest(raw).signatures
     assert signature.header["jwk"]["x"] == key.export_public(as_dict=True)["x"]
     assert not (tmp_path / "blobs" / "signing-key.json").exists()
+
+
+def _signer(uri, digest):
+    raw = invoke(uri, "inspect", "acme/hello@" + digest, "--raw").stdout_bytes
+    (signature,) = DockerSchema1Manifest(raw).signatures
+    return signature.header["jwk"]["x"]
+
+
+def test_the_default_signing_key_lives_outside_the_blob_store(migrated_uri, tmp_path,
+                                                              sample_archive):
+    digest = json.loads(succeeds(migrated_uri, "import", str(sample_archive), "acme/hello",
+                                 "--storage", str(tmp_path / "store"), "--json"))[
+        "manifest_digest"]
+    key = load_signing_key(tmp_path / "signing-key.json", create=False)
+    assert _signer(migrated_uri, digest) == key.export_public(as_dict=True)["x"]
+    assert sorted(os.listdir(tmp_path / "store")) == ["blobs", "tmp", "uploads"]
+
+
+@pytest.mark.parametrize("inside", ["store/signing-key.json", "store/keys/mine.json"])
+def test_an_explicit_signing_key_inside_the_blob_store_is_refused(migrated_uri, tmp_path,
+                                                                  sample_archive, inside):
+    load_signing_key(tmp_path / inside)
+    counts = row_counts(migrated_uri)
+    assert_fails(invoke(migrated_uri, "import", str(sample_archive), "acme/hello", "--storage",
+                        str(tmp_path / "store"), "--signing-key", str(tmp_path / inside)),
+                 "lies inside the blob store", "keep it outside")
+    assert row_counts(migrated_uri) == counts
+
+
+def test_a_key_at_the_old_place_in_the_blob_store_is_moved_out_and_keeps_signing(
+        migrated_uri, tmp_path, sample_archive):
+    old = tmp_path / "store" / "signing-key.json"
+    key = load_signing_key(old)  # where earlier versions created it
+    result = invoke(migrated_uri, "import", str(sample_archive), "acme/hello", "--storage",
+                    str(tmp_path / "store"), "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "moved the signing key %s out of the blob store to %s\n" % (
+        old, "signing-key.json")
+    digest = json.loads(result.stdout)["manifest_digest"]
+    assert _signer(migrated_uri, digest) == key.export_public(as_dict=True)["x"]
+    assert not old.exists()
+    moved = tmp_path / "signing-key.json"
+    assert stat.S_IMODE(moved.stat().st_mode) == 0o600
+    assert load_signing_key(moved, create=False).thumbprint() == key.thumbprint()
+    # Later imports use the moved key and say nothing more.
+    assert _signer(migrated_uri, json.loads(succeeds(
+        migrated_uri, "import", str(sample_archive), "acme/hello:v2", "--storage",
+        str(tmp_path / "store"), "--json"))["manifest_digest"]) == key.export_public(
+        as_dict=True)["x"]
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -216,7 +302,9 @@ def test_readme_first_command_works_in_an_empty_folder(tmp_path):
     assert len(tree) == 3
     assert tree[2].startswith("    └── ") and tree[2].endswith("  latest")
     assert (tmp_path / "registry.db").exists()
-    assert stat.S_IMODE((tmp_path / "blobs" / "signing-key.json").stat().st_mode) == 0o600
+    # The key lives beside the database, outside the blob store.
+    assert stat.S_IMODE((tmp_path / "signing-key.json").stat().st_mode) == 0o600
+    assert not (tmp_path / "blobs" / "signing-key.json").exists()
     assert len(list((tmp_path / "blobs" / "blobs" / "sha256").rglob("*/*"))) == 3
 
 

@@ -1,8 +1,8 @@
 """Garbage collection and repository deletion, as the interface shows them.
 
 Collections here run inside the rolled-back ``initialized_db``: they never commit, so blob
-files stay (the committed behaviour, files included, is in tests/model/test_gc_transactions.py
-and tests/cli/test_gc.py).
+files stay (the committed behaviour, files included, is in
+tests/pre_oci/test_collector_transactions.py and tests/cli/test_gc.py).
 """
 import pytest
 

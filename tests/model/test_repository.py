@@ -3,6 +3,7 @@ import pytest
 
 from registry_model import errors
 from registry_model.database import Repository, RepositoryState
+from registry_model.datatypes import RepositoryReference
 from registry_model.model import lookup
 from registry_model.model import repository as repository_model
 from registry_model.testing.databases import snapshot_rows
@@ -213,3 +214,19 @@ def test_list_repositories_page_walks_keyset_pages_in_name_order(initialized_db)
 def test_list_repositories_page_refuses_a_bad_limit(initialized_db, limit):
     with pytest.raises(errors.DataModelException):
         repository_model.list_repositories_page(limit=limit)
+
+
+def test_a_repository_row_alone_builds_its_reference_with_at_most_one_query(initialized_db):
+    created = RepositoryFactory(namespace__name="devtable", name="simple",
+                                visibility=lookup.visibility_id("public"))
+    bare = Repository.get_by_id(created.id)  # namespace not joined
+    lookup.kind_name(bare.kind_id)  # the lookup cache is loaded once per process
+    with count_statements() as counted:
+        ref = RepositoryReference.for_repo_obj(bare)
+    assert counted.count <= 1
+    assert ref == RepositoryReference(created.id, "devtable", "simple", "image", True,
+                                      RepositoryState.NORMAL)
+    joined = repository_model.get_repository("devtable", "simple")
+    with count_statements() as counted:
+        assert RepositoryReference.for_repo_obj(joined) == ref
+    assert counted.count == 0

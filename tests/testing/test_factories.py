@@ -3,6 +3,8 @@ import hashlib
 import json
 import re
 
+import pytest
+
 from registry_model.database import (
     DEFAULT_TAG_EXPIRATION_S,
     Image,
@@ -15,6 +17,7 @@ from registry_model.database import (
     TagManifest,
 )
 from registry_model.model import lookup
+from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import (
     ImageFactory,
     ImageStorageFactory,
@@ -159,3 +162,23 @@ def test_tag_manifests_of_same_tag_name_in_two_repositories_get_different_digest
     second = TagManifestFactory(tag__name="latest")
     assert first.tag.repository_id != second.tag.repository_id
     assert first.digest != second.digest
+
+
+@pytest.mark.parametrize("factory_class, values, named", [
+    (NamespaceFactory, {"username": "devtable"}, "'username'"),
+    (RepositoryFactory, {"namespace__name": "acme", "visiblity": "public"}, "'visiblity'"),
+    (RepositoryTagFactory, {"name": "latest", "lifetime_end": 5}, "'lifetime_end'"),
+])
+def test_factories_refuse_a_field_the_model_does_not_have(initialized_db, factory_class,
+                                                           values, named):
+    before = snapshot_rows()
+    for make in (factory_class, factory_class.build):
+        with pytest.raises(TypeError, match="has no field %s" % named):
+            make(**values)
+    assert snapshot_rows() == before
+
+
+def test_factories_take_foreign_keys_by_id_too(initialized_db):
+    namespace = NamespaceFactory(name="by-id")
+    repository = RepositoryFactory(namespace=None, namespace_id=namespace.id, name="app")
+    assert Repository.get_by_id(repository.id).namespace.name == "by-id"

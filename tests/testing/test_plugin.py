@@ -1,5 +1,7 @@
 """The registry_model pytest plugin: registered by entry point, isolating, usable downstream."""
 import importlib.metadata
+import subprocess
+import sys
 import textwrap
 
 import registry_model.testing.plugin
@@ -88,3 +90,24 @@ def test_downstream_suite_loses_the_fixtures_without_the_plugin(pytester):
 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'initialized_db' not found*"])
+
+
+WITHOUT_FACTORY_BOY = '''
+import sys
+sys.modules["factory"] = None  # as if factory-boy were not installed
+import registry_model.testing.plugin  # the pytest11 entry point must still load
+try:
+    import registry_model.testing.factories
+except ImportError as exc:
+    print(exc)
+else:
+    raise SystemExit("imported the factories without factory-boy")
+'''
+
+
+def test_plugin_loads_without_factory_boy_and_factories_say_how_to_install_it():
+    done = subprocess.run([sys.executable, "-c", WITHOUT_FACTORY_BOY], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "needs factory-boy" in done.stdout
+    assert "pip install 'registry_model[testing]'" in done.stdout

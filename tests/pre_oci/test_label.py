@@ -1,4 +1,4 @@
-"""registry_model.model.label: manifest labels, their key rules, media types and deletion."""
+"""registry_model.pre_oci.label: manifest labels, their key rules, media types and deletion."""
 import pytest
 
 from registry_model import errors

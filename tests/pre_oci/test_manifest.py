@@ -1,4 +1,4 @@
-"""registry_model.model.manifest: manifests stored per tag row, found by tag or by digest."""
+"""registry_model.pre_oci.manifest: manifests stored per tag row, found by tag or by digest."""
 import hashlib
 import json
 

@@ -1,4 +1,4 @@
-"""registry_model.model.tag: tag lifetimes, moves, deletion and the time machine."""
+"""registry_model.pre_oci.tag: tag lifetimes, moves, deletion and the time machine."""
 import time
 
 import peewee
@@ -323,15 +323,23 @@ def test_list_alive_tags_page_walks_names_with_a_cursor_and_loads_digests(repo):
     RepositoryTagFactory(repository=repo, name="bb", hidden=True, lifetime_start_ts=NOW - 9)
     first = tag_model.list_alive_tags_page(repo.id, NOW, limit=2)
     assert [t.name for t in first] == ["a", "b"]
-    assert [tag_model.manifest_digest_of(t) for t in first] == [None, with_manifest.digest]
+    assert [t.manifest_digest for t in first] == [None, with_manifest.digest]
     rest = tag_model.list_alive_tags_page(repo.id, NOW, last="b", limit=2)
     assert [t.name for t in rest] == ["c", "d"]
     assert tag_model.list_alive_tags_page(repo.id, NOW, last="d") == []
 
 
-def test_manifest_digest_of_a_row_loaded_without_manifest_is_none(repo):
-    tag = RepositoryTagFactory(repository=repo)
-    assert tag_model.manifest_digest_of(RepositoryTag.get_by_id(tag.id)) is None
+def test_every_tag_row_query_carries_the_manifest_digest(repo):
+    with_manifest = TagManifestFactory(tag__repository=repo, tag__name="b",
+                                       tag__lifetime_start_ts=NOW - 9)
+    RepositoryTagFactory(repository=repo, name="a", lifetime_start_ts=NOW - 9)
+    digests = {"a": None, "b": with_manifest.digest}
+    for rows in (tag_model.find_alive_tags(repo.id, ["a", "b"], NOW),
+                 tag_model.list_alive_tags(repo.id, NOW),
+                 tag_model.list_alive_tags_page(repo.id, NOW),
+                 tag_model.list_tag_history_page(repo.id, NOW)[0],
+                 [tag_model.get_most_recent_tag(repo.id, NOW)]):
+        assert rows and all(row.manifest_digest == digests[row.name] for row in rows), rows
 
 
 def test_list_tag_history_page_pages_visible_rows_newest_first(repo):

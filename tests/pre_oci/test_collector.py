@@ -1,8 +1,8 @@
-"""registry_model.model.gc: what a collection removes, what it never touches, what it costs.
+"""registry_model.pre_oci.collector on model.collection: what goes, what never does, the cost.
 
 These run inside the rolled-back ``initialized_db``, so no collection here ever commits and
 no blob file is ever removed (that is the point of the after-commit rule; the committed
-behaviour is in test_gc_transactions.py). Files are checked through dry runs, which read
+behaviour is in test_collector_transactions.py). Files are checked through dry runs, which read
 the blob store without changing it.
 """
 import hashlib

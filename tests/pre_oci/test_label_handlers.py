@@ -1,4 +1,4 @@
-"""registry_model.model.label_handlers: labels that change the tags of their manifest."""
+"""registry_model.pre_oci.label_handlers: labels that change the tags of their manifest."""
 import time
 
 import pytest

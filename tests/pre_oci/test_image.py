@@ -1,4 +1,4 @@
-"""registry_model.model.image: legacy (V1) images, their ancestry and aggregate sizes."""
+"""registry_model.pre_oci.image: legacy (V1) images, their ancestry and aggregate sizes."""
 import datetime
 import hashlib
 

@@ -1,4 +1,4 @@
-"""registry_model.model.image.synthesize_image_chain: the legacy images of a pushed manifest."""
+"""registry_model.pre_oci.image.synthesize_image_chain: the legacy images of a pushed manifest."""
 import hashlib
 import json
 from datetime import datetime

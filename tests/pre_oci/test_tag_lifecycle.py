@@ -1,4 +1,4 @@
-"""registry_model.model.tag, the lifecycle helpers of pushes: paging input, digest expiration."""
+"""registry_model.pre_oci.tag, the lifecycle helpers of pushes: paging input, digest expiration."""
 import pytest
 
 from registry_model import errors
