@@ -1,10 +1,10 @@
-"""Repositories and namespaces: create, get, look up, list by keyset pages, time-machine window."""
+"""Repositories: create (with or without the namespace), get, look up, list by keyset pages."""
 from functools import partial
 
 import pytest
 
 from registry_model import errors
-from registry_model.datatypes import Namespace, RepositoryReference, RepositoryState
+from registry_model.datatypes import RepositoryReference, RepositoryState
 from registry_model.model.tables import DEFAULT_TAG_EXPIRATION_S
 from registry_model.testing.budgets import budget
 from registry_model.testing.databases import snapshot_rows
@@ -144,62 +144,3 @@ def test_list_repositories_leaves_out_repositories_marked_for_deletion(registry_
 def test_list_repositories_refuses_a_bad_limit(registry_model, limit):
     with pytest.raises(errors.DataModelException):
         registry_model.list_repositories(limit=limit)
-
-
-def test_create_and_get_namespace_within_budget(registry_model):
-    created, counted = measure(lambda: registry_model.create_namespace("acme", 3600))
-    assert counted.count <= budget("create_namespace"), counted.statements
-    assert isinstance(created, Namespace)
-    assert (created.name, created.removed_tag_expiration_s, created.enabled) == (
-        "acme", 3600, True)
-    found, counted = measure(lambda: registry_model.get_namespace("acme"))
-    assert counted.count <= budget("get_namespace"), counted.statements
-    assert found == created
-    assert registry_model.get_namespace("absent") is None
-    assert registry_model.get_namespace("Not A Name!") is None
-    assert registry_model.create_namespace("plain").removed_tag_expiration_s == (
-        DEFAULT_TAG_EXPIRATION_S)
-
-
-def test_create_namespace_twice_raises_duplicate_and_writes_nothing(registry_model):
-    registry_model.create_namespace("acme")
-    before = snapshot_rows()
-    with pytest.raises(errors.DuplicateException):
-        registry_model.create_namespace("acme", 60)
-    assert snapshot_rows() == before
-    assert registry_model.get_namespace("acme").removed_tag_expiration_s == (
-        DEFAULT_TAG_EXPIRATION_S)
-
-
-@pytest.mark.parametrize("name,window", [("Bad Name", None), ("acme", -1), ("acme", "60"),
-                                         ("acme", 1.5)])
-def test_create_namespace_refuses_bad_input_and_writes_nothing(registry_model, name, window):
-    before = snapshot_rows()
-    with pytest.raises(errors.DataModelException):
-        registry_model.create_namespace(name, window)
-    assert snapshot_rows() == before
-
-
-def test_set_namespace_tag_expiration_changes_the_window_within_budget(registry_model):
-    registry_model.create_namespace("acme")
-    updated, counted = measure(lambda: registry_model.set_namespace_tag_expiration("acme", 0))
-    assert counted.count <= budget("set_namespace_tag_expiration"), counted.statements
-    assert updated.removed_tag_expiration_s == 0
-    assert registry_model.get_namespace("acme") == updated
-    assert registry_model.set_namespace_tag_expiration("acme", 86400).removed_tag_expiration_s \
-        == 86400
-
-
-@pytest.mark.parametrize("name,window,error", [
-    ("absent", 60, errors.NotFoundException),
-    ("acme", -5, errors.DataModelException),
-    ("acme", "60", errors.DataModelException),
-])
-def test_set_namespace_tag_expiration_refuses_bad_input_and_writes_nothing(registry_model, name,
-                                                                           window, error):
-    registry_model.create_namespace("acme", 3600)
-    before = snapshot_rows()
-    with pytest.raises(error):
-        registry_model.set_namespace_tag_expiration(name, window)
-    assert snapshot_rows() == before
-    assert registry_model.get_namespace("acme").removed_tag_expiration_s == 3600
