@@ -1,7 +1,8 @@
 """Print the SQL statement count of every interface method next to its budget.
 
-The cases and the repositories they run on are those of ``tests/test_query_budgets.py``
-(one tag; 200 tag rows over a 50-deep image chain with 30 labels), built in a scratch
+The cases and the repositories they run on are those of
+``tests/conformance/test_query_budgets.py`` (one tag; 200 tag rows over a 50-deep image chain
+with 30 labels, built through the interface), in a scratch
 database on the server named by ``--db`` (a temporary SQLite file without it) that is
 dropped afterwards::
 
@@ -24,8 +25,10 @@ from registry_model import registry_model
 from registry_model.database import backend_name, configure
 from registry_model.migration import upgrade
 from registry_model.testing.databases import scratch_database
+from registry_model.testing.implementations import IMPLEMENTATIONS
 
-BUDGET_TESTS = Path(__file__).resolve().parent.parent / "tests" / "test_query_budgets.py"
+BUDGET_TESTS = (Path(__file__).resolve().parent.parent / "tests" / "conformance"
+                / "test_query_budgets.py")
 
 
 def load_budget_cases() -> ModuleType:
@@ -41,7 +44,8 @@ def measure_all(budgets: ModuleType, database) -> dict:
     measured = {}
     for size in budgets.SIZES:
         with database.atomic() as outer:
-            scenario = budgets.build_scenario(size)
+            builder = IMPLEMENTATIONS[0].builder_class(registry_model)
+            scenario = budgets.build_scenario(registry_model, builder, size)
             for case in budgets.CASES:
                 with database.atomic() as savepoint:
                     result, statements = budgets.measure(registry_model, scenario, case)

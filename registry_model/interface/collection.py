@@ -27,9 +27,10 @@ class CollectionInterface(ABC):
         commit, when no record names them and they were not written within ``grace_s``. With
         ``dry_run`` nothing changes and the summary says what would go. Each batch of at most
         ``batch_size`` rows is its own transaction, and what a batch costs does not grow with
-        its rows. Budget: 1 statement, plus 6 per batch of tags, 3 per batch of images (plus
-        2 to plan them), 2 per batch of links and 6 per batch of blobs (one of them after the
-        commit); a phase that finds nothing costs 1, and one whose last batch is full 1 more.
+        its rows. Budget: 1 statement, plus 2 statements (to plan the images), 6 per batch of
+        tags, 3 per batch of images, 2 per batch of links and 6 per batch of blobs (one of them
+        after the commit). A phase that finds nothing costs 1, and one whose last batch is
+        full 1 more.
         """
 
     @abstractmethod
@@ -48,7 +49,7 @@ class CollectionInterface(ABC):
         Every tag row regardless of the window, then what the collector removes, then the
         repository's uploads, links and the repository row itself. DataModelException when
         the repository is not marked for deletion. Budget: as garbage_collect_repository,
-        plus 2 statements per batch of uploads and 2 for the repository row.
+        plus 2 statements (for the repository row) and 2 per batch of uploads.
         """
 
     @abstractmethod
@@ -61,7 +62,8 @@ class CollectionInterface(ABC):
         interrupted run) are collected. ``progress(repository_id, done, total)`` is called
         after each repository; the summary's ``last_repository_id`` (or the last id reported)
         resumes a stopped walk. Budget: 2 statements, plus 1 per batch of repositories and 1
-        per batch of stray blobs, plus each repository's collection.
+        per batch of stray blobs (beside each repository's collection, within the budget of
+        garbage_collect_repository).
         """
 
     @abstractmethod

@@ -33,8 +33,7 @@ class ManifestsInterface(ABC):
         one transaction, retried after a lost race. A manifest over
         ``validation.MAX_MANIFEST_BYTES`` (4 MiB) raises ManifestTooLargeException,
         a config label over the label limit LabelValueTooLargeException, before
-        any write. Budget: 16 statements,
-        whatever the number of layers.
+        any write. Budget: 16 statements (whatever the number of layers).
         """
 
     @abstractmethod

@@ -12,25 +12,26 @@ import pytest
 from registry_model import errors
 from registry_model.blobstore import InMemoryBlobStore
 from registry_model.clock import now_ts
-from registry_model.database import RepositoryTag, backend_name
-from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
-
-from . import chain, link_blobs, push, row_counts
-
-
-@pytest.fixture
-def ref(registry_model):
-    RepositoryFactory(namespace=NamespaceFactory(name="stale", removed_tag_expiration_s=0),
-                      name="handles")
-    return registry_model.lookup_repository("stale", "handles")
+from registry_model.database import backend_name
+from registry_model.testing.builders import layer_bytes
+from registry_model.testing.databases import snapshot_rows as row_counts
 
 
 @pytest.fixture
-def pushed(registry_model, ref):
+def ref(builder):
+    builder.namespace("stale", 0)
+    return builder.repository("stale", "handles")
+
+
+def _push(builder, ref, seed: str, count: int = 2) -> tuple:
+    """Push ``seed`` as a tag of that name: ``(Manifest, Tag)``."""
+    return tuple(builder.push_image(ref, seed, layer_bytes(count, seed))[:2])
+
+
+@pytest.fixture
+def pushed(builder, ref):
     """Two tags, ``gone`` and ``kept``; returns their (Manifest, Tag) pairs."""
-    gone = push(registry_model, ref, chain(2, seed="gone"), tag="gone")[1]
-    kept = push(registry_model, ref, chain(2, seed="kept"), tag="kept")[1]
-    return gone, kept
+    return _push(builder, ref, "gone"), _push(builder, ref, "kept")
 
 
 def _stale(current, handle, *fields):
@@ -38,11 +39,12 @@ def _stale(current, handle, *fields):
     return current._replace(**{name: getattr(handle, name) for name in fields})
 
 
-def test_a_collected_manifest_whose_id_sqlite_reuses_is_not_retargeted_to(registry_model, ref):
-    old_manifest, old_tag = push(registry_model, ref, chain(2, seed="old"), tag="old")[1]
+def test_a_collected_manifest_whose_id_sqlite_reuses_is_not_retargeted_to(registry_model,
+                                                                          builder, ref):
+    old_manifest, old_tag = _push(builder, ref, "old")
     registry_model.delete_tag(ref, "old")
     registry_model.garbage_collect_repository(ref, InMemoryBlobStore(), now=now_ts() + 1)
-    new_manifest, new_tag = push(registry_model, ref, chain(1, seed="new"), tag="new")[1]
+    new_manifest, new_tag = _push(builder, ref, "new", 1)
     reused = (new_manifest.id, new_tag.id) == (old_manifest.id, old_tag.id)
     assert reused == (backend_name() == "sqlite")
 
@@ -85,12 +87,9 @@ def test_a_legacy_image_naming_another_image_is_not_retargeted_to(registry_model
     assert registry_model.retarget_tag(ref, "elsewhere", kept).image_id == kept.id
 
 
-def test_a_blob_naming_another_record_is_not_mounted(registry_model, ref):
-    digests = chain(2, seed="blobs")
-    blobs = link_blobs(registry_model, ref, [digest for digest, _ in digests])
-    first, second = (blobs[digest] for digest, _ in digests)
-    RepositoryFactory(namespace__name="stale-target", name="target")
-    target = registry_model.lookup_repository("stale-target", "target")
+def test_a_blob_naming_another_record_is_not_mounted(registry_model, builder, ref):
+    first, second = builder.upload_all(ref, layer_bytes(2, "blobs")).values()
+    target = builder.repository("stale-target", "target")
 
     assert not registry_model.mount_blob_into_repository(
         _stale(second, first, "digest"), target, 60)
@@ -103,5 +102,5 @@ def test_a_tag_naming_another_row_keeps_that_row_s_expiration(registry_model, re
     for fields in (("name",), ("lifetime_start_ts",)):
         stale = _stale(kept_tag, gone_tag._replace(lifetime_start_ts=0), *fields)
         assert registry_model.change_repository_tag_expiration(stale, None) == (None, False)
-    assert RepositoryTag.get_by_id(kept_tag.id).lifetime_end_ts is None
+    assert registry_model.get_repo_tag(ref, "kept").lifetime_end_ts is None
     assert registry_model.change_repository_tag_expiration(kept_tag, None) == (None, True)

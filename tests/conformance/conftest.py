@@ -1,0 +1,60 @@
+"""The conformance suite runs every test once per implementation of the interface.
+
+The implementations are listed in :mod:`registry_model.testing.implementations`; here
+``registry_model`` (overriding the plugin's PreOCIModel) is each one in turn and ``builder``
+writes test data through it. Tests in this folder never import a wing's tables or factories.
+"""
+import time
+
+import pytest
+
+from registry_model import clock as registry_clock
+from registry_model.blobstore import InMemoryBlobStore
+from registry_model.testing.implementations import IMPLEMENTATIONS
+
+
+@pytest.fixture(params=IMPLEMENTATIONS, ids=[entry.name for entry in IMPLEMENTATIONS])
+def implementation(request):
+    """One entry of IMPLEMENTATIONS."""
+    return request.param
+
+
+@pytest.fixture
+def registry_model(implementation, initialized_db):
+    """The implementation under test, on the per-test database."""
+    return implementation.model_class()
+
+
+@pytest.fixture
+def store():
+    """An in-memory blob store for the test."""
+    return InMemoryBlobStore()
+
+
+@pytest.fixture
+def builder(implementation, registry_model, store):
+    """Writes test data through ``registry_model`` (uploads into ``store``)."""
+    return implementation.builder_class(registry_model, store)
+
+
+class Clock:
+    """The registry's clock as the test sets it: ``clock.at(ts)``; ``clock.at(None)`` frees it."""
+
+    def __init__(self) -> None:
+        self.now = None
+
+    def __call__(self) -> int:
+        return self.now if self.now is not None else int(time.time())
+
+    def at(self, now):
+        """Make every wing see ``now`` (Unix seconds) from here on; returns self."""
+        self.now = now
+        return self
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A Clock patched in as :func:`registry_model.clock.now_ts` for the test."""
+    patched = Clock()
+    monkeypatch.setattr(registry_clock, "now_ts", patched)
+    return patched
