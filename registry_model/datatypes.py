@@ -255,3 +255,19 @@ class GCSummary(namedtuple("GCSummary", [
         return cls(last_repository_id=last_repository_id,
                    **{field: int(counts.get(field, 0)) for field in cls._fields
                       if field != "last_repository_id"})
+
+
+def _checked(value: Any, kind: type, source: str) -> Any:
+    if not isinstance(value, kind):
+        raise TypeError("expected a %s (from %s), got %r" % (kind.__name__, source, value))
+    return value
+
+
+def tag_id(tag: Any) -> int:
+    """The id of a Tag, or TypeError naming what was passed instead (before any statement)."""
+    return _checked(tag, Tag, "a tag lookup").id
+
+
+def manifest_id(manifest: Any) -> int:
+    """The id of a Manifest, or TypeError naming what was passed instead (before any statement)."""
+    return _checked(manifest, Manifest, "a manifest lookup").id

@@ -23,7 +23,7 @@ class BlobsMixin:
     @stale_ok(confirm_miss=True)
     def get_repo_blob_by_digest(self, repository_ref: RepositoryReference, blob_digest: str,
                                 include_placements: bool = False) -> Optional[Blob]:
-        """The finished Blob linked to the repository, or None (1 statement, 2 with placements)."""
+        """The finished Blob linked to the repository, or None."""
         row = blob_model.get_repository_blob(repository_id(repository_ref), blob_digest,
                                              clock.now_ts())
         if row is None:
@@ -33,21 +33,21 @@ class BlobsMixin:
 
     def create_blob_upload(self, repository_ref: RepositoryReference, upload_id: str,
                            location_name: str, storage_metadata: Optional[dict]) -> BlobUpload:
-        """Start a resumable upload in the repository (1 statement)."""
+        """Start a resumable upload in the repository."""
         return _upload(upload_model.create_upload(repository_id(repository_ref), upload_id,
                                                   location_name, storage_metadata,
                                                   clock.now_ts()))
 
     def lookup_blob_upload(self, repository_ref: RepositoryReference,
                            blob_upload_id: str) -> Optional[BlobUpload]:
-        """The repository's upload with that id, or None (1 statement)."""
+        """The repository's upload with that id, or None."""
         row = upload_model.get_upload(repository_id(repository_ref), blob_upload_id)
         return _upload(row) if row is not None else None
 
     def update_blob_upload(self, blob_upload: BlobUpload, uncompressed_byte_count: Optional[int],
                            storage_metadata: Optional[dict], byte_count: int, chunk_count: int,
                            sha_state: Optional[str]) -> Optional[BlobUpload]:
-        """Record the upload's progress; the updated BlobUpload or None if gone (1 statement)."""
+        """Record the upload's progress; the updated BlobUpload or None if gone."""
         if not upload_model.update_upload(blob_upload.upload_id, byte_count,
                                           uncompressed_byte_count, chunk_count, sha_state,
                                           storage_metadata):
@@ -58,18 +58,18 @@ class BlobsMixin:
                                     storage_metadata=storage_metadata or {})
 
     def delete_blob_upload(self, blob_upload: BlobUpload) -> None:
-        """Forget the upload (1 statement)."""
+        """Forget the upload."""
         upload_model.delete_upload(blob_upload.upload_id)
 
     def commit_blob_upload(self, blob_upload: BlobUpload, blob_digest_str: str,
                            blob_expiration_seconds: int) -> Optional[Blob]:
-        """Turn the upload into a Blob linked to its repository for a while (6 statements)."""
+        """Turn the upload into a Blob linked to its repository for a while."""
         row = upload_model.commit_upload(blob_upload.upload_id, blob_digest_str,
                                          blob_expiration_seconds, clock.now_ts())
         return Blob.for_image_storage(row) if row is not None else None
 
     def mount_blob_into_repository(self, blob: Blob, target_repository_ref: RepositoryReference,
                                    expiration_sec: int) -> bool:
-        """Link the blob into another repository for ``expiration_sec`` (2 statements)."""
+        """Link the blob into another repository for ``expiration_sec``."""
         return blob_model.mount_blob(blob.id, repository_id(target_repository_ref), expiration_sec,
                                      clock.now_ts(), digest=blob.digest) is not None

@@ -39,7 +39,7 @@ class GarbageCollectionMixin:
         return GCSummary.for_counts(collector.counts)
 
     def mark_repository_for_deletion(self, repository_ref: RepositoryReference) -> None:
-        """Mark the repository for deletion; lookups stop finding it (1 statement)."""
+        """Mark the repository for deletion; lookups stop finding it."""
         repository_model.set_repository_state(Repository(id=repository_id(repository_ref)),
                                               RepositoryState.MARKED_FOR_DELETION)
         logger.info("marked repository %s (%d) for deletion", repository_ref.full_name,
@@ -73,5 +73,5 @@ class GarbageCollectionMixin:
 
     def release_blob_links(self, repository_ref: RepositoryReference,
                            blob_digests: Iterable[str]) -> int:
-        """Drop the repository's temporary links of blobs its images use (1 statement)."""
+        """Drop the repository's temporary links of blobs its images use."""
         return blob_gc.release_blob_links(repository_id(repository_ref), blob_digests)

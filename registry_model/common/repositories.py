@@ -30,7 +30,7 @@ class RepositoriesMixin:
     @stale_ok(confirm_miss=True)
     def lookup_repository(self, namespace_name: str, repo_name: str,
                           kind_filter: Optional[str] = None) -> Optional[RepositoryReference]:
-        """The repository; None if absent, of another kind or being deleted (1 statement)."""
+        """The repository; None if absent, of another kind or being deleted."""
         kind_id = lookup.kind_id(kind_filter) if kind_filter is not None else None
         if not (validation.is_valid_namespace_name(namespace_name)
                 and validation.is_valid_repository_name(repo_name)):
@@ -40,7 +40,7 @@ class RepositoriesMixin:
 
     def get_repository(self, namespace_name: str,
                        repo_name: str) -> Optional[RepositoryReference]:
-        """The repository in any state and of any kind, or None (1 statement)."""
+        """The repository in any state and of any kind, or None."""
         row = repository_model.get_repository(namespace_name, repo_name)
         return RepositoryReference.for_repo_obj(row) if row is not None else None
 
@@ -58,13 +58,13 @@ class RepositoriesMixin:
     @stale_ok
     def list_repositories(self, namespace_name: Optional[str] = None,
                           last: Optional[str] = None, limit: int = 100) -> list:
-        """A keyset page of the repositories not marked for deletion, by name (1 statement)."""
+        """A keyset page of the repositories not marked for deletion, by name."""
         return [_reference(row) for row in
                 repository_model.list_repositories_page(namespace_name, last, limit)]
 
     def create_namespace(self, namespace_name: str,
                          removed_tag_expiration_s: Optional[int] = None) -> Namespace:
-        """Create a namespace with its time-machine window (1 statement)."""
+        """Create a namespace with its time-machine window."""
         window = (DEFAULT_TAG_EXPIRATION_S if removed_tag_expiration_s is None
                   else removed_tag_expiration_s)
         return Namespace.for_namespace_row(namespace_model.create_namespace(namespace_name,
@@ -72,13 +72,13 @@ class RepositoriesMixin:
 
     @stale_ok(confirm_miss=True)
     def get_namespace(self, namespace_name: str) -> Optional[Namespace]:
-        """The namespace, or None (1 statement)."""
+        """The namespace, or None."""
         row = namespace_model.get_namespace(namespace_name)
         return Namespace.for_namespace_row(row) if row is not None else None
 
     def set_namespace_tag_expiration(self, namespace_name: str,
                                      removed_tag_expiration_s: int) -> Namespace:
-        """Change the namespace's time-machine window (2 statements)."""
+        """Change the namespace's time-machine window."""
         row = namespace_model.set_tag_expiration(namespace_name, removed_tag_expiration_s)
         if row is None:
             raise errors.NotFoundException("namespace %r does not exist" % namespace_name)

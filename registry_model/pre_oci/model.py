@@ -18,7 +18,9 @@ from registry_model.datatypes import (
     Manifest,
     RepositoryReference,
     Tag,
+    manifest_id,
     repository_id,
+    tag_id,
 )
 from registry_model.interface import RegistryDataInterface
 from registry_model.model import lookup
@@ -65,6 +67,8 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     The wing's seed methods live here; pushing and the tag lifecycle come from the
     mixins of :mod:`registry_model.pre_oci`; repositories, blobs and uploads and garbage
     collection from :mod:`registry_model.common`, written once for every implementation.
+    Each method's promise and statement budget are its abstract method's, stated once in
+    :mod:`registry_model.interface`.
     """
 
     collector_class = PreOCICollector
@@ -72,7 +76,7 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     @stale_ok(confirm_miss=True)
     def find_matching_tag(self, repository_ref: RepositoryReference,
                           tag_names: Sequence[str]) -> Optional[Tag]:
-        """The alive, non-hidden Tag named first in ``tag_names``, or None (1 statement)."""
+        """The alive, non-hidden Tag named first in ``tag_names``, or None."""
         names = validation.tag_name_list(tag_names)
         found = {row.name: row for row in
                  tag_model.find_alive_tags(repository_id(repository_ref), names,
@@ -84,14 +88,14 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
 
     @stale_ok(confirm_miss=True)
     def get_most_recent_tag(self, repository_ref: RepositoryReference) -> Optional[Tag]:
-        """The alive, non-hidden Tag started last (ties: highest id), or None (1 statement)."""
+        """The alive, non-hidden Tag started last (ties: highest id), or None."""
         row = tag_model.get_most_recent_tag(repository_id(repository_ref), clock.now_ts())
         return tag_datatype(row, repository_ref) if row is not None else None
 
     @stale_ok(confirm_miss=True)
     def get_manifest_for_tag(self, tag: Tag) -> Optional[Manifest]:
-        """The Manifest stored for the tag, or None (1 statement)."""
-        row = manifest_model.get_tag_manifest(tag.id)
+        """The Manifest stored for the tag, or None."""
+        row = manifest_model.get_tag_manifest(tag_id(tag))
         if row is None:
             return None
         return Manifest.for_tag_manifest(row, manifest_model.media_type_name(row))
@@ -100,7 +104,7 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     def lookup_manifest_by_digest(self, repository_ref: RepositoryReference,
                                   manifest_digest: str,
                                   allow_dead: bool = False) -> Optional[Manifest]:
-        """The Manifest with that digest under an alive (allow_dead: any) tag (1 statement)."""
+        """The Manifest with that digest under an alive (allow_dead: any) tag."""
         row = manifest_model.find_manifest_by_digest(repository_id(repository_ref),
                                                      manifest_digest,
                                                      clock.now_ts(), allow_dead=allow_dead)
@@ -110,7 +114,7 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
 
     @stale_ok
     def get_legacy_images(self, repository_ref: RepositoryReference) -> list:
-        """Every LegacyImage of the repository with parents and tags filled (2 statements)."""
+        """Every LegacyImage of the repository with parents and tags filled."""
         images = image_model.get_repository_images(repository_id(repository_ref))
         tags = tag_model.alive_tag_names_by_image(repository_ref.id, clock.now_ts())
         built = _legacy_images(images, tags)
@@ -119,7 +123,7 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,
                          include_parents: bool = False) -> Optional[LegacyImage]:
-        """That LegacyImage or None; parents filled when asked (1 statement, 2 with parents)."""
+        """That LegacyImage or None; parents filled when asked."""
         row = image_model.get_image(repository_id(repository_ref), docker_image_id)
         if row is None:
             return None
@@ -132,8 +136,8 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     def create_manifest_label(self, manifest: Manifest, key: str, value: str,
                               source_type_name: str,
                               media_type_name: Optional[str] = None) -> Label:
-        """Create and return a Label on the manifest (3 statements, one transaction)."""
-        row = label_model.create_manifest_label(manifest.id, key, value, source_type_name,
+        """Create and return a Label on the manifest."""
+        row = label_model.create_manifest_label(manifest_id(manifest), key, value, source_type_name,
                                                 media_type_name, digest=manifest.digest,
                                                 tag_id=manifest.tag_id)
         return _label(row)
@@ -141,19 +145,19 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     @stale_ok
     def list_manifest_labels(self, manifest: Manifest,
                              key_prefix: Optional[str] = None) -> list:
-        """The manifest's labels in creation order, optionally by key prefix (1 statement)."""
-        return _labels(label_model.list_manifest_labels(manifest.id, key_prefix,
+        """The manifest's labels in creation order, optionally by key prefix."""
+        return _labels(label_model.list_manifest_labels(manifest_id(manifest), key_prefix,
                                                         manifest.digest, manifest.tag_id))
 
     @stale_ok(confirm_miss=True)
     def get_manifest_label(self, manifest: Manifest, label_uuid: str) -> Optional[Label]:
-        """The manifest's Label with that uuid, or None (1 statement)."""
-        row = label_model.get_manifest_label(manifest.id, label_uuid, manifest.digest,
+        """The manifest's Label with that uuid, or None."""
+        row = label_model.get_manifest_label(manifest_id(manifest), label_uuid, manifest.digest,
                                              manifest.tag_id)
         return _label(row) if row is not None else None
 
     def delete_manifest_label(self, manifest: Manifest, label_uuid: str) -> Optional[Label]:
-        """Delete and return the manifest's Label, or None; immutable ones raise (3 statements)."""
-        row = label_model.delete_manifest_label(manifest.id, label_uuid, manifest.digest,
+        """Delete and return the manifest's Label, or None; immutable ones raise."""
+        row = label_model.delete_manifest_label(manifest_id(manifest), label_uuid, manifest.digest,
                                                 manifest.tag_id)
         return _label(row) if row is not None else None

@@ -67,7 +67,7 @@ class PushMixin:
     def create_manifest_and_retarget_tag(self, repository_ref: RepositoryReference,
                                          manifest_interface_instance: DockerSchema1Manifest,
                                          tag_name: str, storage=None) -> tuple:
-        """Store a pushed schema 1 manifest and move the tag to it (16 statements at most)."""
+        """Store a pushed schema 1 manifest and move the tag to it."""
         if not isinstance(manifest_interface_instance, DockerSchema1Manifest):
             raise errors.DataModelException("the pre-OCI model stores schema 1 manifests only")
         parsed = manifest_interface_instance
@@ -83,13 +83,14 @@ class PushMixin:
     def retarget_tag(self, repository_ref: RepositoryReference, tag_name: str,
                      manifest_or_legacy_image, storage=None, legacy_manifest_key=None,
                      is_reversion: bool = False) -> Optional[Tag]:
-        """Point the tag at a Manifest or LegacyImage of the repository (5 statements at most)."""
+        """Point the tag at a Manifest or LegacyImage of the repository."""
+        repo_id = repository_id(repository_ref)
         validation.check_tag_name(tag_name)
         if isinstance(manifest_or_legacy_image, Manifest):
             source = manifest_model.get_manifest_owner(manifest_or_legacy_image.id,
                                                        manifest_or_legacy_image.digest,
                                                        manifest_or_legacy_image.tag_id)
-            if source is None or source.tag.repository_id != repository_id(repository_ref):
+            if source is None or source.tag.repository_id != repo_id:
                 return None
             image_id, docker_image_id = source.tag.image_id, source.tag.image.docker_image_id
             digest, json_data = source.digest, source.json_data
@@ -97,7 +98,7 @@ class PushMixin:
             image = image_model.get_images_by_id([manifest_or_legacy_image.id]).get(
                 manifest_or_legacy_image.id)
             # The V1 id too: SQLite may have given a collected image's id to a new one.
-            if (image is None or image.repository_id != repository_ref.id
+            if (image is None or image.repository_id != repo_id
                     or image.docker_image_id != manifest_or_legacy_image.docker_image_id):
                 return None
             image_id, docker_image_id = image.id, image.docker_image_id
@@ -106,7 +107,7 @@ class PushMixin:
         else:
             raise errors.DataModelException("retarget_tag takes a Manifest or a LegacyImage")
         json_data = manifest_model.manifest_text(json_data)  # refused before any write
-        row = manifest_model.point_tag_at(repository_ref.id, tag_name, image_id, digest,
+        row = manifest_model.point_tag_at(repo_id, tag_name, image_id, digest,
                                           json_data, reversion=is_reversion)
         return Tag.for_repository_tag(row, docker_image_id, repository_ref,
                                       manifest_digest=digest)
