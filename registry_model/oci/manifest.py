@@ -21,6 +21,8 @@ from registry_model import errors, validation
 from registry_model.manifests import ParsedManifest
 from registry_model.model import blob as blob_model
 from registry_model.model import lookup
+from registry_model.model.tables import Namespace, Repository
+from registry_model.oci.legacy import ALGORITHMS
 from registry_model.oci.tables import Manifest, ManifestBlob, ManifestChild, Tag
 from registry_model.oci.tag import alive_clause
 from registry_model.statements import Statement, param
@@ -100,6 +102,14 @@ def get_manifest(manifest_id: int, digest: Optional[str] = None) -> Optional[tup
     makes a stale handle name nothing instead of another manifest.
     """
     return _BY_ID.first((digest is not None,), manifest_id=manifest_id, digest=digest)
+
+
+def manifest_repository(manifest_id: int, digest: str):
+    """The Repository row (namespace joined) holding the manifest of that id and digest: one
+    query; None when there is none."""
+    return (Repository.select(Repository, Namespace).join(Namespace)
+            .switch(Repository).join(Manifest, on=(Manifest.repository == Repository.id))
+            .where(Manifest.id == manifest_id, Manifest.digest == digest).get_or_none())
 
 
 _FOR_TAG = Statement(lambda: (
@@ -208,3 +218,39 @@ def store_manifest(repository_id: int, parsed: ParsedManifest, now_s: int,
                                     "child_manifest": child_id}
                                    for child_id in sorted(set(children.values()))]).execute()
     return row, True
+
+
+_IMAGE_MANIFESTS = Statement(lambda: (
+    Manifest.select(Manifest.id, Manifest.digest, Manifest.layer_history)
+    .where(Manifest.repository == param("repository_id"),
+           Manifest.layer_history.is_null(False))
+    .order_by(Manifest.id)))
+
+
+def image_manifests(repository_id: int) -> list:
+    """Every image manifest of the repository (id, digest, layer_history), by id: one query."""
+    return _IMAGE_MANIFESTS.rows(repository_id=repository_id)
+
+
+def _by_digest_prefix():
+    ranges = [(Manifest.digest >= param(algorithm + "_low"))
+              & (Manifest.digest < param(algorithm + "_high")) for algorithm in ALGORITHMS]
+    return (Manifest.select(Manifest.id, Manifest.digest, Manifest.layer_history)
+            .where(Manifest.repository == param("repository_id"),
+                   Manifest.layer_history.is_null(False), ranges[0] | ranges[1])
+            .order_by(Manifest.id).limit(1))
+
+
+_BY_DIGEST_PREFIX = Statement(_by_digest_prefix)
+
+
+def find_image_manifest_by_prefix(repository_id: int, hex_prefix: str) -> Optional[tuple]:
+    """The image manifest whose digest's hex starts with ``hex_prefix``: one index range scan.
+
+    ``hex_prefix`` must be lowercase hex (the caller parsed it from a V1 id).
+    """
+    bounds = {}
+    for algorithm in ALGORITHMS:
+        bounds[algorithm + "_low"] = "%s:%s" % (algorithm, hex_prefix)
+        bounds[algorithm + "_high"] = "%s:%s" % (algorithm, hex_prefix + "g")  # after any hex
+    return _BY_DIGEST_PREFIX.first(repository_id=repository_id, **bounds)

@@ -16,6 +16,7 @@ taken before a lock wait), then a locking read of the alive and newest rows.
 """
 import hashlib
 import logging
+import uuid
 from typing import Iterable, Optional
 
 from peewee import Expression, IntegrityError, fn
@@ -56,6 +57,11 @@ def _manifest_digest():
         "manifest_digest")
 
 
+def _manifest_layers_size():
+    return Manifest.select(Manifest.layers_compressed_size).where(
+        Manifest.id == Tag.manifest).alias("manifest_layers_size")
+
+
 def _end_alive_rows(repository_id: int, tag_name: str, now_ms: Optional[int],
                     what: str) -> tuple:
     """Lock the name's alive rows and end them; ``(ended rows, time used)``.
@@ -69,7 +75,7 @@ def _end_alive_rows(repository_id: int, tag_name: str, now_ms: Optional[int],
     first_reading = clock.now_ms() if now_ms is None else now_ms
     newest = (Tag.select(fn.MAX(Tag.id))
               .where(Tag.repository == repository_id, Tag.name == tag_name))
-    candidates = list(locked(Tag.select(Tag, _manifest_digest()).where(
+    candidates = list(locked(Tag.select(Tag, _manifest_digest(), _manifest_layers_size()).where(
         Tag.repository == repository_id, Tag.name == tag_name,
         alive_clause(first_reading) | (Tag.id == newest))))
     if now_ms is None:
@@ -139,10 +145,14 @@ def delete_tag(repository_id: int, tag_name: str, now_ms: Optional[int] = None) 
 
 
 def _tag_rows():
-    """Tag columns plus the manifest digest (a scalar subquery, as the pre-OCI wing does)."""
+    """Tag columns plus the manifest's digest and layers' size (NULL: not an image).
+
+    Scalar subqueries, not a join, as in the pre-OCI wing: the planner cannot tell
+    that the alive-name index returns one row.
+    """
     return Tag.select(Tag.id, Tag.repository, Tag.name, Tag.manifest, Tag.lifetime_start_ms,
                       Tag.lifetime_end_ms, Tag.hidden, Tag.reversion, Tag.immutable,
-                      _manifest_digest())
+                      _manifest_digest(), _manifest_layers_size())
 
 
 def _visible(query, include_hidden: bool):
@@ -243,26 +253,31 @@ def has_expired_tag(repository_id: int, tag_name: str, now_ms: int) -> bool:
                               now=now_ms) is not None
 
 
-def _locked_alive_tag(tag_id: int, now_ms: int, name: Optional[str], start: Optional[int]):
-    """The alive row of that id, locked, checked against its name and start when given."""
+def _locked_alive_tag(tag_id: int, now_ms: int, name: Optional[str], start_s: Optional[int]):
+    """The alive row of that id, locked, checked against its name and start when given.
+
+    ``start_s`` is the start in seconds, as a Tag datatype shows it (SQLite gives a
+    collected row's id to the next new row: the name and start tell them apart).
+    """
     query = Tag.select().where(Tag.id == tag_id, alive_clause(now_ms))
     if name is not None:
         query = query.where(Tag.name == name)
-    if start is not None:
-        query = query.where(Tag.lifetime_start_ms == start)
+    if start_s is not None:
+        query = query.where(Tag.lifetime_start_ms >= start_s * 1000,
+                            Tag.lifetime_start_ms < (start_s + 1) * 1000)
     return locked(query).get_or_none()
 
 
 def change_tag_expiration(tag_id: int, end_ms: Optional[int], now_ms: int,
-                          name: Optional[str] = None, start_ms: Optional[int] = None) -> tuple:
+                          name: Optional[str] = None, start_s: Optional[int] = None) -> tuple:
     """Set the end of an alive tag row (None: no end): ``(previous end, changed)``.
 
     An end not after the tag's start, or a row no longer alive (or of that id with another
-    ``name``/``start_ms``), changes nothing: ``(None, False)``. ImmutableTagException for
+    ``name``/``start_s``), changes nothing: ``(None, False)``. ImmutableTagException for
     an immutable tag. Two statements, one transaction.
     """
     with transaction():
-        tag = _locked_alive_tag(tag_id, now_ms, name, start_ms)
+        tag = _locked_alive_tag(tag_id, now_ms, name, start_s)
         if tag is None or (end_ms is not None and end_ms <= tag.lifetime_start_ms):
             return None, False
         _refuse_immutable([tag], "expired")
@@ -272,14 +287,14 @@ def change_tag_expiration(tag_id: int, end_ms: Optional[int], now_ms: int,
 
 def change_tag_immutability(tag_id: int, immutable: bool, now_ms: int,
                             name: Optional[str] = None,
-                            start_ms: Optional[int] = None) -> Optional[Tag]:
+                            start_s: Optional[int] = None) -> Optional[Tag]:
     """Make an alive tag immutable or mutable again; the updated row, or None when not alive.
 
     A tag with a scheduled end cannot become immutable (it would expire while immutable):
     DataModelException, nothing changed. Two statements, one transaction.
     """
     with transaction():
-        tag = _locked_alive_tag(tag_id, now_ms, name, start_ms)
+        tag = _locked_alive_tag(tag_id, now_ms, name, start_s)
         if tag is None:
             return None
         if immutable and tag.lifetime_end_ms is not None:
@@ -338,3 +353,30 @@ def set_expiration_of_manifest_tags(manifest_id: int, expiration_ms: int, now_ms
                 .where(Tag.manifest == manifest_id, alive_clause(now_ms),
                        Tag.hidden == False)  # noqa: E712
                 .execute())
+
+
+_ALIVE_TAG_NAMES = Statement(lambda: (
+    Tag.select(Tag.manifest, Tag.name)
+    .where(Tag.repository == param("repository_id"), alive_clause(param("now")),
+           Tag.hidden == False)  # noqa: E712
+    .order_by(Tag.name)))
+
+
+def alive_tag_names_by_manifest(repository_id: int, now_ms: int) -> dict:
+    """``{manifest id: [names]}`` of the alive, non-hidden tags, names sorted: one query."""
+    by_manifest: dict = {}
+    for manifest_id, name in _ALIVE_TAG_NAMES.rows(repository_id=repository_id, now=now_ms):
+        by_manifest.setdefault(manifest_id, []).append(name)
+    return by_manifest
+
+
+def create_temporary_tag(repository_id: int, manifest_id: int, lifetime_ms: int,
+                         now_ms: int) -> Tag:
+    """A hidden tag keeping a manifest pushed by digest for ``lifetime_ms``: one statement.
+
+    Its name is unique (``temp-`` and a random hex), so it ends no other row; it is
+    never listed and ends by itself, then the time machine and collection let it go.
+    """
+    return Tag.create(repository=repository_id, name="temp-" + uuid.uuid4().hex,
+                      manifest=manifest_id, lifetime_start_ms=now_ms,
+                      lifetime_end_ms=now_ms + lifetime_ms, hidden=True)

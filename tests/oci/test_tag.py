@@ -91,9 +91,12 @@ def test_alive_page_follows_the_name_cursor(repo, manifests):
 
 def test_expiration_sets_the_end_and_refuses_one_before_the_start(repo, manifests):
     row = tag_model.retarget_tag(repo.id, "latest", manifests[0].id, T0)
-    assert tag_model.change_tag_expiration(row.id, T0, T0 + 1, "latest", T0) == (None, False)
+    start_s = T0 // 1000
+    assert tag_model.change_tag_expiration(row.id, T0, T0 + 1, "latest", start_s) == (None, False)
+    assert tag_model.change_tag_expiration(row.id, T0 + 50, T0 + 1, "latest",
+                                           start_s + 1) == (None, False)  # another row's start
     with count_statements() as counted:
-        assert tag_model.change_tag_expiration(row.id, T0 + 50, T0 + 1, "latest", T0) == (
+        assert tag_model.change_tag_expiration(row.id, T0 + 50, T0 + 1, "latest", start_s) == (
             None, True)
     assert counted.count == 2
     assert tag_model.find_alive_tags(repo.id, ["latest"], T0 + 50) == []
@@ -103,7 +106,8 @@ def test_expiration_sets_the_end_and_refuses_one_before_the_start(repo, manifest
 def immutable_tag(repo, manifests):
     row = tag_model.retarget_tag(repo.id, "release", manifests[0].id, T0)
     with count_statements() as counted:
-        changed = tag_model.change_tag_immutability(row.id, True, T0 + 1, "release", T0)
+        changed = tag_model.change_tag_immutability(row.id, True, T0 + 1, "release",
+                                                    T0 // 1000)
     assert counted.count == 2 and changed.immutable
     return row
 
