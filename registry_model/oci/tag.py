@@ -102,7 +102,7 @@ def move_tag(repository_id: int, tag_name: str, manifest_id: int,
     For writes that move a tag as part of a larger unit (a push); the caller runs the
     unit with :func:`registry_model.transactions.run_with_retry`. ImmutableTagException
     when the alive row is immutable. ``end_ms`` gives the new row a scheduled end (a
-    temporary tag). Three statements (four on PostgreSQL) plus one per ended row.
+    temporary tag). Two statements (three on PostgreSQL) plus one per ended row.
     """
     for _ in range(_IN_TRANSACTION_ATTEMPTS):
         _, start = _end_alive_rows(repository_id, tag_name, now_ms, "moved")
@@ -132,8 +132,8 @@ def retarget_tag(repository_id: int, tag_name: str, manifest_id: int,
 def delete_tag(repository_id: int, tag_name: str, now_ms: Optional[int] = None) -> Optional[Tag]:
     """End the alive row of ``tag_name``; return it (with ``manifest_digest``), or None.
 
-    ImmutableTagException for an immutable tag, nothing changed. Three statements
-    (four on PostgreSQL), one transaction, retried after a lost race.
+    ImmutableTagException for an immutable tag, nothing changed. Two statements
+    (three on PostgreSQL), one transaction, retried after a lost race.
     """
     validation.check_tag_name(tag_name)
 

@@ -109,7 +109,7 @@ class TagLifecycleMixin:
                                          clock.now_ms())
 
     def delete_tag(self, repository_ref: RepositoryReference, tag_name: str) -> Optional[Tag]:
-        """End the alive tag of that name; the ended Tag or None (3 statements, 4 on
+        """End the alive tag of that name; the ended Tag or None (2 statements, 3 on
         PostgreSQL). ImmutableTagException for an immutable tag, nothing changed."""
         ended = tag_model.delete_tag(repository_id(repository_ref), tag_name)
         return tag_datatype(ended, repository_ref) if ended is not None else None
@@ -142,7 +142,7 @@ class TagLifecycleMixin:
         return previous, changed
 
     def set_tags_expiration_for_manifest(self, manifest: Manifest, expiration_sec: int) -> None:
-        """End every alive tag of the manifest ``expiration_sec`` after its start (2 statements).
+        """End every alive tag of the manifest ``expiration_sec`` after its start (3 statements).
 
         ImmutableTagException when one of them is immutable, nothing changed.
         """
