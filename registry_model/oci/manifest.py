@@ -150,9 +150,11 @@ def find_referrers(repository_id: int, subject_digest: str,
 
 
 def _existing(repository_id: int, digest: str) -> Optional[Manifest]:
-    return (Manifest.select()
-            .where(Manifest.repository == repository_id, Manifest.digest == digest)
-            .get_or_none())
+    # Locked, as a collector locks the manifests it deletes: it waits for this push,
+    # or this push finds the row gone and stores it anew.
+    return locked(Manifest.select()
+                  .where(Manifest.repository == repository_id, Manifest.digest == digest)
+                  ).get_or_none()
 
 
 def _children(repository_id: int, parsed: ParsedManifest) -> dict:

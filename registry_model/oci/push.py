@@ -117,33 +117,35 @@ class PushMixin:
 
         None when it is not a manifest of this repository (any more). A LegacyImage below
         the top of its manifest has no manifest of its own: UnsupportedOperationException.
-        ImmutableTagException when the tag is immutable. At most 6 statements.
+        ImmutableTagException when the tag is immutable. At most 6 statements (7 for a
+        LegacyImage).
         """
         repo_id = repository_id(repository_ref)
         validation.check_tag_name(tag_name)
         if isinstance(manifest_or_legacy_image, Manifest):
-            row = manifest_model.get_manifest(manifest_or_legacy_image.id,
-                                              manifest_or_legacy_image.digest)
+            manifest_id, digest = manifest_or_legacy_image.id, manifest_or_legacy_image.digest
         elif isinstance(manifest_or_legacy_image, LegacyImage):
-            row = self._manifest_of_top_layer(manifest_or_legacy_image)
+            manifest_id, digest = self._manifest_of_top_layer(repo_id, manifest_or_legacy_image)
+            if manifest_id is None:
+                return None
         else:
             raise TypeError("retarget_tag takes a Manifest or a LegacyImage, got %r"
                             % (manifest_or_legacy_image,))
-        if row is None or row.repository_id != repo_id:
-            return None
-        tag = tag_model.retarget_tag(repo_id, tag_name, row.id, reversion=is_reversion)
-        tag.manifest_digest = row.digest
-        tag.manifest_layers_size = row.layers_compressed_size
-        return tag_datatype(tag, repository_ref)
+        tag = tag_model.retarget_tag(repo_id, tag_name, manifest_id, digest,
+                                     reversion=is_reversion)
+        return tag_datatype(tag, repository_ref) if tag is not None else None
 
     @staticmethod
-    def _manifest_of_top_layer(image: LegacyImage):
+    def _manifest_of_top_layer(repo_id: int, image: LegacyImage) -> tuple:
+        """``(manifest id, digest)`` whose top layer the image is, or ``(None, None)``: one
+        statement. UnsupportedOperationException for a layer below the top."""
         manifest_id, place = divmod(image.id, legacy.ID_STRIDE)
         if place != 0:
             raise errors.UnsupportedOperationException(
                 "legacy image %s is not the top layer of a manifest; tag its manifest instead"
                 % image.docker_image_id)
         row = manifest_model.get_manifest(manifest_id)
-        if row is None or legacy.legacy_image_id(row.digest, 0) != image.docker_image_id:
-            return None
-        return row
+        if (row is None or row.repository_id != repo_id
+                or legacy.legacy_image_id(row.digest, 0) != image.docker_image_id):
+            return None, None
+        return row.id, row.digest

@@ -117,16 +117,35 @@ def move_tag(repository_id: int, tag_name: str, manifest_id: int,
 
 
 def retarget_tag(repository_id: int, tag_name: str, manifest_id: int,
-                 now_ms: Optional[int] = None, reversion: bool = False) -> Tag:
+                 digest: Optional[str] = None, now_ms: Optional[int] = None,
+                 reversion: bool = False) -> Optional[Tag]:
     """Point ``tag_name`` at a manifest of the repository, in its own transaction.
 
-    The caller checks that the manifest belongs to the repository. Retried when a
-    concurrent writer moves the same tag (TagConflictException when it keeps losing);
-    ImmutableTagException when the alive row is immutable, nothing changed.
+    The manifest row is locked first (checked against its repository and ``digest``
+    when given), so a collector deleting it either waits or has already deleted it:
+    then None and nothing changes. The new row carries ``manifest_digest`` and
+    ``manifest_layers_size``. Retried when a concurrent writer moves the same tag
+    (TagConflictException when it keeps losing); ImmutableTagException when the alive
+    row is immutable, nothing changed. Three statements (four on PostgreSQL) plus one
+    per ended row.
     """
     validation.check_tag_name(tag_name)
-    return run_with_retry(lambda: move_tag(repository_id, tag_name, manifest_id, now_ms,
-                                           reversion=reversion))
+
+    def write() -> Optional[Tag]:
+        query = Manifest.select(Manifest.id, Manifest.digest,
+                                Manifest.layers_compressed_size).where(
+            Manifest.id == manifest_id, Manifest.repository == repository_id)
+        if digest is not None:
+            query = query.where(Manifest.digest == digest)
+        manifest = locked(query).get_or_none()
+        if manifest is None:
+            return None
+        tag = move_tag(repository_id, tag_name, manifest_id, now_ms, reversion=reversion)
+        tag.manifest_digest = manifest.digest
+        tag.manifest_layers_size = manifest.layers_compressed_size
+        return tag
+
+    return run_with_retry(write)
 
 
 def delete_tag(repository_id: int, tag_name: str, now_ms: Optional[int] = None) -> Optional[Tag]:

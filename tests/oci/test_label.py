@@ -42,8 +42,8 @@ def test_create_is_three_statements_and_infers_the_media_type(manifest):
 
 
 def test_labels_belong_to_the_manifest_whatever_tags_point_at_it(repo, manifest):
-    tag_model.retarget_tag(repo.id, "one", manifest.id, T0)
-    tag_model.retarget_tag(repo.id, "two", manifest.id, T0)
+    tag_model.retarget_tag(repo.id, "one", manifest.id, now_ms=T0)
+    tag_model.retarget_tag(repo.id, "two", manifest.id, now_ms=T0)
     create(manifest, "k", "v")
     assert [row.key for row in label_model.list_manifest_labels(manifest.id)] == ["k"]
 
@@ -96,7 +96,7 @@ def test_many_labels_are_three_statements(repo, manifest):
 
 
 def test_expires_after_ends_the_manifest_tags_from_their_start(repo, manifest):
-    tag_model.retarget_tag(repo.id, "latest", manifest.id, T0)
+    tag_model.retarget_tag(repo.id, "latest", manifest.id, now_ms=T0)
     with count_statements() as counted:
         create(manifest, "quay.expires-after", "2h")
     assert counted.count == 5
@@ -106,7 +106,7 @@ def test_expires_after_ends_the_manifest_tags_from_their_start(repo, manifest):
 
 
 def test_expires_after_on_an_immutable_tag_is_refused_with_nothing_written(repo, manifest):
-    row = tag_model.retarget_tag(repo.id, "release", manifest.id, T0)
+    row = tag_model.retarget_tag(repo.id, "release", manifest.id, now_ms=T0)
     tag_model.change_tag_immutability(row.id, True, T0 + 1)
     before = row_counts()
     with pytest.raises(errors.ImmutableTagException):

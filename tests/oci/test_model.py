@@ -317,3 +317,56 @@ def test_wrong_argument_types_raise_before_any_statement(model, repo):
                 call()
     assert counted.count == 0
     assert isinstance(Manifest(1, "d", "m", b"", None), Manifest)
+
+
+def test_a_schema_1_manifest_is_stored_byte_for_byte_too(model, repo):
+    from tests.pre_oci import build_manifest, chain
+    from tests.pre_oci import link_blobs as commit_uploads
+
+    layers = chain(2, seed="schema1")
+    parsed = build_manifest(repo.namespace_name, repo.name, "old", layers)
+    commit_uploads(model, repo, [digest for digest, _ in layers])
+    manifest, tag = push(model, repo, parsed, "old")
+    assert manifest.manifest_bytes == parsed.bytes and manifest.media_type == parsed.media_type
+    assert tag.docker_image_id is None  # no image config: no legacy view
+    assert model.lookup_manifest_by_digest(repo, parsed.digest) == manifest
+
+
+def test_purging_a_repository_removes_every_oci_row_in_small_batches(model, repo, store):
+    children = [image(repo, store, seed=str(index)) for index in range(3)]
+    for child in children:
+        push(model, repo, child, None)
+    index, _ = push(model, repo, parse(index_manifest([c.bytes for c in children])), "multi")
+    model.create_manifest_label(index, "k", "v", "api")
+    push(model, repo, image(repo, store, seed="sig", subject=children[0].bytes), None)
+    model.mark_repository_for_deletion(repo)
+    summary = model.purge_repository(repo, store, batch_size=2)
+    assert summary.purged == 1 and summary.manifests == 5 and summary.labels == 1
+    assert model.get_repository(repo.namespace_name, repo.name) is None
+    counts = row_counts()
+    assert all(counts[name] == 0 for name in ("Manifest", "ManifestBlob", "ManifestChild",
+                                              "Tag", "ManifestLabel"))
+
+
+def test_a_config_expires_after_label_expires_the_pushed_tag(model, repo, store):
+    parsed = image(repo, store, labels={"quay.expires-after": "2h"})
+    _, tag = push(model, repo, parsed, "latest", store)
+    stored = model.get_repo_tag(repo, "latest")
+    assert stored.lifetime_end_ts is not None
+    assert stored.lifetime_end_ts - stored.lifetime_start_ts in (7200, 7201)
+    assert tag.name == "latest"
+
+
+def test_a_push_by_digest_is_kept_for_a_while_then_collected(model, repo, store):
+    repository = RepositoryFactory._meta.model.get_by_id(repo.id)
+    repository.namespace.removed_tag_expiration_s = 0
+    repository.namespace.save()
+    parsed = image(repo, store, seed="by-digest")
+    push(model, repo, parsed, None)
+    soon = int(datetime.now(UTC).timestamp()) + 60
+    assert model.garbage_collect_repository(repo, store, now=soon).manifests == 0
+    assert model.lookup_manifest_by_digest(repo, parsed.digest, allow_dead=True) is not None
+    later = soon + model.temporary_tag_s + 60
+    summary = model.garbage_collect_repository(repo, store, now=later)
+    assert summary.manifests == 1 and summary.tags == 1
+    assert model.lookup_manifest_by_digest(repo, parsed.digest, allow_dead=True) is None
