@@ -100,7 +100,7 @@ class OCICollector(Collector):
             after = ids[-1]
 
     def _collect_manifests(self, repository_id: int, cutoff_ms: Optional[int]) -> list:
-        """Unneeded manifests: 4 statements to plan, then 11 per batch (3 in a dry run).
+        """Unneeded manifests: 4 statements to plan, then at most 11 per batch (2 in a dry run).
 
         Returns ``(ManifestBlob, row id, storage id)`` of the blob rows that went.
         """

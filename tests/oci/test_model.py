@@ -370,3 +370,13 @@ def test_a_push_by_digest_is_kept_for_a_while_then_collected(model, repo, store)
     summary = model.garbage_collect_repository(repo, store, now=later)
     assert summary.manifests == 1 and summary.tags == 1
     assert model.lookup_manifest_by_digest(repo, parsed.digest, allow_dead=True) is None
+
+
+def test_the_oci_model_may_read_stale_exactly_where_the_pre_oci_one_does_plus_referrers():
+    from tests.test_replicas import LISTINGS, STALE_OK
+
+    marked = {name for name in dir(OCIModel)
+              if getattr(getattr(OCIModel, name), "stale_ok", False)}
+    assert marked == STALE_OK | {"lookup_referrers"}
+    confirming = {name for name in marked if getattr(OCIModel, name).confirm_miss}
+    assert confirming == STALE_OK - LISTINGS
