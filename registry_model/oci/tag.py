@@ -292,14 +292,15 @@ def change_tag_expiration(tag_id: int, end_ms: Optional[int], now_ms: int,
     """Set the end of an alive tag row (None: no end): ``(previous end, changed)``.
 
     An end not after the tag's start, or a row no longer alive (or of that id with another
-    ``name``/``start_s``), changes nothing: ``(None, False)``. ImmutableTagException for
-    an immutable tag. Two statements, one transaction.
+    ``name``/``start_s``), changes nothing: ``(None, False)``. ImmutableTagException when
+    an end is set on an immutable tag. Two statements, one transaction.
     """
     with transaction():
         tag = _locked_alive_tag(tag_id, now_ms, name, start_s)
         if tag is None or (end_ms is not None and end_ms <= tag.lifetime_start_ms):
             return None, False
-        _refuse_immutable([tag], "expired")
+        if end_ms is not None:  # clearing the end of an immutable tag changes nothing
+            _refuse_immutable([tag], "expired")
         Tag.update(lifetime_end_ms=end_ms).where(Tag.id == tag_id).execute()
     return tag.lifetime_end_ms, True
 

@@ -187,3 +187,9 @@ def test_retargeting_to_a_manifest_of_another_repository_or_digest_changes_nothi
                                    now_ms=T0)
     assert (moved.manifest_digest, moved.manifest_layers_size) == (
         manifests[0].digest, manifests[0].layers_compressed_size)
+
+
+def test_clearing_the_end_of_an_immutable_tag_is_allowed_and_changes_nothing(
+        repo, manifests, immutable_tag):
+    assert tag_model.change_tag_expiration(immutable_tag.id, None, T0 + 5) == (None, True)
+    assert Tag.get_by_id(immutable_tag.id).lifetime_end_ms is None
