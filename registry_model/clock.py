@@ -9,3 +9,8 @@ import time
 def now_ts() -> int:
     """The current time as integer Unix seconds, the unit of pre-OCI tag lifetimes and links."""
     return int(time.time())
+
+
+def now_ms() -> int:
+    """The current time as integer Unix milliseconds, the unit of OCI tag lifetimes."""
+    return int(time.time() * 1000)

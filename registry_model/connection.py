@@ -25,9 +25,11 @@ db = DatabaseProxy()
 DEFAULT_URI = "sqlite:///registry.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
-# field type name -> {backend or "default": column type}. MySQL's TEXT stops at
-# 64 KiB, too small for a manifest.
-_FIELD_TYPES: dict = {"LONGTEXT": {"default": "TEXT", "mysql": "LONGTEXT"}}
+# field type name -> {backend or "default": column type}. MySQL's TEXT and BLOB
+# stop at 64 KiB, too small for a manifest.
+_FIELD_TYPES: dict = {"LONGTEXT": {"default": "TEXT", "mysql": "LONGTEXT"},
+                      "LONGBLOB": {"default": "BLOB", "postgresql": "BYTEA",
+                                   "mysql": "LONGBLOB"}}
 
 
 def register_field_type(name: str, default: str, **per_backend: str) -> None:

@@ -9,7 +9,8 @@ one import::
 Connections and URIs live in :mod:`registry_model.connection`, transactions in
 :mod:`registry_model.transactions`, the tables every wing shares in
 :mod:`registry_model.model.tables`, and each wing's tables in that wing
-(:mod:`registry_model.pre_oci.tables`). Importing this module installs every wing.
+(:mod:`registry_model.pre_oci.tables`, :mod:`registry_model.oci.tables`). Importing
+this module installs every wing.
 """
 from registry_model.connection import (
     DEFAULT_URI,
@@ -40,6 +41,15 @@ from registry_model.model.tables import (
     UploadedBlob,
     Visibility,
 )
+from registry_model.oci.tables import ALIVE_TAG_INDEX as OCI_ALIVE_TAG_INDEX
+from registry_model.oci.tables import (
+    OCI_MODELS,
+    Manifest,
+    ManifestBlob,
+    ManifestChild,
+    ManifestLabel,
+    Tag,
+)
 from registry_model.pre_oci.ancestors import MAX_ANCESTORS_LENGTH, parent_id, parse_ancestors
 from registry_model.pre_oci.tables import (
     ALIVE_TAG_INDEX,
@@ -62,16 +72,18 @@ from registry_model.transactions import (
 # Every table, in an order that creates (and loads) referenced tables first.
 ALL_MODELS = LOOKUP_MODELS + (Namespace, Repository, ImageStorage, ImageStoragePlacement,
                               Image, RepositoryTag, TagManifest, Label, TagManifestLabel,
-                              BlobUpload, UploadedBlob)
-assert set(ALL_MODELS) == set(SHARED_MODELS) | set(PRE_OCI_MODELS)
+                              BlobUpload, UploadedBlob) + OCI_MODELS
+assert set(ALL_MODELS) == set(SHARED_MODELS) | set(PRE_OCI_MODELS) | set(OCI_MODELS)
 
 __all__ = [
     "ALIVE_TAG_INDEX", "ALIVE_TAG_MARKER_COLUMN", "ALL_MODELS", "DEFAULT_TAG_EXPIRATION_S",
-    "DEFAULT_URI", "LOOKUP_MODELS", "MAX_ANCESTORS_LENGTH", "POOL_OPTIONS", "PRE_OCI_MODELS",
+    "DEFAULT_URI", "LOOKUP_MODELS", "MAX_ANCESTORS_LENGTH", "OCI_ALIVE_TAG_INDEX", "OCI_MODELS",
+    "POOL_OPTIONS", "PRE_OCI_MODELS",
     "SHARED_MODELS", "SQLITE_BUSY_TIMEOUT_MS", "AncestorsField", "BaseModel", "BlobUpload",
     "Image", "ImageStorage", "ImageStorageLocation", "ImageStoragePlacement", "Label",
-    "LabelSourceType", "LongTextField", "MediaType", "Namespace", "Repository",
-    "RepositoryKind", "RepositoryState", "RepositoryTag", "TagManifest", "TagManifestLabel",
+    "LabelSourceType", "LongTextField", "Manifest", "ManifestBlob", "ManifestChild",
+    "ManifestLabel", "MediaType", "Namespace", "Repository",
+    "RepositoryKind", "RepositoryState", "RepositoryTag", "Tag", "TagManifest", "TagManifestLabel",
     "UploadedBlob", "Visibility", "WriteConflict", "backend_name", "configure", "db",
     "is_transient_conflict", "locked", "parent_id", "parse_ancestors", "register_field_type",
     "run_with_retry", "transaction",

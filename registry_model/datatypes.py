@@ -103,13 +103,15 @@ class Namespace(namedtuple("Namespace", ["id", "name", "enabled",
 
 class Tag(namedtuple("Tag", [
         "id", "name", "repository", "docker_image_id", "reversion",
-        "lifetime_start_ts", "lifetime_end_ts", "image_id", "hidden", "manifest_digest"])):
+        "lifetime_start_ts", "lifetime_end_ts", "image_id", "hidden", "manifest_digest",
+        "immutable"])):
     """A tag row: its name, the legacy image it points at and its lifetime (Unix seconds).
 
     ``repository`` is a RepositoryReference with namespace and name filled;
     ``lifetime_end_ts`` is None for a tag with no end. ``image_id`` is the
     database id of the legacy image; ``manifest_digest`` the digest of its
-    manifest when the query loaded it, else None.
+    manifest when the query loaded it, else None. ``immutable`` is True for a tag
+    that cannot be moved, deleted or expired (always False on the pre-OCI model).
     """
 
     __slots__ = ()
@@ -123,7 +125,25 @@ class Tag(namedtuple("Tag", [
                    docker_image_id=docker_image_id, reversion=tag.reversion,
                    lifetime_start_ts=tag.lifetime_start_ts,
                    lifetime_end_ts=tag.lifetime_end_ts, image_id=tag.image_id,
-                   hidden=tag.hidden, manifest_digest=manifest_digest)
+                   hidden=tag.hidden, manifest_digest=manifest_digest, immutable=False)
+
+    @classmethod
+    def for_oci_tag(cls, tag: Any, repository: RepositoryReference,
+                    docker_image_id: Optional[str] = None) -> "Tag":
+        """Build from an OCI tag row (millisecond lifetimes) carrying ``manifest_digest``.
+
+        Lifetimes become Unix seconds (``ms // 1000``) as on the pre-OCI model;
+        ``docker_image_id`` is the synthetic V1 id of the manifest's top layer (None for a
+        list, an index or an artifact without layers) and ``image_id`` is None: OCI
+        manifests have no legacy image rows.
+        """
+        end_ms = tag.lifetime_end_ms
+        return cls(id=tag.id, name=tag.name, repository=repository,
+                   docker_image_id=docker_image_id, reversion=bool(tag.reversion),
+                   lifetime_start_ts=tag.lifetime_start_ms // 1000,
+                   lifetime_end_ts=end_ms // 1000 if end_ms is not None else None,
+                   image_id=None, hidden=bool(tag.hidden),
+                   manifest_digest=tag.manifest_digest, immutable=bool(tag.immutable))
 
 
 class Manifest(namedtuple("Manifest", ["id", "digest", "media_type", "manifest_bytes",
@@ -148,6 +168,39 @@ class Manifest(namedtuple("Manifest", ["id", "digest", "media_type", "manifest_b
         return cls(id=tag_manifest.id, digest=tag_manifest.digest,
                    media_type=media_type_name or schema1_media_type(manifest_bytes),
                    manifest_bytes=manifest_bytes, tag_id=tag_manifest.tag_id)
+
+
+    @classmethod
+    def for_oci_manifest(cls, manifest: Any, media_type_name: str) -> "Manifest":
+        """Build from an OCI manifest row (its stored bytes) and its media type's name.
+
+        ``tag_id`` is None: an OCI manifest belongs to its repository, not to a tag.
+        """
+        return cls(id=manifest.id, digest=manifest.digest, media_type=media_type_name,
+                   manifest_bytes=bytes(manifest.manifest_bytes), tag_id=None)
+
+
+class Referrer(namedtuple("Referrer", ["digest", "media_type", "size", "artifact_type",
+                                       "annotations"])):
+    """A manifest whose subject is the manifest asked about (an OCI 1.1 referrer).
+
+    What the referrers API lists: its descriptor's digest, media type and size in bytes,
+    its artifact type (None when it has none) and its top-level annotations (a dict,
+    empty when none).
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def for_manifest_row(cls, row: Any, media_type_name: str) -> "Referrer":
+        """Build from a manifest row with ``digest``, ``artifact_type`` and the stored bytes.
+
+        The annotations are read from the bytes, which the parser accepted at push time.
+        """
+        manifest_bytes = bytes(row.manifest_bytes)
+        annotations = json.loads(manifest_bytes).get("annotations") or {}
+        return cls(digest=row.digest, media_type=media_type_name, size=len(manifest_bytes),
+                   artifact_type=row.artifact_type, annotations=dict(annotations))
 
 
 class LegacyImage(namedtuple("LegacyImage", [

@@ -110,3 +110,15 @@ class TagConflictException(ConcurrentWriteException):
 
 class ManifestBlobUnknownException(NotFoundException):
     """A layer blob named by a manifest is not linked to the repository being pushed to."""
+
+
+class ManifestChildUnknownException(ManifestBlobUnknownException):
+    """A manifest list or index names a child manifest the repository does not hold."""
+
+
+class ImmutableTagException(DataModelException):
+    """The tag is immutable: it cannot be moved, deleted or expired (nothing was changed)."""
+
+
+class UnsupportedOperationException(DataModelException):
+    """The implementation cannot do this (the pre-OCI model has no immutable tags, say)."""

@@ -17,6 +17,7 @@ from registry_model.datatypes import (
     LegacyImage,
     Manifest,
     Namespace,
+    Referrer,
     RepositoryReference,
     Tag,
     schema1_media_type,
@@ -32,7 +33,7 @@ from registry_model.testing.queries import count_statements
 
 UNSIGNED = "application/vnd.docker.distribution.manifest.v1+json"
 SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
-DATATYPES = [RepositoryReference, Tag, Manifest, LegacyImage, Label, Namespace]
+DATATYPES = [RepositoryReference, Tag, Manifest, LegacyImage, Label, Namespace, Referrer]
 DATATYPES_SOURCE = Path(datatypes.__file__)
 
 
@@ -71,6 +72,7 @@ def test_datatypes_cannot_be_changed(datatype):
                    "parents", "tags"]),
     (Label, ["id", "key", "value", "uuid", "source_type_name", "media_type_name"]),
     (Namespace, ["id", "name", "enabled", "removed_tag_expiration_s"]),
+    (Referrer, ["digest", "media_type", "size", "artifact_type", "annotations"]),
 ], ids=[datatype.__name__ for datatype in DATATYPES])
 def test_datatypes_provide_the_fields_of_the_design(datatype, fields):
     assert datatype._fields[:len(fields)] == tuple(fields)

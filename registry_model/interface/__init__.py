@@ -20,7 +20,7 @@ listings may be answered by a replica, a little behind the primary, outside a
 transaction: find_matching_tag, get_most_recent_tag, lookup_repository,
 get_repo_tag, get_manifest_for_tag, lookup_manifest_by_digest, get_legacy_images,
 get_legacy_image, list_manifest_labels, get_manifest_label,
-get_repo_blob_by_digest, list_all_active_repository_tags,
+get_repo_blob_by_digest, lookup_referrers, list_all_active_repository_tags,
 lookup_active_repository_tags, list_repository_tag_history, has_expired_tag,
 list_repositories and get_namespace.
 Those returning one item or None ask the primary again before answering None

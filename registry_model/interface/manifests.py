@@ -68,3 +68,13 @@ class ManifestsInterface(ABC):
         concurrent deletes of one label, one returns it and the others None.
         Retried after a deadlock. Budget: 3 statements.
         """
+
+    @abstractmethod
+    def lookup_referrers(self, repository_ref, manifest_digest, artifact_type=None):
+        """The Referrers of ``manifest_digest`` in the repository: manifests whose subject it is.
+
+        Their digests, media types, sizes, artifact types and annotations, oldest first;
+        only those of ``artifact_type`` when given. The subject need not be stored (a
+        referrer may arrive before it); a malformed digest has none. A model without
+        subjects (pre-OCI) returns an empty list without a statement. Budget: 1 statement.
+        """

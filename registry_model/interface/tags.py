@@ -96,3 +96,13 @@ class TagsInterface(ABC):
     @abstractmethod
     def has_expired_tag(self, repository_ref, tag_name):
         """True when the repository holds an ended row of that tag name. Budget: 1 statement."""
+
+    @abstractmethod
+    def change_tag_immutability(self, tag, immutable):
+        """Make an alive Tag immutable (or mutable again); the updated Tag, or None if not alive.
+
+        Moving, deleting or expiring an immutable tag raises ImmutableTagException and
+        changes nothing. A tag with a scheduled end cannot become immutable
+        (DataModelException). UnsupportedOperationException on a model without immutable
+        tags (pre-OCI). Budget: 2 statements.
+        """

@@ -9,6 +9,7 @@ import uuid
 
 from peewee import (
     BigIntegerField,
+    BlobField,
     BooleanField,
     CharField,
     ForeignKeyField,
@@ -28,6 +29,18 @@ class LongTextField(TextField):
     """Text without the 64 KiB limit MySQL puts on TEXT (LONGTEXT there, TEXT elsewhere)."""
 
     field_type = "LONGTEXT"
+
+
+class LongBlobField(BlobField):
+    """Exact bytes without MySQL's 64 KiB BLOB limit (LONGBLOB there, BYTEA on PostgreSQL).
+
+    Read back as ``bytes`` on every backend (drivers give memoryview or bytearray).
+    """
+
+    field_type = "LONGBLOB"
+
+    def python_value(self, value):
+        return bytes(value) if value is not None else None
 
 
 class BaseModel(Model):

@@ -5,15 +5,20 @@ Keys written through the API follow the key rules of
 come from image builders and are stored as written. Labels whose source type is
 immutable cannot be deleted.
 """
-import json
 import logging
-import uuid
 from typing import Optional
 
 from peewee import fn
 
 from registry_model import clock, errors, validation
-from registry_model.model import lookup
+from registry_model.model.label import (  # noqa: F401  (the shared rules, re-exported)
+    MANIFEST_SOURCE_TYPE,
+    check_deletable,
+    check_label,
+    check_labels,
+    infer_media_type,
+)
+from registry_model.model.label import insert_labels as _insert_labels
 from registry_model.model.tables import Label
 from registry_model.pre_oci import label_handlers
 from registry_model.pre_oci import tag as tag_model
@@ -22,18 +27,6 @@ from registry_model.statements import Statement, param
 from registry_model.transactions import run_with_retry
 
 logger = logging.getLogger(__name__)
-
-MANIFEST_SOURCE_TYPE = "manifest"
-
-
-def infer_media_type(value: str) -> str:
-    """``application/json`` for a JSON object or array, ``text/plain`` for anything else."""
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return "text/plain"
-    return "application/json" if isinstance(parsed, (dict, list)) else "text/plain"
-
 
 def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_type_name: str,
                           media_type_name: Optional[str] = None, digest: Optional[str] = None,
@@ -46,10 +39,7 @@ def create_manifest_label(tag_manifest_id: int, key: str, value: str, source_typ
     has another ``digest`` or ``tag_id`` than given: see tag.tag_manifest_clause). A
     deadlock is retried; ConcurrentWriteException when it keeps losing.
     """
-    source_type_id = lookup.source_type_id(source_type_name)
-    validation.check_label_key(key, validate_format=source_type_name != MANIFEST_SOURCE_TYPE)
-    validation.check_label_value(value)
-    media_type_id = lookup.media_type_id(media_type_name or infer_media_type(value))
+    source_type_id, media_type_id = check_label(key, value, source_type_name, media_type_name)
 
     def write() -> Label:
         repository_id = (TagManifest.select(RepositoryTag.repository)
@@ -136,10 +126,7 @@ def delete_manifest_label(tag_manifest_id: int, label_uuid: str, digest: Optiona
         label = get_manifest_label(tag_manifest_id, label_uuid, digest, tag_id)
         if label is None:
             return None
-        if not lookup.is_mutable_source_type(label.source_type_id):
-            raise errors.ImmutableLabelException(
-                "label %s comes from source %r and cannot be deleted"
-                % (label_uuid, lookup.source_type_name(label.source_type_id)))
+        check_deletable(label)
         unlinked = (TagManifestLabel.delete()
                     .where(TagManifestLabel.label == label.id,
                            TagManifestLabel.annotated == tag_manifest_id).execute())
@@ -159,13 +146,7 @@ def check_manifest_labels(labels: list) -> None:
     For a write that creates the labels late in its transaction and wants bad ones
     refused before it starts.
     """
-    for key, value, source_type_name, media_type_name in labels:
-        lookup.source_type_id(source_type_name)
-        validation.check_label_key(key,
-                                   validate_format=source_type_name != MANIFEST_SOURCE_TYPE)
-        validation.check_label_value(value)
-        if media_type_name is not None:
-            lookup.media_type_id(media_type_name)
+    check_labels(labels)
 
 
 def create_manifest_labels(tag_manifest_id: int, repository_id: int, labels: list) -> list:
@@ -174,23 +155,9 @@ def create_manifest_labels(tag_manifest_id: int, repository_id: int, labels: lis
     ``labels`` holds ``(key, value, source_type_name, media_type_name or None)``;
     all are checked before anything is written. Returns the Label rows in order.
     """
-    check_manifest_labels(labels)
-    prepared = []
-    for key, value, source_type_name, media_type_name in labels:
-        source_type_id = lookup.source_type_id(source_type_name)
-        prepared.append(Label(uuid=str(uuid.uuid4()), key=key, value=value,
-                              source_type=source_type_id,
-                              media_type=lookup.media_type_id(media_type_name
-                                                              or infer_media_type(value))))
-    if not prepared:
-        return []
-    Label.insert_many([{"uuid": row.uuid, "key": row.key, "value": row.value,
-                        "source_type": row.source_type_id, "media_type": row.media_type_id}
-                       for row in prepared]).execute()
-    ids = dict(Label.select(Label.uuid, Label.id)
-               .where(Label.uuid.in_([row.uuid for row in prepared])).tuples())
-    for row in prepared:
-        row.id = ids[row.uuid]
-    TagManifestLabel.insert_many([{"repository": repository_id, "annotated": tag_manifest_id,
-                                   "label": row.id} for row in prepared]).execute()
+    prepared = _insert_labels(labels)
+    if prepared:
+        TagManifestLabel.insert_many([{"repository": repository_id,
+                                       "annotated": tag_manifest_id, "label": row.id}
+                                      for row in prepared]).execute()
     return prepared

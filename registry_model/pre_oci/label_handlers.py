@@ -5,25 +5,15 @@ expiration of every tag pointing at the manifest to that long after the tag's
 start. A value that does not parse is kept as a plain label and changes nothing.
 """
 import logging
-import re
 from typing import Callable, Optional
 
+from registry_model.model.label import EXPIRES_AFTER_KEY, parse_duration
 from registry_model.pre_oci import tag as tag_model
 from registry_model.pre_oci.tables import RepositoryTag, TagManifest
 
 logger = logging.getLogger(__name__)
 
-EXPIRES_AFTER_KEY = "quay.expires-after"
-_DURATION = re.compile(r"^([1-9][0-9]{0,8})([smhdw])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(value: str) -> Optional[int]:
-    """Seconds in a duration like ``90m`` or ``3w``, or None when it does not parse."""
-    match = _DURATION.match(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        return None
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+__all__ = ["EXPIRES_AFTER_KEY", "HANDLERS", "apply_label", "has_handler", "parse_duration"]
 
 
 def _expires_after(tag_manifest_id: int, value: str, now: int,

@@ -8,7 +8,7 @@ datatypes; the SQL each method runs is in the model function it calls.
 import logging
 from typing import Optional, Sequence
 
-from registry_model import clock, validation
+from registry_model import clock, errors, validation
 from registry_model.common.blobs import BlobsMixin
 from registry_model.common.collection import GarbageCollectionMixin
 from registry_model.common.repositories import RepositoriesMixin
@@ -161,3 +161,24 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         row = label_model.delete_manifest_label(manifest_id(manifest), label_uuid, manifest.digest,
                                                 manifest.tag_id)
         return _label(row) if row is not None else None
+
+    def lookup_referrers(self, repository_ref: RepositoryReference, manifest_digest: str,
+                         artifact_type: Optional[str] = None) -> list:
+        """Always an empty list, without a statement: schema 1 manifests have no subject.
+
+        The pre-OCI tables cannot hold a manifest that refers to another, so no manifest
+        of this model is ever a referrer. The repository reference is still checked.
+        """
+        repository_id(repository_ref)
+        return []
+
+    def change_tag_immutability(self, tag: Tag, immutable: bool) -> Optional[Tag]:
+        """Always UnsupportedOperationException, without a statement.
+
+        The pre-OCI tag table has no immutability column; immutable tags need the OCI
+        model (``registry_model.oci_model``).
+        """
+        if not isinstance(tag, Tag):
+            raise TypeError("expected a Tag, got %r" % (tag,))
+        raise errors.UnsupportedOperationException(
+            "the pre-OCI model has no immutable tags; use the OCI model")

@@ -1,0 +1,258 @@
+"""OCI manifests: stored byte for byte per repository, with their blobs, children and subject.
+
+A manifest row keeps the exact bytes pushed, their media type, and what reads need
+without parsing them again (config media type, artifact type, subject digest, the
+layers' total size, the config history of each layer). Its blobs (config and
+layers) are ManifestBlob rows and its children (a list's or index's manifests)
+ManifestChild rows, written in the same transaction as the manifest, whatever
+their number, in a constant number of statements.
+
+A manifest is *visible* in its repository when an alive tag points at it, when it
+is a child of a manifest an alive tag points at, or when its subject is a
+manifest visible in one of those two ways (a referrer of a tagged image or of one
+of a tagged index's children).
+"""
+import logging
+from typing import Optional
+
+from peewee import Expression, fn
+
+from registry_model import errors, validation
+from registry_model.manifests import ParsedManifest
+from registry_model.model import blob as blob_model
+from registry_model.model import lookup
+from registry_model.model.tables import Namespace, Repository
+from registry_model.oci.legacy import ALGORITHMS
+from registry_model.oci.tables import Manifest, ManifestBlob, ManifestChild, Tag
+from registry_model.oci.tag import alive_clause
+from registry_model.statements import Statement, param
+from registry_model.transactions import locked
+
+logger = logging.getLogger(__name__)
+
+
+def _tagged(manifest_column, now, any_tag: bool) -> Expression:
+    """EXISTS a tag (alive at ``now`` unless ``any_tag``) pointing at ``manifest_column``."""
+    tags = Tag.select(Tag.id).where(Tag.manifest == manifest_column)
+    return fn.EXISTS(tags if any_tag else tags.where(alive_clause(now)))
+
+
+def _tagged_or_child_of_tagged(manifest_column, now, any_tag: bool) -> Expression:
+    parent_tag = Tag.alias("parent_tag")
+    parents = (ManifestChild.select(ManifestChild.id)
+               .join(parent_tag, on=(parent_tag.manifest == ManifestChild.manifest))
+               .where(ManifestChild.child_manifest == manifest_column))
+    if not any_tag:
+        parents = parents.where(parent_tag.lifetime_end_ms.is_null(True)
+                                | (parent_tag.lifetime_end_ms > now))
+    return _tagged(manifest_column, now, any_tag) | fn.EXISTS(parents)
+
+
+def visible_clause(now, any_tag: bool = False) -> Expression:
+    """WHERE clause on Manifest: visible at ``now`` (see the module docstring).
+
+    With ``any_tag``, a tag row in the time machine counts as much as an alive one.
+    """
+    subject = Manifest.alias("subject_manifest")
+    subject_visible = (subject.select(subject.id)
+                       .where(subject.repository == Manifest.repository,
+                              subject.digest == Manifest.subject,
+                              _tagged_or_child_of_tagged(subject.id, now, any_tag)))
+    return (_tagged_or_child_of_tagged(Manifest.id, now, any_tag)
+            | (Manifest.subject.is_null(False) & fn.EXISTS(subject_visible)))
+
+
+def _manifest_columns():
+    return (Manifest.id, Manifest.digest, Manifest.media_type, Manifest.manifest_bytes,
+            Manifest.config_media_type, Manifest.artifact_type, Manifest.subject,
+            Manifest.layers_compressed_size, Manifest.layer_history)
+
+
+_VISIBLE_BY_DIGEST = Statement(lambda any_tag: (
+    Manifest.select(*_manifest_columns())
+    .where(Manifest.repository == param("repository_id"), Manifest.digest == param("digest"),
+           visible_clause(param("now"), any_tag))))
+
+
+def find_manifest_by_digest(repository_id: int, digest: str, now_ms: int,
+                            allow_dead: bool = False) -> Optional[tuple]:
+    """The visible manifest with that digest (``allow_dead``: under any tag row), or None.
+
+    Flat row of the manifest's columns; one query; None for a malformed digest.
+    """
+    if not validation.is_valid_digest(digest):
+        return None
+    return _VISIBLE_BY_DIGEST.first((bool(allow_dead),), repository_id=repository_id,
+                                    digest=digest, now=now_ms)
+
+
+def _by_id(by_digest: bool):
+    query = (Manifest.select(*_manifest_columns(), Manifest.repository)
+             .where(Manifest.id == param("manifest_id")))
+    return query.where(Manifest.digest == param("digest")) if by_digest else query
+
+
+_BY_ID = Statement(_by_id)
+
+
+def get_manifest(manifest_id: int, digest: Optional[str] = None) -> Optional[tuple]:
+    """The manifest of that id (checked against its digest when given), flat row: one query.
+
+    A caller's handle can outlive its row and SQLite gives freed ids again; the digest
+    makes a stale handle name nothing instead of another manifest.
+    """
+    return _BY_ID.first((digest is not None,), manifest_id=manifest_id, digest=digest)
+
+
+def manifest_repository(manifest_id: int, digest: str):
+    """The Repository row (namespace joined) holding the manifest of that id and digest: one
+    query; None when there is none."""
+    return (Repository.select(Repository, Namespace).join(Namespace)
+            .switch(Repository).join(Manifest, on=(Manifest.repository == Repository.id))
+            .where(Manifest.id == manifest_id, Manifest.digest == digest).get_or_none())
+
+
+_FOR_TAG = Statement(lambda: (
+    Manifest.select(*_manifest_columns())
+    .join(Tag, on=(Tag.manifest == Manifest.id))
+    .where(Tag.id == param("tag_id"), Tag.name == param("name"))))
+
+
+def get_manifest_for_tag(tag_id: int, tag_name: str) -> Optional[tuple]:
+    """The manifest the tag row points at (the row checked by its name), flat: one query."""
+    return _FOR_TAG.first(tag_id=tag_id, name=tag_name)
+
+
+def _referrers(by_type: bool):
+    query = (Manifest.select(Manifest.digest, Manifest.media_type, Manifest.artifact_type,
+                             Manifest.manifest_bytes)
+             .where(Manifest.repository == param("repository_id"),
+                    Manifest.subject == param("subject"))
+             .order_by(Manifest.id))
+    return query.where(Manifest.artifact_type == param("artifact_type")) if by_type else query
+
+
+_REFERRERS = Statement(_referrers)
+
+
+def find_referrers(repository_id: int, subject_digest: str,
+                   artifact_type: Optional[str] = None) -> list:
+    """The repository's manifests whose subject is that digest, oldest first: one query.
+
+    Flat rows (digest, media_type_id, artifact_type, manifest_bytes). The subject need
+    not be stored (a referrer may arrive first); ``artifact_type`` keeps only that
+    type. A malformed digest has no referrers (no query).
+    """
+    if not validation.is_valid_digest(subject_digest):
+        return []
+    return _REFERRERS.rows((artifact_type is not None,), repository_id=repository_id,
+                           subject=subject_digest, artifact_type=artifact_type)
+
+
+def _existing(repository_id: int, digest: str) -> Optional[Manifest]:
+    # Locked, as a collector locks the manifests it deletes: it waits for this push,
+    # or this push finds the row gone and stores it anew.
+    return locked(Manifest.select()
+                  .where(Manifest.repository == repository_id, Manifest.digest == digest)
+                  ).get_or_none()
+
+
+def _children(repository_id: int, parsed: ParsedManifest) -> dict:
+    """``{digest: manifest id}`` of the list's children, locked; the first missing raises."""
+    wanted = [child.digest for child in parsed.child_manifests]
+    if not wanted:
+        return {}
+    found = dict(locked(Manifest.select(Manifest.digest, Manifest.id)
+                        .where(Manifest.repository == repository_id,
+                               Manifest.digest.in_(sorted(set(wanted))))).tuples())
+    for digest in wanted:
+        if digest not in found:
+            raise errors.ManifestChildUnknownException(
+                "child manifest %s of %s is not in the repository" % (digest, parsed.digest))
+    return found
+
+
+def _blobs(repository_id: int, parsed: ParsedManifest, now_s: int) -> dict:
+    """``{digest: blob row}`` of the manifest's blobs linked to the repository, locked."""
+    wanted = list(parsed.blob_digests)
+    if not wanted:
+        return {}
+    found = blob_model.get_repository_blobs(repository_id, wanted, now_s)
+    for digest in wanted:
+        if digest not in found:
+            raise errors.ManifestBlobUnknownException(
+                "blob %s of manifest %s is not in the repository" % (digest, parsed.digest))
+    return found
+
+
+def store_manifest(repository_id: int, parsed: ParsedManifest, now_s: int,
+                   layer_history: Optional[str] = None) -> tuple:
+    """Store the parsed manifest in the repository, in the caller's transaction.
+
+    ``(manifest row, created)``: a manifest already stored under that digest is returned
+    as it is (1 statement). Otherwise every blob must be linked to the repository at
+    ``now_s`` (ManifestBlobUnknownException naming it) and every child stored in it
+    (ManifestChildUnknownException naming it), then the manifest, its blob rows and its
+    child rows are written: at most 6 statements whatever the number of layers or
+    children. A concurrent store of the same digest fails the unique rule
+    (IntegrityError), for the caller's retry to find the winner's row.
+    """
+    validation.check_manifest_size(len(parsed.bytes))
+    existing = _existing(repository_id, parsed.digest)
+    if existing is not None:
+        return existing, False
+    media_type_id = lookup.media_type_id(parsed.media_type)
+    children = _children(repository_id, parsed)
+    blobs = _blobs(repository_id, parsed, now_s)
+    config = parsed.config
+    row = Manifest.create(
+        repository=repository_id, digest=parsed.digest, media_type=media_type_id,
+        manifest_bytes=parsed.bytes,
+        config_media_type=config.media_type if config is not None else None,
+        artifact_type=parsed.artifact_type,
+        subject=parsed.subject.digest if parsed.subject is not None else None,
+        layers_compressed_size=parsed.layers_compressed_size, layer_history=layer_history)
+    if blobs:
+        ManifestBlob.insert_many([{"repository": repository_id, "manifest": row.id,
+                                   "blob": blob.id} for blob in blobs.values()]).execute()
+    if children:
+        ManifestChild.insert_many([{"repository": repository_id, "manifest": row.id,
+                                    "child_manifest": child_id}
+                                   for child_id in sorted(set(children.values()))]).execute()
+    return row, True
+
+
+_IMAGE_MANIFESTS = Statement(lambda: (
+    Manifest.select(Manifest.id, Manifest.digest, Manifest.layer_history)
+    .where(Manifest.repository == param("repository_id"),
+           Manifest.layer_history.is_null(False))
+    .order_by(Manifest.id)))
+
+
+def image_manifests(repository_id: int) -> list:
+    """Every image manifest of the repository (id, digest, layer_history), by id: one query."""
+    return _IMAGE_MANIFESTS.rows(repository_id=repository_id)
+
+
+def _by_digest_prefix():
+    ranges = [(Manifest.digest >= param(algorithm + "_low"))
+              & (Manifest.digest < param(algorithm + "_high")) for algorithm in ALGORITHMS]
+    return (Manifest.select(Manifest.id, Manifest.digest, Manifest.layer_history)
+            .where(Manifest.repository == param("repository_id"),
+                   Manifest.layer_history.is_null(False), ranges[0] | ranges[1])
+            .order_by(Manifest.id).limit(1))
+
+
+_BY_DIGEST_PREFIX = Statement(_by_digest_prefix)
+
+
+def find_image_manifest_by_prefix(repository_id: int, hex_prefix: str) -> Optional[tuple]:
+    """The image manifest whose digest's hex starts with ``hex_prefix``: one index range scan.
+
+    ``hex_prefix`` must be lowercase hex (the caller parsed it from a V1 id).
+    """
+    bounds = {}
+    for algorithm in ALGORITHMS:
+        bounds[algorithm + "_low"] = "%s:%s" % (algorithm, hex_prefix)
+        bounds[algorithm + "_high"] = "%s:%s" % (algorithm, hex_prefix + "g")  # after any hex
+    return _BY_DIGEST_PREFIX.first(repository_id=repository_id, **bounds)

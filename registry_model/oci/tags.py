@@ -1,0 +1,165 @@
+"""The tags of OCIModel: lookups, listings, history, deletion, expiration, immutability.
+
+Tag rows keep milliseconds; callers see Unix seconds (``Tag.lifetime_start_ts`` is
+``lifetime_start_ms // 1000``) as on the pre-OCI model, and datetimes given to
+:meth:`change_repository_tag_expiration` keep their milliseconds.
+"""
+import logging
+from datetime import UTC, datetime
+from typing import Optional, Sequence
+
+from registry_model import clock, validation
+from registry_model.datatypes import Manifest, RepositoryReference, Tag, repository_id
+from registry_model.oci import manifest as manifest_model
+from registry_model.oci import tag as tag_model
+from registry_model.oci.legacy import legacy_image_id
+from registry_model.replicas import stale_ok
+
+logger = logging.getLogger(__name__)
+
+
+def tag_datatype(row, repository_ref: RepositoryReference) -> Tag:
+    """A Tag from a flat tag row with its manifest's digest and layers' size.
+
+    Every method returning Tags builds them here, so a tag has the same fields whichever
+    method returned it; an image manifest's tag shows the V1 id of its top layer.
+    """
+    docker_image_id = (legacy_image_id(row.manifest_digest, 0)
+                       if row.manifest_layers_size is not None else None)
+    return Tag.for_oci_tag(row, repository_ref, docker_image_id)
+
+
+def check_tag(tag: object) -> Tag:
+    """The Tag, or TypeError naming what was passed instead (before any statement)."""
+    if not isinstance(tag, Tag):
+        raise TypeError("expected a Tag, got %r" % (tag,))
+    return tag
+
+
+def check_manifest(manifest: object) -> Manifest:
+    """The Manifest, or TypeError naming what was passed instead (before any statement)."""
+    if not isinstance(manifest, Manifest):
+        raise TypeError("expected a Manifest, got %r" % (manifest,))
+    return manifest
+
+
+def _milliseconds(value: Optional[datetime]) -> Optional[int]:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+class TagLifecycleMixin:
+    """Tag lookups and listings, history, deletion, expiration and immutability."""
+
+    @stale_ok(confirm_miss=True)
+    def find_matching_tag(self, repository_ref: RepositoryReference,
+                          tag_names: Sequence[str]) -> Optional[Tag]:
+        """The alive, non-hidden Tag named first in ``tag_names``, or None (1 statement)."""
+        names = validation.tag_name_list(tag_names)
+        found = {row.name: row for row in tag_model.find_alive_tags(
+            repository_id(repository_ref), names, clock.now_ms())}
+        for name in names:
+            if name in found:
+                return tag_datatype(found[name], repository_ref)
+        return None
+
+    @stale_ok(confirm_miss=True)
+    def get_most_recent_tag(self, repository_ref: RepositoryReference) -> Optional[Tag]:
+        """The alive, non-hidden Tag started last (ties: highest id), or None (1 statement)."""
+        row = tag_model.get_most_recent_tag(repository_id(repository_ref), clock.now_ms())
+        return tag_datatype(row, repository_ref) if row is not None else None
+
+    @stale_ok(confirm_miss=True)
+    def get_repo_tag(self, repository_ref: RepositoryReference, tag_name: str) -> Optional[Tag]:
+        """The alive, non-hidden Tag of that name, or None (1 statement)."""
+        rows = tag_model.find_alive_tags(repository_id(repository_ref), [tag_name],
+                                         clock.now_ms())
+        return tag_datatype(rows[0], repository_ref) if rows else None
+
+    @stale_ok
+    def list_all_active_repository_tags(self, repository_ref: RepositoryReference) -> list:
+        """Every alive, non-hidden Tag of the repository, by name (1 statement)."""
+        return [tag_datatype(row, repository_ref) for row in tag_model.list_alive_tags_page(
+            repository_id(repository_ref), clock.now_ms(), limit=None)]
+
+    @stale_ok
+    def lookup_active_repository_tags(self, repository_ref: RepositoryReference,
+                                      last: Optional[str] = None, limit: int = 100) -> list:
+        """Up to ``limit`` alive, non-hidden Tags named after ``last``, by name (1 statement)."""
+        return [tag_datatype(row, repository_ref) for row in tag_model.list_alive_tags_page(
+            repository_id(repository_ref), clock.now_ms(), last, limit)]
+
+    @stale_ok
+    def list_repository_tag_history(self, repository_ref: RepositoryReference, page: int = 1,
+                                    size: int = 100, specific_tag_name: Optional[str] = None,
+                                    active_tags_only: bool = False) -> tuple:
+        """A page of tag rows, newest first, and whether more follow (1 statement)."""
+        rows, has_more = tag_model.list_tag_history_page(
+            repository_id(repository_ref), clock.now_ms(), page=page, size=size,
+            tag_name=specific_tag_name, active_only=active_tags_only)
+        return [tag_datatype(row, repository_ref) for row in rows], has_more
+
+    @stale_ok
+    def has_expired_tag(self, repository_ref: RepositoryReference, tag_name: str) -> bool:
+        """True when an ended, non-hidden row of that name exists (1 statement)."""
+        return tag_model.has_expired_tag(repository_id(repository_ref), tag_name,
+                                         clock.now_ms())
+
+    def delete_tag(self, repository_ref: RepositoryReference, tag_name: str) -> Optional[Tag]:
+        """End the alive tag of that name; the ended Tag or None (2 statements, 3 on
+        PostgreSQL). ImmutableTagException for an immutable tag, nothing changed."""
+        ended = tag_model.delete_tag(repository_id(repository_ref), tag_name)
+        return tag_datatype(ended, repository_ref) if ended is not None else None
+
+    def delete_tags_for_manifest(self, manifest: Manifest) -> list:
+        """End every alive, non-hidden tag of the manifest; the ended Tags (3 statements).
+
+        ImmutableTagException when one of them is immutable, nothing changed.
+        """
+        check_manifest(manifest)
+        repository = manifest_model.manifest_repository(manifest.id, manifest.digest)
+        if repository is None:
+            return []
+        rows = tag_model.end_tags_of_manifest(manifest.id, clock.now_ms())
+        repository_ref = RepositoryReference.for_repo_obj(repository)
+        return [tag_datatype(row, repository_ref) for row in rows]
+
+    def change_repository_tag_expiration(self, tag: Tag,
+                                         expiration_date: Optional[datetime]) -> tuple:
+        """Set when the alive tag ends (None: never): ``(previous, changed)`` (2 statements).
+
+        ImmutableTagException for an immutable tag, nothing changed.
+        """
+        check_tag(tag)
+        previous, changed = tag_model.change_tag_expiration(
+            tag.id, _milliseconds(expiration_date), clock.now_ms(), name=tag.name,
+            start_s=tag.lifetime_start_ts)
+        if previous is not None:
+            previous = datetime.fromtimestamp(previous / 1000, tz=UTC)
+        return previous, changed
+
+    def set_tags_expiration_for_manifest(self, manifest: Manifest, expiration_sec: int) -> None:
+        """End every alive tag of the manifest ``expiration_sec`` after its start (3 statements).
+
+        ImmutableTagException when one of them is immutable, nothing changed.
+        """
+        check_manifest(manifest)
+        if manifest_model.get_manifest(manifest.id, manifest.digest) is None:
+            return
+        tag_model.set_expiration_of_manifest_tags(manifest.id, int(expiration_sec) * 1000,
+                                                  clock.now_ms())
+
+    def change_tag_immutability(self, tag: Tag, immutable: bool) -> Optional[Tag]:
+        """Make an alive tag immutable or mutable again; the updated Tag, or None (2 statements).
+
+        A tag with a scheduled end cannot become immutable (DataModelException).
+        """
+        check_tag(tag)
+        row = tag_model.change_tag_immutability(tag.id, bool(immutable), clock.now_ms(),
+                                                name=tag.name, start_s=tag.lifetime_start_ts)
+        if row is None:
+            return None
+        return tag._replace(immutable=bool(row.immutable))
