@@ -113,3 +113,20 @@ def test_another_bound_database_gets_its_own_rendering(initialized_db, tmp_path)
         db.initialize(original)
         other.close()
     assert builder.calls == [(), ()]
+
+
+def test_converted_columns_keep_null_and_every_row_its_own_values(initialized_db):
+    repo = RepositoryFactory()
+    dated = ImageFactory(repository=repo, created=datetime(2021, 3, 4, 5, 6, 7, 890))
+    undated = ImageFactory(repository=repo, created=None)
+    RepositoryTagFactory(repository=repo, image=dated, name="shown", hidden=False)
+    RepositoryTagFactory(repository=repo, image=undated, name="hidden", hidden=True)
+    statement = Statement(lambda: (
+        RepositoryTag.select(RepositoryTag.name, RepositoryTag.hidden, Image.created)
+        .join(Image)
+        .where(RepositoryTag.repository == param("repository_id"))
+        .order_by(RepositoryTag.name)))
+    rows = statement.rows(repository_id=repo.id)
+    assert [tuple(row) for row in rows] == [
+        ("hidden", True, None), ("shown", False, datetime(2021, 3, 4, 5, 6, 7, 890))]
+    assert [type(row.hidden) for row in rows] == [bool, bool]
