@@ -9,8 +9,15 @@ import logging
 from typing import Optional, Sequence
 
 from registry_model import validation
-from registry_model.database import parent_id, parse_ancestors
-from registry_model.datatypes import Label, LegacyImage, Manifest, RepositoryReference, Tag
+from registry_model.database import parent_ids, parse_ancestors
+from registry_model.datatypes import (
+    Label,
+    LegacyImage,
+    Manifest,
+    ParentChain,
+    RepositoryReference,
+    Tag,
+)
 from registry_model.interface import RegistryDataInterface
 from registry_model.model import image as image_model
 from registry_model.model import label as label_model
@@ -40,13 +47,46 @@ def _labels(rows: list) -> list:
 
 
 def _legacy_images(images: list, tags_by_image: Optional[dict]) -> dict:
-    """LegacyImages by id, each with its full parent chain, built root first."""
+    """LegacyImages by id in the order of ``images``, each sharing its parent's chain.
+
+    Rows in id order come parents first (an image is created after its parent, so its
+    id is higher) and are built in one pass, one link per image whatever the depth;
+    otherwise they are built by depth.
+    """
+    built = _build_parents_first(images, tags_by_image, strict=True)
+    if built is None:
+        by_depth = sorted(images, key=lambda row: row.ancestors.count("/"))
+        built = _build_parents_first(by_depth, tags_by_image, strict=False)
+        built = {row.id: built[row.id] for row in images}
+    return built
+
+
+def _build_parents_first(images: list, tags_by_image: Optional[dict],
+                         strict: bool) -> Optional[dict]:
+    """LegacyImages by id of rows that come after their parents' rows.
+
+    A row whose parent is not built yet gets no parents, or with ``strict`` stops the
+    build (None). A child's parents are its parent's, one link in front.
+    """
     built: dict = {}
-    for row in sorted(images, key=lambda image: image.ancestors.count("/")):
-        parent = built.get(parent_id(row.ancestors))
-        parents = (parent,) + parent.parents if parent is not None else ()
-        tags = tags_by_image.get(row.id, ()) if tags_by_image is not None else None
-        built[row.id] = LegacyImage.for_image(row, parents=parents, tags=tags)
+    if not images:
+        return built
+    build = LegacyImage.row_builder(images[0]._fields)
+    parent_row_ids = parent_ids([row.ancestors for row in images])
+    for row, parent_row_id in zip(images, parent_row_ids, strict=True):
+        parent = built.get(parent_row_id)
+        if parent is not None:
+            parents = ParentChain(parent, parent.parents)
+        elif parent_row_id is not None and strict:
+            return None
+        else:
+            parents = ()
+        if tags_by_image is None:
+            tags = None
+        else:
+            tags = tags_by_image.get(row.id)
+            tags = tuple(tags) if tags else ()
+        built[row.id] = build(row, parents, tags)
     return built
 
 
@@ -118,8 +158,7 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
         """Every LegacyImage of the repository with parents and tags filled (2 statements)."""
         images = image_model.get_repository_images(repository_ref.id)
         tags = tag_model.alive_tag_names_by_image(repository_ref.id, tag_model.now_ts())
-        built = _legacy_images(images, tags)
-        return [built[row.id] for row in images]
+        return list(_legacy_images(images, tags).values())
 
     @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,
@@ -130,8 +169,10 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
             return None
         if not include_parents:
             return LegacyImage.for_image(row)
-        ancestors = image_model.get_images_by_id(parse_ancestors(row.ancestors))
-        built = _legacy_images(list(ancestors.values()) + [row], tags_by_image=None)
+        ancestor_ids = parse_ancestors(row.ancestors)
+        ancestors = image_model.get_images_by_id(ancestor_ids)
+        chain = [ancestors[image_id] for image_id in ancestor_ids if image_id in ancestors]
+        built = _legacy_images(chain + [row], tags_by_image=None)
         return built[row.id]
 
     def create_manifest_label(self, manifest: Manifest, key: str, value: str,

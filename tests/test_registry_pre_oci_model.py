@@ -110,6 +110,47 @@ def test_legacy_images_with_parents_and_tags(registry_model):
     assert registry_model.get_legacy_image(ref, top.docker_image_id).parents is None
 
 
+
+def test_legacy_images_share_their_parents_chains(registry_model):
+    repo = RepositoryFactory()
+    rows = [ImageFactory(repository=repo)]
+    for _ in range(5):
+        rows.append(ImageFactory(parent=rows[-1]))
+    side = ImageFactory(parent=rows[2])
+    ref = _ref(registry_model, repo)
+    images = registry_model.get_legacy_images(ref)
+    assert [image.id for image in images] == sorted(row.id for row in rows + [side])
+    by_id = {image.id: image for image in images}
+    leaf, fork = by_id[rows[-1].id], by_id[side.id]
+    assert leaf.parents == tuple(by_id[row.id] for row in reversed(rows[:-1]))
+    for image in images:  # each image's parents: its parent, then that parent's parents
+        if image.parents:
+            assert image.parents[0] is by_id[image.parents[0].id]
+            assert image.parents[1:] == image.parents[0].parents
+    assert fork.parents[0] is by_id[rows[2].id] and fork.parents[1:] == (by_id[rows[1].id],
+                                                                        by_id[rows[0].id])
+    single = registry_model.get_legacy_image(ref, rows[-1].docker_image_id, include_parents=True)
+    assert [image._replace(parents=None, tags=None) for image in (single,) + single.parents] == [
+        image._replace(parents=None, tags=None) for image in (leaf,) + leaf.parents]
+    assert single.parents[1:] == single.parents[0].parents
+
+
+def test_legacy_images_whose_parents_have_higher_ids_get_their_chains(registry_model):
+    # Rows written by another tool (or an import) need not give a parent the lower id.
+    repo = RepositoryFactory()
+    base = ImageFactory(repository=repo, id=900_000)
+    child = ImageFactory(parent=base, id=800_000)
+    grandchild = ImageFactory(parent=child, id=850_000)
+    ref = _ref(registry_model, repo)
+    images = registry_model.get_legacy_images(ref)
+    assert [image.id for image in images] == [child.id, grandchild.id, base.id]
+    assert [[parent.id for parent in image.parents] for image in images] == [
+        [base.id], [child.id, base.id], []]
+    assert images[1].parents[0] is images[0] and images[0].parents[0] is images[2]
+    single = registry_model.get_legacy_image(ref, grandchild.docker_image_id,
+                                             include_parents=True)
+    assert [parent.id for parent in single.parents] == [child.id, base.id]
+
 def _labelled_manifest(registry_model):
     TagManifestFactory(tag__repository__namespace__name="devtable",
                        tag__repository__name="simple", tag__name="latest")

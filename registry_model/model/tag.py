@@ -267,8 +267,12 @@ _ALIVE_TAG_NAMES = Statement(lambda: (
 def alive_tag_names_by_image(repository_id: int, now: int) -> dict:
     """``{image_id: [tag names]}`` of the alive, non-hidden tags, names sorted: one query."""
     by_image: dict = {}
-    for image_id, name in _ALIVE_TAG_NAMES.rows(repository_id=repository_id, now=now):
-        by_image.setdefault(image_id, []).append(name)
+    for image_id, name in _ALIVE_TAG_NAMES.tuples(repository_id=repository_id, now=now):
+        names = by_image.get(image_id)
+        if names is None:
+            by_image[image_id] = [name]
+        else:
+            names.append(name)
     return by_image
 
 
