@@ -12,7 +12,7 @@ from collections import namedtuple
 from collections.abc import Sequence
 from itertools import islice
 from operator import attrgetter, itemgetter
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from registry_model.media_types import (  # noqa: F401  (part of this module's API)
     DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE,
@@ -107,12 +107,12 @@ class ParentChain(Sequence):
     ``ParentChain(parent, parent.parents)`` is the parents of ``parent``'s child: one
     link in front of the chain the parent already holds, so the images of a repository
     share their chains, and building n images of a chain d deep costs O(n), where tuples
-    would copy O(n*d) references (see LegacyImage.row_builder for the other half of a
-    fast listing). It stands in for the tuple of its items: equal to that
-    tuple (and to another chain of equal items), hashing and ordering like it, and
-    ``+`` with a tuple or chain gives a tuple. Indexing and ``len`` walk the links
-    (O(depth)); slices are tuples. Pickles link by link, keeping the sharing.
-    Read-only: no item assignment or mutating method, and no public attribute.
+    would copy O(n*d) references (:meth:`LegacyImage.for_image_rows` builds listings
+    so). It stands in for the tuple of its items: equal to that tuple (and to another
+    chain of equal items), hashing and ordering like it, and ``+`` with a tuple or
+    chain gives a tuple. Indexing and ``len`` walk the links (O(depth)); slices are
+    tuples. Pickles link by link, keeping the sharing. Read-only: no item assignment
+    or mutating method, and no public attribute.
     """
 
     __slots__ = ("_head", "_tail", "_hash")
@@ -220,6 +220,7 @@ class ParentChain(Sequence):
 
 
 _new_tuple = tuple.__new__
+_new_object = object.__new__
 
 
 def _comparable(value: Any) -> bool:
@@ -257,25 +258,53 @@ class LegacyImage(namedtuple("LegacyImage", [
             parents, tuple(tags) if tags is not None else None))
 
     @classmethod
-    def row_builder(cls, columns: Sequence[str]) -> Callable[[tuple, Any, Any], "LegacyImage"]:
-        """A fast :meth:`for_image` for many rows that are tuples with these column names.
+    def for_image_rows(cls, rows: Sequence, parent_row_ids: Sequence,
+                       tags_by_image: Optional[dict],
+                       strict: bool = True) -> Optional[dict]:
+        """LegacyImages by id, in order, of many image rows that come after their parents.
 
-        ``build(row, parents, tags)`` picks the row's values in one C-level call
-        where ``for_image`` reads ten attributes: for listings of thousands of
-        images (a statement's namedtuple rows, whose ``_fields`` are the columns).
-        ``tags`` must already be a tuple or None.
+        ``rows`` are flat image rows as :meth:`for_image` reads them, tuples with
+        ``_fields`` (a statement's namedtuples); ``parent_row_ids`` the parent's id
+        of each (None for a base image); ``tags_by_image`` the tag names by image id
+        (None: not loaded). Each image's parents are its parent's with one
+        :class:`ParentChain` link in front, so the whole listing costs O(1) an image
+        whatever the depth. A row whose parent is not built yet makes it return None,
+        or without ``strict`` gets no parents.
         """
-        pick = itemgetter(*(list(columns).index(name) for name in _IMAGE_ROW_COLUMNS))
-
-        def build(row: tuple, parents: Any, tags: Optional[tuple]) -> "LegacyImage":
-            return _new_tuple(cls, pick(row) + (parents, tags))
-        return build
+        built: dict = {}
+        if not rows:
+            return built
+        # One C-level pick of the ten columns per row; the loop below runs once per
+        # image of a listing of thousands, so it makes no Python call of its own.
+        pick = itemgetter(*(rows[0]._fields.index(name) for name in _IMAGE_ROW_COLUMNS))
+        get_built, get_tags = built.get, (tags_by_image or {}).get
+        no_tags = () if tags_by_image is not None else None
+        for row, parent_row_id in zip(rows, parent_row_ids, strict=True):
+            if parent_row_id is None:
+                parents: Any = ()
+            else:
+                parent = get_built(parent_row_id)
+                if parent is None:
+                    if strict:
+                        return None
+                    parents = ()
+                else:  # ParentChain(parent, parent.parents), without the call
+                    parents = _new_object(ParentChain)
+                    parents._head = parent
+                    rest = parent[_PARENTS]
+                    parents._tail = rest if rest.__class__ is ParentChain else None
+            values = pick(row)
+            names = get_tags(values[0])
+            built[values[0]] = _new_tuple(cls, values + (
+                parents, tuple(names) if names else no_tags))
+        return built
 
 
 # The row columns a LegacyImage is built from, in the order of its fields.
 _IMAGE_ROW_COLUMNS = ("id", "docker_image_id", "created", "comment", "command", "image_size",
                       "aggregate_size", "uploading", "v1_json_metadata", "content_checksum")
 _read_image_columns = attrgetter(*_IMAGE_ROW_COLUMNS)
+_PARENTS = LegacyImage._fields.index("parents")
 
 
 class Label(namedtuple("Label", ["id", "key", "value", "uuid", "source_type_name",

@@ -10,14 +10,7 @@ from typing import Optional, Sequence
 
 from registry_model import validation
 from registry_model.database import parent_ids, parse_ancestors
-from registry_model.datatypes import (
-    Label,
-    LegacyImage,
-    Manifest,
-    ParentChain,
-    RepositoryReference,
-    Tag,
-)
+from registry_model.datatypes import Label, LegacyImage, Manifest, RepositoryReference, Tag
 from registry_model.interface import RegistryDataInterface
 from registry_model.model import image as image_model
 from registry_model.model import label as label_model
@@ -50,43 +43,16 @@ def _legacy_images(images: list, tags_by_image: Optional[dict]) -> dict:
     """LegacyImages by id in the order of ``images``, each sharing its parent's chain.
 
     Rows in id order come parents first (an image is created after its parent, so its
-    id is higher) and are built in one pass, one link per image whatever the depth;
-    otherwise they are built by depth.
+    id is higher) and are built in one pass; otherwise they are built by depth.
     """
-    built = _build_parents_first(images, tags_by_image, strict=True)
+    built = LegacyImage.for_image_rows(images, parent_ids([row.ancestors for row in images]),
+                                       tags_by_image)
     if built is None:
         by_depth = sorted(images, key=lambda row: row.ancestors.count("/"))
-        built = _build_parents_first(by_depth, tags_by_image, strict=False)
+        built = LegacyImage.for_image_rows(
+            by_depth, parent_ids([row.ancestors for row in by_depth]), tags_by_image,
+            strict=False)
         built = {row.id: built[row.id] for row in images}
-    return built
-
-
-def _build_parents_first(images: list, tags_by_image: Optional[dict],
-                         strict: bool) -> Optional[dict]:
-    """LegacyImages by id of rows that come after their parents' rows.
-
-    A row whose parent is not built yet gets no parents, or with ``strict`` stops the
-    build (None). A child's parents are its parent's, one link in front.
-    """
-    built: dict = {}
-    if not images:
-        return built
-    build = LegacyImage.row_builder(images[0]._fields)
-    parent_row_ids = parent_ids([row.ancestors for row in images])
-    for row, parent_row_id in zip(images, parent_row_ids, strict=True):
-        parent = built.get(parent_row_id)
-        if parent is not None:
-            parents = ParentChain(parent, parent.parents)
-        elif parent_row_id is not None and strict:
-            return None
-        else:
-            parents = ()
-        if tags_by_image is None:
-            tags = None
-        else:
-            tags = tags_by_image.get(row.id)
-            tags = tuple(tags) if tags else ()
-        built[row.id] = build(row, parents, tags)
     return built
 
 

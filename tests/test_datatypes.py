@@ -8,6 +8,7 @@ import operator
 import pickle
 import subprocess
 import sys
+from collections import namedtuple
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -355,3 +356,39 @@ def test_a_legacy_image_with_chained_parents_equals_one_with_a_tuple():
     plain = _image(3, (middle, base))
     assert chained == plain and hash(chained) == hash(plain)
     assert chained.parents == (middle, base)
+
+
+ImageRow = namedtuple("ImageRow", [
+    "repository_id", "id", "docker_image_id", "ancestors", "created", "comment", "command",
+    "aggregate_size", "v1_json_metadata", "image_size", "uploading", "content_checksum"])
+
+
+def _image_row(image_id: int) -> ImageRow:
+    return ImageRow(9, image_id, "%064x" % image_id, "/unused/", datetime.datetime(2020, 1, 2),
+                    "c%d" % image_id, "cmd", 30 + image_id, "{}", 10, False, "sha256:%d" % image_id)
+
+
+def test_for_image_rows_builds_what_for_image_builds_with_shared_chains():
+    rows = [_image_row(image_id) for image_id in (1, 2, 3, 4)]
+    built = LegacyImage.for_image_rows(rows, [None, 1, 2, 2], {3: ["a", "b"], 1: []})
+    assert list(built) == [1, 2, 3, 4]
+    one, two, three, four = built.values()
+    assert one == LegacyImage.for_image(rows[0], parents=(), tags=())
+    assert two == LegacyImage.for_image(rows[1], parents=(one,), tags=())
+    assert three == LegacyImage.for_image(rows[2], parents=(two, one), tags=("a", "b"))
+    assert four.parents == (two, one) and four.tags == ()
+    assert type(three.parents) is ParentChain and three.parents[1:] == two.parents
+    assert three.parents[0] is two and four.parents[0] is two
+    assert len(three.parents) == 2 and three.parents[-1] is one
+    untagged = LegacyImage.for_image_rows(rows[:2], [None, 1], None)
+    assert [image.tags for image in untagged.values()] == [None, None]
+    assert LegacyImage.for_image_rows([], [], {}) == {}
+
+
+def test_for_image_rows_stops_or_goes_on_at_a_parent_not_built_yet():
+    rows = [_image_row(5), _image_row(6)]
+    assert LegacyImage.for_image_rows(rows, [6, None], {}) is None
+    lenient = LegacyImage.for_image_rows(rows, [6, None], {}, strict=False)
+    assert [image.parents for image in lenient.values()] == [(), ()]
+    with pytest.raises(ValueError):
+        LegacyImage.for_image_rows(rows, [None], {})
