@@ -316,8 +316,9 @@ class Label(namedtuple("Label", ["id", "key", "value", "uuid", "source_type_name
     @classmethod
     def for_label(cls, label: Any, source_type_name: str, media_type_name: str) -> "Label":
         """Build from a Label row plus the names its lookup ids stand for."""
-        return cls(id=label.id, key=label.key, value=label.value, uuid=label.uuid,
-                   source_type_name=source_type_name, media_type_name=media_type_name)
+        # Positional through tuple.__new__: a manifest's listing builds one per label.
+        return _new_tuple(cls, (label.id, label.key, label.value, label.uuid, source_type_name,
+                                media_type_name))
 
 
 class Blob(namedtuple("Blob", ["id", "uuid", "digest", "compressed_size", "uncompressed_size",
