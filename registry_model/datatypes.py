@@ -258,13 +258,13 @@ class LegacyImage(namedtuple("LegacyImage", [
             parents, tuple(tags) if tags is not None else None))
 
     @classmethod
-    def for_image_rows(cls, rows: Sequence, parent_row_ids: Sequence,
+    def for_image_rows(cls, columns: Sequence[str], rows: Sequence, parent_row_ids: Sequence,
                        tags_by_image: Optional[dict],
                        strict: bool = True) -> Optional[dict]:
         """LegacyImages by id, in order, of many image rows that come after their parents.
 
-        ``rows`` are flat image rows as :meth:`for_image` reads them, tuples with
-        ``_fields`` (a statement's namedtuples); ``parent_row_ids`` the parent's id
+        ``rows`` are flat image rows with the columns :meth:`for_image` reads, as
+        tuples whose columns are named ``columns``; ``parent_row_ids`` the parent's id
         of each (None for a base image); ``tags_by_image`` the tag names by image id
         (None: not loaded). Each image's parents are its parent's with one
         :class:`ParentChain` link in front, so the whole listing costs O(1) an image
@@ -276,7 +276,7 @@ class LegacyImage(namedtuple("LegacyImage", [
             return built
         # One C-level pick of the ten columns per row; the loop below runs once per
         # image of a listing of thousands, so it makes no Python call of its own.
-        pick = itemgetter(*(rows[0]._fields.index(name) for name in _IMAGE_ROW_COLUMNS))
+        pick = itemgetter(*(list(columns).index(name) for name in _IMAGE_ROW_COLUMNS))
         get_built, get_tags = built.get, (tags_by_image or {}).get
         no_tags = () if tags_by_image is not None else None
         for row, parent_row_id in zip(rows, parent_row_ids, strict=True):

@@ -6,6 +6,7 @@ deletion never found. It turns rows from :mod:`registry_model.model` into
 datatypes; the SQL each method runs is in the model function it calls.
 """
 import logging
+from operator import itemgetter
 from typing import Optional, Sequence
 
 from registry_model import validation
@@ -39,20 +40,22 @@ def _labels(rows: list) -> list:
                             media_names[row.media_type_id]) for row in rows]
 
 
-def _legacy_images(images: list, tags_by_image: Optional[dict]) -> dict:
-    """LegacyImages by id in the order of ``images``, each sharing its parent's chain.
+def _legacy_images(columns: tuple, images: list, tags_by_image: Optional[dict]) -> dict:
+    """LegacyImages by id in the order of ``images`` (tuples of ``columns``), chains shared.
 
     Rows in id order come parents first (an image is created after its parent, so its
     id is higher) and are built in one pass; otherwise they are built by depth.
     """
-    built = LegacyImage.for_image_rows(images, parent_ids([row.ancestors for row in images]),
+    ancestors = itemgetter(columns.index("ancestors"))
+    built = LegacyImage.for_image_rows(columns, images, parent_ids(map(ancestors, images)),
                                        tags_by_image)
     if built is None:
-        by_depth = sorted(images, key=lambda row: row.ancestors.count("/"))
-        built = LegacyImage.for_image_rows(
-            by_depth, parent_ids([row.ancestors for row in by_depth]), tags_by_image,
-            strict=False)
-        built = {row.id: built[row.id] for row in images}
+        by_depth = sorted(images, key=lambda row: ancestors(row).count("/"))
+        built = LegacyImage.for_image_rows(columns, by_depth,
+                                           parent_ids(map(ancestors, by_depth)),
+                                           tags_by_image, strict=False)
+        image_id = itemgetter(columns.index("id"))
+        built = {image_id(row): built[image_id(row)] for row in images}
     return built
 
 
@@ -122,9 +125,9 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
     @stale_ok
     def get_legacy_images(self, repository_ref: RepositoryReference) -> list:
         """Every LegacyImage of the repository with parents and tags filled (2 statements)."""
-        images = image_model.get_repository_images(repository_ref.id)
+        columns, images = image_model.get_repository_image_tuples(repository_ref.id)
         tags = tag_model.alive_tag_names_by_image(repository_ref.id, tag_model.now_ts())
-        return list(_legacy_images(images, tags).values())
+        return list(_legacy_images(columns, images, tags).values())
 
     @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,
@@ -138,7 +141,7 @@ class PreOCIModel(BlobsMixin, PushMixin, TagLifecycleMixin, GarbageCollectionMix
         ancestor_ids = parse_ancestors(row.ancestors)
         ancestors = image_model.get_images_by_id(ancestor_ids)
         chain = [ancestors[image_id] for image_id in ancestor_ids if image_id in ancestors]
-        built = _legacy_images(chain + [row], tags_by_image=None)
+        built = _legacy_images(row._fields, chain + [row], tags_by_image=None)
         return built[row.id]
 
     def create_manifest_label(self, manifest: Manifest, key: str, value: str,

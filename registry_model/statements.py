@@ -177,7 +177,7 @@ def _row_builder(row_type: Optional[type], converters: dict, width: int) -> Call
 class _Compiled:
     """One rendered shape: SQL, how to build its parameter list, and how to build its rows."""
 
-    __slots__ = ("sql", "bind", "build_rows", "build_tuples")
+    __slots__ = ("sql", "bind", "columns", "build_rows", "build_tuples")
 
     def __init__(self, query: Any, database: Any) -> None:
         self.sql, rendered = query.sql()
@@ -190,6 +190,7 @@ class _Compiled:
                       for position, node in enumerate(query._returning)}
         converters = {position: convert for position, convert in converters.items()
                       if convert is not None}
+        self.columns = tuple(columns)
         self.build_rows = _row_builder(namedtuple("Row", columns), converters, len(columns))
         self.build_tuples = _row_builder(None, converters, len(columns))
 
@@ -239,6 +240,10 @@ class Statement:
         compiled = self._for(shape)
         return compiled.build_tuples(
             db.obj.execute_sql(compiled.sql, compiled.bind(values)).fetchall())
+
+    def columns(self, shape: tuple = ()) -> tuple:
+        """The names of the columns the statement selects, in order (as :meth:`rows` names them)."""
+        return self._for(shape).columns
 
     def first(self, shape: tuple = (), **values: Any) -> Optional[tuple]:
         """The first row for these values, or None."""

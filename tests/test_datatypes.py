@@ -370,7 +370,9 @@ def _image_row(image_id: int) -> ImageRow:
 
 def test_for_image_rows_builds_what_for_image_builds_with_shared_chains():
     rows = [_image_row(image_id) for image_id in (1, 2, 3, 4)]
-    built = LegacyImage.for_image_rows(rows, [None, 1, 2, 2], {3: ["a", "b"], 1: []})
+    plain = [tuple(row) for row in rows]  # plain tuples: the columns name their values
+    built = LegacyImage.for_image_rows(ImageRow._fields, plain, [None, 1, 2, 2],
+                                       {3: ["a", "b"], 1: []})
     assert list(built) == [1, 2, 3, 4]
     one, two, three, four = built.values()
     assert one == LegacyImage.for_image(rows[0], parents=(), tags=())
@@ -380,15 +382,15 @@ def test_for_image_rows_builds_what_for_image_builds_with_shared_chains():
     assert type(three.parents) is ParentChain and three.parents[1:] == two.parents
     assert three.parents[0] is two and four.parents[0] is two
     assert len(three.parents) == 2 and three.parents[-1] is one
-    untagged = LegacyImage.for_image_rows(rows[:2], [None, 1], None)
+    untagged = LegacyImage.for_image_rows(ImageRow._fields, rows[:2], [None, 1], None)
     assert [image.tags for image in untagged.values()] == [None, None]
-    assert LegacyImage.for_image_rows([], [], {}) == {}
+    assert LegacyImage.for_image_rows(ImageRow._fields, [], [], {}) == {}
 
 
 def test_for_image_rows_stops_or_goes_on_at_a_parent_not_built_yet():
     rows = [_image_row(5), _image_row(6)]
-    assert LegacyImage.for_image_rows(rows, [6, None], {}) is None
-    lenient = LegacyImage.for_image_rows(rows, [6, None], {}, strict=False)
+    assert LegacyImage.for_image_rows(ImageRow._fields, rows, [6, None], {}) is None
+    lenient = LegacyImage.for_image_rows(ImageRow._fields, rows, [6, None], {}, strict=False)
     assert [image.parents for image in lenient.values()] == [(), ()]
     with pytest.raises(ValueError):
-        LegacyImage.for_image_rows(rows, [None], {})
+        LegacyImage.for_image_rows(ImageRow._fields, rows, [None], {})

@@ -73,6 +73,8 @@ def test_rows_carry_the_values_peewee_would_give(initialized_db):
     peewee_image = Image.get_by_id(image.id)
     assert row._fields == ("id", "hidden", "image_id", "state", "trust_enabled", "created",
                            "digest")
+    assert statement.columns() == row._fields
+    assert statement.tuples(tag_id=tag.id) == [tuple(row)]
     assert row.hidden is True and row.trust_enabled is True
     assert row.state is RepositoryState.READ_ONLY
     assert row.image_id == image.id
