@@ -96,6 +96,7 @@ def _datetime_converter(field: DateTimeField) -> Callable:
             except ValueError:
                 pass
         return field.python_value(value)
+    convert.iso_text = True  # type: ignore[attr-defined]  # _row_builder writes it in place
     return convert
 
 
@@ -153,20 +154,44 @@ def _row_builder(row_type: Optional[type], converters: dict, width: int) -> Call
     conversion written in place costs a third of a loop over the converters per
     row, which is most of the Python of a large listing. ``converters`` maps a
     column's position to its conversion (applied to values that are not None).
+    SQLite's datetimes are parsed in place too (the checks of
+    :func:`_datetime_converter`, then ``fromisoformat``); should one of the right
+    shape not parse, the rows are built again through the converters.
     """
     if not converters:
         if row_type is None:
             return list
         return lambda rows: [tuple.__new__(row_type, row) for row in rows]
+    exact = _generated_builder(row_type, converters, width, inline_iso=False)
+    if not any(getattr(convert, "iso_text", False) for convert in converters.values()):
+        return exact
+    fast = _generated_builder(row_type, converters, width, inline_iso=True)
+
+    def build(rows: list) -> list:
+        try:
+            return fast(rows)
+        except ValueError:  # shaped like a datetime, yet not one: peewee's way, row by row
+            return exact(rows)
+    return build
+
+
+def _generated_builder(row_type: Optional[type], converters: dict, width: int,
+                       inline_iso: bool) -> Callable:
     items = []
     for position in range(width):
-        if position in converters:
+        convert = converters.get(position)
+        if convert is None:
+            items.append("row[%d]" % position)
+        elif inline_iso and getattr(convert, "iso_text", False):
+            value = "v_%d" % position
+            items.append(f"(iso({value}) if ({value} := row[{position}]).__class__ is str "
+                         f"and len({value}) in (19, 26) and {value}[10] == ' ' "
+                         f"else convert_{position}({value}) if {value} is not None else None)")
+        else:
             items.append("convert_%d(row[%d]) if row[%d] is not None else None"
                          % (position, position, position))
-        else:
-            items.append("row[%d]" % position)
     values = "(%s,)" % ", ".join(items)
-    namespace = {"new": tuple.__new__, "row_type": row_type}
+    namespace = {"new": tuple.__new__, "row_type": row_type, "iso": datetime.fromisoformat}
     namespace.update(("convert_%d" % position, convert)
                      for position, convert in converters.items())
     source = "lambda rows: [%s for row in rows]" % (
