@@ -3,8 +3,9 @@
 Each datatype is a ``collections.namedtuple`` built by a ``for_*`` classmethod
 from rows (or plain values) that were already loaded. They never hold a
 connection and never run a query when an attribute is read, so what a call
-costs is visible in the interface method that built them. This module imports
-nothing from peewee.
+costs is visible in the interface method that built them. The one value here
+that is not a namedtuple is :class:`ParentChain`, the read-only sequence a
+LegacyImage's ``parents`` may be. This module imports nothing from peewee.
 """
 import json
 import operator
