@@ -155,21 +155,31 @@ def _raw_legacy_image_parents(cur, ctx: Context) -> list:
     return rows + parents
 
 
+# The interface checks a Manifest handle against its row (digest and tag row: DESIGN, "a
+# datatype handed back to a method is checked against its row"), which only tag_manifest can
+# answer; a hand-written statement keeping that promise does the same, in the same shape.
+LABELS_OF_CHECKED_MANIFEST = (
+    "SELECT %s FROM label l JOIN tag_manifest_label ml ON ml.label_id = l.id "
+    "WHERE ml.annotated_id = (SELECT m.id FROM tag_manifest m "
+    "WHERE m.id = %%s AND m.digest = %%s AND m.tag_id = %%s)" % LABEL_COLUMNS)
+
+
+def _checked_manifest(ctx: Context) -> tuple:
+    return ctx.manifest.id, ctx.manifest.digest, ctx.manifest.tag_id
+
+
 def _raw_labels(cur, ctx: Context) -> list:
-    return _rows(cur, "SELECT %s FROM label l JOIN tag_manifest_label ml ON ml.label_id = l.id "
-                 "WHERE ml.annotated_id = %%s ORDER BY l.id" % LABEL_COLUMNS, ctx.manifest.id)
+    return _rows(cur, LABELS_OF_CHECKED_MANIFEST + " ORDER BY l.id", *_checked_manifest(ctx))
 
 
 def _raw_labels_prefix(cur, ctx: Context) -> list:
-    return _rows(cur, "SELECT %s FROM label l JOIN tag_manifest_label ml ON ml.label_id = l.id "
-                 "WHERE ml.annotated_id = %%s AND SUBSTR(l.key, 1, %%s) = %%s ORDER BY l.id"
-                 % LABEL_COLUMNS, ctx.manifest.id, len(LABEL_PREFIX), LABEL_PREFIX)
+    return _rows(cur, LABELS_OF_CHECKED_MANIFEST + " AND SUBSTR(l.key, 1, %s) = %s ORDER BY l.id",
+                 *_checked_manifest(ctx), len(LABEL_PREFIX), LABEL_PREFIX)
 
 
 def _raw_label(cur, ctx: Context) -> list:
-    return _rows(cur, "SELECT %s FROM label l JOIN tag_manifest_label ml ON ml.label_id = l.id "
-                 "WHERE ml.annotated_id = %%s AND l.uuid = %%s" % LABEL_COLUMNS,
-                 ctx.manifest.id, ctx.label_uuid)
+    return _rows(cur, LABELS_OF_CHECKED_MANIFEST + " AND l.uuid = %s", *_checked_manifest(ctx),
+                 ctx.label_uuid)
 
 
 def _raw_blob(digest_key: str, placements: bool = False) -> Callable:

@@ -50,7 +50,12 @@ from registry_model.oci.tables import (
     ManifestLabel,
     Tag,
 )
-from registry_model.pre_oci.ancestors import MAX_ANCESTORS_LENGTH, parent_id, parse_ancestors
+from registry_model.pre_oci.ancestors import (
+    MAX_ANCESTORS_LENGTH,
+    parent_id,
+    parent_ids,
+    parse_ancestors,
+)
 from registry_model.pre_oci.tables import (
     ALIVE_TAG_INDEX,
     ALIVE_TAG_MARKER_COLUMN,
@@ -85,6 +90,7 @@ __all__ = [
     "ManifestLabel", "MediaType", "Namespace", "Repository",
     "RepositoryKind", "RepositoryState", "RepositoryTag", "Tag", "TagManifest", "TagManifestLabel",
     "UploadedBlob", "Visibility", "WriteConflict", "backend_name", "configure", "db",
-    "is_transient_conflict", "locked", "parent_id", "parse_ancestors", "register_field_type",
+    "is_transient_conflict", "locked", "parent_id", "parent_ids", "parse_ancestors",
+    "register_field_type",
     "run_with_retry", "transaction",
 ]

@@ -3,13 +3,15 @@
 Each datatype is a ``collections.namedtuple`` built by a ``for_*`` classmethod
 from rows (or plain values) that were already loaded. They never hold a
 connection and never run a query when an attribute is read, so what a call
-costs is visible in the interface method that built them. This module imports
-nothing from peewee.
+costs is visible in the interface method that built them. The one value here
+that is not a namedtuple is :class:`ParentChain`, the read-only sequence a
+LegacyImage's ``parents`` may be. This module imports nothing from peewee.
 """
 import enum
 import json
 from collections import namedtuple
-from datetime import datetime
+from collections.abc import Sequence
+from operator import attrgetter, itemgetter
 from typing import Any, Iterable, Optional
 
 from registry_model.media_types import (  # noqa: F401  (part of this module's API)
@@ -17,6 +19,7 @@ from registry_model.media_types import (  # noqa: F401  (part of this module's A
     DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE,
     schema1_media_type,
 )
+from registry_model.parent_chain import ParentChain
 
 
 class RepositoryState(enum.IntEnum):
@@ -203,21 +206,27 @@ class Referrer(namedtuple("Referrer", ["digest", "media_type", "size", "artifact
                    artifact_type=row.artifact_type, annotations=dict(annotations))
 
 
+# Building many tuples: the constructors themselves, without a namedtuple's __new__ call.
+_new_tuple = tuple.__new__
+_new_object = object.__new__
+
+
 class LegacyImage(namedtuple("LegacyImage", [
         "id", "docker_image_id", "created", "comment", "command", "image_size",
         "aggregate_size", "uploading", "v1_metadata_string", "blob_digest",
         "parents", "tags"])):
     """A V1 image with its blob's size and digest.
 
-    ``parents`` is a tuple of LegacyImage, nearest parent first, or None when
-    not loaded; ``tags`` is a tuple of the names of alive, non-hidden tags
+    ``parents`` is an immutable sequence of LegacyImage, nearest parent first (a
+    tuple, or a :class:`ParentChain` shared with the images of the same chain), or
+    None when not loaded; ``tags`` is a tuple of the names of alive, non-hidden tags
     pointing at the image, or None when not loaded.
     """
 
     __slots__ = ()
 
     @classmethod
-    def for_image(cls, image: Any, parents: Optional[tuple] = None,
+    def for_image(cls, image: Any, parents: Optional[Sequence] = None,
                   tags: Optional[Iterable[str]] = None) -> "LegacyImage":
         """Build from a flat image row that carries its blob's columns too.
 
@@ -225,11 +234,57 @@ class LegacyImage(namedtuple("LegacyImage", [
         and ``content_checksum`` of its blob, as the model's image queries
         return it.
         """
-        created: Optional[datetime] = image.created
-        return cls(image.id, image.docker_image_id, created, image.comment, image.command,
-                   image.image_size, image.aggregate_size, image.uploading,
-                   image.v1_json_metadata, image.content_checksum, parents,
-                   tuple(tags) if tags is not None else None)
+        return _new_tuple(cls, _read_image_columns(image) + (
+            parents, tuple(tags) if tags is not None else None))
+
+    @classmethod
+    def for_image_rows(cls, columns: Sequence[str], rows: Sequence, parent_row_ids: Sequence,
+                       tags_by_image: Optional[dict],
+                       strict: bool = True) -> Optional[dict]:
+        """LegacyImages by id, in order, of many image rows that come after their parents.
+
+        ``rows`` are flat image rows with the columns :meth:`for_image` reads, as
+        tuples whose columns are named ``columns``; ``parent_row_ids`` the parent's id
+        of each (None for a base image); ``tags_by_image`` the tag names by image id
+        (None: not loaded). Each image's parents are its parent's with one
+        :class:`ParentChain` link in front, so the whole listing costs O(1) an image
+        whatever the depth. A row whose parent is not built yet makes it return None,
+        or without ``strict`` gets no parents.
+        """
+        built: dict = {}
+        if not rows:
+            return built
+        # One C-level pick of the ten columns per row; the loop below runs once per
+        # image of a listing of thousands, so it makes no Python call of its own.
+        pick = itemgetter(*(list(columns).index(name) for name in _IMAGE_ROW_COLUMNS))
+        get_built, get_tags = built.get, (tags_by_image or {}).get
+        no_tags = () if tags_by_image is not None else None
+        for row, parent_row_id in zip(rows, parent_row_ids, strict=True):
+            if parent_row_id is None:
+                parents: Any = ()
+            else:
+                parent = get_built(parent_row_id)
+                if parent is None:
+                    if strict:
+                        return None
+                    parents = ()
+                else:  # ParentChain(parent, parent.parents), without the call
+                    parents = _new_object(ParentChain)
+                    parents._head = parent
+                    rest = parent[_PARENTS]
+                    parents._tail = rest if rest.__class__ is ParentChain else None
+            values = pick(row)
+            names = get_tags(values[0])
+            built[values[0]] = _new_tuple(cls, values + (
+                parents, tuple(names) if names else no_tags))
+        return built
+
+
+# The row columns a LegacyImage is built from, in the order of its fields.
+_IMAGE_ROW_COLUMNS = ("id", "docker_image_id", "created", "comment", "command", "image_size",
+                      "aggregate_size", "uploading", "v1_json_metadata", "content_checksum")
+_read_image_columns = attrgetter(*_IMAGE_ROW_COLUMNS)
+_PARENTS = LegacyImage._fields.index("parents")
 
 
 class Label(namedtuple("Label", ["id", "key", "value", "uuid", "source_type_name",
@@ -241,8 +296,9 @@ class Label(namedtuple("Label", ["id", "key", "value", "uuid", "source_type_name
     @classmethod
     def for_label(cls, label: Any, source_type_name: str, media_type_name: str) -> "Label":
         """Build from a Label row plus the names its lookup ids stand for."""
-        return cls(id=label.id, key=label.key, value=label.value, uuid=label.uuid,
-                   source_type_name=source_type_name, media_type_name=media_type_name)
+        # Positional through tuple.__new__: a manifest's listing builds one per label.
+        return _new_tuple(cls, (label.id, label.key, label.value, label.uuid, source_type_name,
+                                media_type_name))
 
 
 class Blob(namedtuple("Blob", ["id", "uuid", "digest", "compressed_size", "uncompressed_size",

@@ -30,6 +30,7 @@ from peewee import (
     Field,
     ForeignKeyField,
     IntegerField,
+    PostgresqlDatabase,
     TextField,
     Value,
 )
@@ -95,11 +96,16 @@ def _datetime_converter(field: DateTimeField) -> Callable:
             except ValueError:
                 pass
         return field.python_value(value)
+    convert.iso_text = True  # type: ignore[attr-defined]  # _row_builder writes it in place
     return convert
 
 
-def _converter(node: Any) -> Optional[Callable]:
-    """How to turn the driver's value of a column into peewee's, or None if it already is."""
+def _converter(node: Any, typed_driver: bool) -> Optional[Callable]:
+    """How to turn the driver's value of a column into peewee's, or None if it already is.
+
+    ``typed_driver``: the driver already returns booleans and datetimes as such
+    (psycopg2 for BOOLEAN and TIMESTAMP columns), so those need nothing.
+    """
     field = node.node if isinstance(node, Alias) else node
     if not isinstance(field, Field):
         return None  # a subquery or expression: the driver's value, as peewee gives it
@@ -107,6 +113,8 @@ def _converter(node: Any) -> Optional[Callable]:
         # A dict lookup: calling the enum class costs more than the rest of the row.
         members = {member.value: member for member in field.enum_class}
         return members.__getitem__
+    if isinstance(field, (BooleanField, DateTimeField)) and typed_driver:
+        return None
     if isinstance(field, BooleanField):
         return bool
     if isinstance(field, DateTimeField):
@@ -139,36 +147,77 @@ def _binder(rendered: list) -> Callable[[dict], list]:
     return eval("lambda values: [%s]" % ", ".join(items), {"constants": constants})  # noqa: S307
 
 
+def _row_builder(row_type: Optional[type], converters: dict, width: int) -> Callable:
+    """A function from the driver's rows to converted ``row_type`` (or plain) tuples.
+
+    Generated once per rendering, like :func:`_binder`: a comprehension with each
+    conversion written in place costs a third of a loop over the converters per
+    row, which is most of the Python of a large listing. ``converters`` maps a
+    column's position to its conversion (applied to values that are not None).
+    SQLite's datetimes are parsed in place too (the checks of
+    :func:`_datetime_converter`, then ``fromisoformat``); should one of the right
+    shape not parse, the rows are built again through the converters.
+    """
+    if not converters:
+        if row_type is None:
+            return list
+        return lambda rows: [tuple.__new__(row_type, row) for row in rows]
+    exact = _generated_builder(row_type, converters, width, inline_iso=False)
+    if not any(getattr(convert, "iso_text", False) for convert in converters.values()):
+        return exact
+    fast = _generated_builder(row_type, converters, width, inline_iso=True)
+
+    def build(rows: list) -> list:
+        try:
+            return fast(rows)
+        except ValueError:  # shaped like a datetime, yet not one: peewee's way, row by row
+            return exact(rows)
+    return build
+
+
+def _generated_builder(row_type: Optional[type], converters: dict, width: int,
+                       inline_iso: bool) -> Callable:
+    items = []
+    for position in range(width):
+        convert = converters.get(position)
+        if convert is None:
+            items.append("row[%d]" % position)
+        elif inline_iso and getattr(convert, "iso_text", False):
+            value = "v_%d" % position
+            items.append(f"(iso({value}) if ({value} := row[{position}]).__class__ is str "
+                         f"and len({value}) in (19, 26) and {value}[10] == ' ' "
+                         f"else convert_{position}({value}) if {value} is not None else None)")
+        else:
+            items.append("convert_%d(row[%d]) if row[%d] is not None else None"
+                         % (position, position, position))
+    values = "(%s,)" % ", ".join(items)
+    namespace = {"new": tuple.__new__, "row_type": row_type, "iso": datetime.fromisoformat}
+    namespace.update(("convert_%d" % position, convert)
+                     for position, convert in converters.items())
+    source = "lambda rows: [%s for row in rows]" % (
+        values if row_type is None else "new(row_type, %s)" % values)
+    return eval(source, namespace)  # noqa: S307
+
+
 class _Compiled:
-    """One rendered shape: SQL, how to build its parameter list, and its row type."""
+    """One rendered shape: SQL, how to build its parameter list, and how to build its rows."""
 
-    __slots__ = ("sql", "bind", "row_type", "converters")
+    __slots__ = ("sql", "bind", "columns", "build_rows", "build_tuples")
 
-    def __init__(self, query: Any) -> None:
+    def __init__(self, query: Any, database: Any) -> None:
         self.sql, rendered = query.sql()
         self.bind = _binder(rendered)
         columns = [_column_name(node) for node in query._returning]
         if len(set(columns)) != len(columns):
             raise TypeError("statement selects two columns named alike: %s" % columns)
-        self.row_type = namedtuple("Row", columns)
-        converters = [(position, _converter(node))
-                      for position, node in enumerate(query._returning)]
-        self.converters = tuple((position, convert) for position, convert in converters
-                                if convert is not None) or None
-
-    def rows(self, cursor: Any) -> list:
-        make = self.row_type._make
-        converters = self.converters
-        if converters is None:
-            return [make(row) for row in cursor.fetchall()]
-        built = []
-        for row in cursor.fetchall():
-            row = list(row)
-            for position, convert in converters:
-                if row[position] is not None:
-                    row[position] = convert(row[position])
-            built.append(make(row))
-        return built
+        typed_driver = isinstance(database, PostgresqlDatabase)
+        converters = {position: _converter(node, typed_driver)
+                      for position, node in enumerate(query._returning)}
+        converters = {position: convert for position, convert in converters.items()
+                      if convert is not None}
+        self.columns = tuple(columns)
+        self.build_rows = _row_builder(namedtuple("Row", columns), converters, len(columns))
+        self.build_tuples = _row_builder(None, converters, len(columns))
 
 
 _statements: "weakref.WeakSet" = weakref.WeakSet()
@@ -217,14 +266,29 @@ class Statement:
             self._current = (database, by_shape)
         compiled = by_shape.get(shape)
         if compiled is None:
-            compiled = _Compiled(self._build(*shape))
+            compiled = _Compiled(self._build(*shape), database)
             by_shape[shape] = compiled
         return compiled
 
     def rows(self, shape: tuple = (), **values: Any) -> list:
         """Every row for these values, as namedtuples of the selected columns."""
         compiled = self._for(shape)
-        return compiled.rows(db.obj.execute_sql(compiled.sql, compiled.bind(values)))
+        return compiled.build_rows(
+            db.obj.execute_sql(compiled.sql, compiled.bind(values)).fetchall())
+
+    def tuples(self, shape: tuple = (), **values: Any) -> list:
+        """Every row for these values as a plain tuple, columns in select order.
+
+        The same values as :meth:`rows`, without a namedtuple per row: for listings
+        of thousands of rows whose caller unpacks them at once.
+        """
+        compiled = self._for(shape)
+        return compiled.build_tuples(
+            db.obj.execute_sql(compiled.sql, compiled.bind(values)).fetchall())
+
+    def columns(self, shape: tuple = ()) -> tuple:
+        """The names of the columns the statement selects, in order (as :meth:`rows` names them)."""
+        return self._for(shape).columns
 
     def first(self, shape: tuple = (), **values: Any) -> Optional[tuple]:
         """The first row for these values, or None."""

@@ -34,6 +34,8 @@ _TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
 _DOCKER_IMAGE_ID = re.compile(r"^[a-f0-9]{64}$", re.ASCII)
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$", re.ASCII)
 _HEX_DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                             re.ASCII)
 _LABEL_KEY = re.compile(r"^[a-z0-9](([a-z0-9]|[-.](?![.-]))*[a-z0-9])?$", re.ASCII)
 
 
@@ -74,6 +76,8 @@ def is_valid_uuid(value: object) -> bool:
     """True when ``value`` is a string holding a UUID in any standard spelling."""
     if not isinstance(value, str):
         return False
+    if _CANONICAL_UUID.fullmatch(value):
+        return True  # the spelling uuid4() gives: a third of the cost of parsing it
     try:
         uuid.UUID(value)
     except ValueError:

@@ -27,6 +27,7 @@ from registry_model.database import (
     db,
     is_transient_conflict,
     parent_id,
+    parent_ids,
     parse_ancestors,
     run_with_retry,
     transaction,
@@ -424,3 +425,9 @@ def test_a_manifest_over_64_kib_reads_back_whole(registry_model):
 def test_parent_id_is_the_last_id_of_the_ancestors_path(ancestors):
     ids = parse_ancestors(ancestors)
     assert parent_id(ancestors) == (ids[-1] if ids else None)
+
+
+def test_parent_ids_reads_many_paths_in_order():
+    paths = ["/", "/7/", "/7/9/", "/1/22/333/4444/", "/"]
+    assert parent_ids(paths) == [None, 7, 9, 4444, None]
+    assert parent_ids(iter(paths[1:3])) == [7, 9] and parent_ids([]) == []

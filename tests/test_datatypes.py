@@ -1,9 +1,14 @@
 """registry_model.datatypes: immutable values, free of peewee, built by for_* classmethods."""
 import ast
+import collections.abc
+import copy
 import datetime
 import json
+import operator
+import pickle
 import subprocess
 import sys
+from collections import namedtuple
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,6 +22,7 @@ from registry_model.datatypes import (
     LegacyImage,
     Manifest,
     Namespace,
+    ParentChain,
     Referrer,
     RepositoryReference,
     Tag,
@@ -94,7 +100,8 @@ def test_the_datatypes_module_imports_only_the_standard_library():
     # imports only the standard library itself.
     imported = _imports(DATATYPES_SOURCE)
     assert "collections" in imported
-    assert imported - {"registry_model.media_types"} <= set(sys.stdlib_module_names)
+    packages = {name.split(".")[0] for name in imported - {"registry_model.media_types"}}
+    assert packages <= set(sys.stdlib_module_names)  # top-level names: collections.abc too
     media_types = _imports(DATATYPES_SOURCE.with_name("media_types.py"))
     assert media_types and media_types <= set(sys.stdlib_module_names)
 
@@ -198,7 +205,7 @@ def test_label_for_label_takes_the_lookup_names():
 def _contains_row(value) -> bool:
     if isinstance(value, peewee.Model):
         return True
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, ParentChain)):
         return any(_contains_row(item) for item in value)
     return False
 
@@ -233,3 +240,171 @@ def test_namespace_for_namespace_row_takes_the_loaded_row_without_a_query(initia
     assert counted.count == 0
     assert built == Namespace(row.id, "acme", False, 5400)
     assert type(built.enabled) is bool and type(built.removed_tag_expiration_s) is int
+
+
+# --- ParentChain -------------------------------------------------------------------------
+
+def _image(image_id: int, parents=()) -> LegacyImage:
+    return LegacyImage(image_id, "%064x" % image_id, None, None, None, 1, 1, False, "{}",
+                       "sha256:%d" % image_id, parents, ())
+
+
+def _chain_of_images(depth: int, odd_id_at=None) -> list:
+    """Images root first, each with its parents as the model builds them (shared links)."""
+    images: list = []
+    for position in range(depth):
+        parent = images[-1] if images else None
+        parents = ParentChain(parent, parent.parents) if parent is not None else ()
+        images.append(_image(-1 if position == odd_id_at else position, parents))
+    return images
+
+
+def test_a_parent_chain_reads_like_the_tuple_of_its_items():
+    chain = ParentChain("a", ("b", "c", "d"))
+    assert isinstance(chain, collections.abc.Sequence)
+    assert len(chain) == 4 and bool(chain)
+    assert list(chain) == ["a", "b", "c", "d"]
+    assert list(reversed(chain)) == ["d", "c", "b", "a"]
+    assert (chain[0], chain[3], chain[-1], chain[-4]) == ("a", "d", "d", "a")
+    assert chain[True] == "b"  # any integer index, as tuples take
+    assert chain[1:3] == ("b", "c") and chain[::-2] == ("d", "b") and chain[5:] == ()
+    assert isinstance(chain[1:], tuple)
+    for index in (4, -5, 100):
+        with pytest.raises(IndexError):
+            chain[index]
+    with pytest.raises(TypeError):
+        chain["0"]
+    assert "c" in chain and "z" not in chain
+    assert (chain.index("c"), chain.count("a")) == (2, 1)
+    assert ParentChain("only") == ("only",) and len(ParentChain("only")) == 1
+    assert repr(chain) == "ParentChain(('a', 'b', 'c', 'd'))"
+
+
+def test_a_parent_chain_equals_and_hashes_as_its_tuple():
+    chain = ParentChain(1, (2, 3))
+    assert chain == (1, 2, 3) and (1, 2, 3) == chain
+    assert chain == ParentChain(1, ParentChain(2, (3,)))
+    assert not chain != (1, 2, 3)
+    for other in [(1, 2), (1, 2, 3, 4), (1, 2, 4), (3, 2, 1), ParentChain(1, (2,)),
+                  ParentChain(0, (2, 3)), ParentChain(1, (2, 4))]:
+        assert chain != other and other != chain
+    assert chain != [1, 2, 3]  # tuple-like: a list is not equal to a tuple either
+    assert hash(chain) == hash((1, 2, 3))
+    assert {(1, 2, 3): "found"}[chain] == "found"
+    assert len({chain, (1, 2, 3), ParentChain(1, (2, 3))}) == 1
+    assert chain < (1, 2, 4) and chain <= (1, 2, 3) and chain > (1, 2) and chain >= (1, 2, 3)
+    assert sorted([ParentChain(2), (1, 5), ParentChain(1, (3,))]) == [(1, 3), (1, 5), (2,)]
+    with pytest.raises(TypeError):
+        operator.lt(chain, [1, 2, 4])
+
+
+def test_a_parent_chain_joins_tuples_into_tuples():
+    chain = ParentChain(2, (3,))
+    assert (1,) + chain == (1, 2, 3) and isinstance((1,) + chain, tuple)
+    assert chain + (4,) == (2, 3, 4) and isinstance(chain + (4,), tuple)
+    assert chain + chain == (2, 3, 2, 3)
+    with pytest.raises(TypeError):
+        chain + [4]
+    with pytest.raises(TypeError):
+        [1] + chain
+
+
+def test_a_parent_chain_cannot_be_changed():
+    chain = ParentChain(1, (2, 3))
+    with pytest.raises(TypeError):
+        chain[0] = 5
+    with pytest.raises(TypeError):
+        del chain[0]
+    with pytest.raises(AttributeError):
+        chain.extra = 1
+    for mutator in ("append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"):
+        assert not hasattr(chain, mutator)
+    assert not hasattr(chain, "__dict__")
+    assert chain == (1, 2, 3)
+
+
+def test_a_link_in_front_of_a_chain_shares_it_without_reading_it(monkeypatch):
+    rest = ParentChain(2, (3, 4))
+
+    def fail(*args):
+        raise AssertionError("the rest of the chain was read")
+
+    for name in ("__iter__", "__len__", "__getitem__", "__eq__", "__hash__"):
+        monkeypatch.setattr(ParentChain, name, fail)
+    longer = ParentChain(1, rest)  # O(1): one link, whatever the depth
+    monkeypatch.undo()
+    assert longer == (1, 2, 3, 4) and len(longer) == 4
+    assert rest == (2, 3, 4)
+
+
+def test_deep_image_chains_compare_and_hash_in_linear_time():
+    # Each image's parents hold its parent, whose parents hold the next: compared or
+    # hashed naively, link by link, this takes time exponential in the depth (2**100).
+    first, second = _chain_of_images(100), _chain_of_images(100)
+    assert first[-1] == second[-1] and first[-1].parents == second[-1].parents
+    assert hash(first[-1]) == hash(second[-1])
+    assert first[-1].parents == tuple(second[-1].parents)
+    for odd_id_at in (0, 1, 50, 98):
+        different = _chain_of_images(100, odd_id_at)
+        assert first[-1] != different[-1] and first[-1].parents != different[-1].parents
+        assert hash(first[-1].parents) != hash(different[-1].parents)
+    assert _chain_of_images(100, 99)[-1].parents == first[-1].parents  # only the leaf differs
+
+
+@pytest.mark.parametrize("copy_function", [lambda value: pickle.loads(pickle.dumps(value)),
+                                           copy.deepcopy], ids=["pickle", "deepcopy"])
+def test_image_chains_survive_pickling_and_copying_with_their_sharing(copy_function):
+    images = _chain_of_images(120)
+    copied = copy_function(images)
+    assert copied == images
+    assert all(type(image.parents) is ParentChain for image in copied[1:])
+    assert copied[-1].parents[0] is copied[-2]
+    assert copied[-1].parents[1:] == copied[-2].parents
+    assert copied[-1].parents[-1] is copied[0]
+
+
+def test_a_legacy_image_with_chained_parents_equals_one_with_a_tuple():
+    base = _image(1)
+    middle = _image(2, ParentChain(base))
+    chained = _image(3, ParentChain(middle, middle.parents))
+    plain = _image(3, (middle, base))
+    assert chained == plain and hash(chained) == hash(plain)
+    assert chained.parents == (middle, base)
+
+
+ImageRow = namedtuple("ImageRow", [
+    "repository_id", "id", "docker_image_id", "ancestors", "created", "comment", "command",
+    "aggregate_size", "v1_json_metadata", "image_size", "uploading", "content_checksum"])
+
+
+def _image_row(image_id: int) -> ImageRow:
+    return ImageRow(9, image_id, "%064x" % image_id, "/unused/", datetime.datetime(2020, 1, 2),
+                    "c%d" % image_id, "cmd", 30 + image_id, "{}", 10, False, "sha256:%d" % image_id)
+
+
+def test_for_image_rows_builds_what_for_image_builds_with_shared_chains():
+    rows = [_image_row(image_id) for image_id in (1, 2, 3, 4)]
+    plain = [tuple(row) for row in rows]  # plain tuples: the columns name their values
+    built = LegacyImage.for_image_rows(ImageRow._fields, plain, [None, 1, 2, 2],
+                                       {3: ["a", "b"], 1: []})
+    assert list(built) == [1, 2, 3, 4]
+    one, two, three, four = built.values()
+    assert one == LegacyImage.for_image(rows[0], parents=(), tags=())
+    assert two == LegacyImage.for_image(rows[1], parents=(one,), tags=())
+    assert three == LegacyImage.for_image(rows[2], parents=(two, one), tags=("a", "b"))
+    assert four.parents == (two, one) and four.tags == ()
+    assert type(three.parents) is ParentChain and three.parents[1:] == two.parents
+    assert three.parents[0] is two and four.parents[0] is two
+    assert len(three.parents) == 2 and three.parents[-1] is one
+    untagged = LegacyImage.for_image_rows(ImageRow._fields, rows[:2], [None, 1], None)
+    assert [image.tags for image in untagged.values()] == [None, None]
+    assert LegacyImage.for_image_rows(ImageRow._fields, [], [], {}) == {}
+
+
+def test_for_image_rows_stops_or_goes_on_at_a_parent_not_built_yet():
+    rows = [_image_row(5), _image_row(6)]
+    assert LegacyImage.for_image_rows(ImageRow._fields, rows, [6, None], {}) is None
+    lenient = LegacyImage.for_image_rows(ImageRow._fields, rows, [6, None], {}, strict=False)
+    assert [image.parents for image in lenient.values()] == [(), ()]
+    with pytest.raises(ValueError):
+        LegacyImage.for_image_rows(ImageRow._fields, rows, [None], {})

@@ -4,6 +4,7 @@ from datetime import datetime
 import pytest
 from peewee import SqliteDatabase
 
+from registry_model import statements
 from registry_model.database import (
     Image,
     ImageStorage,
@@ -73,6 +74,8 @@ def test_rows_carry_the_values_peewee_would_give(initialized_db):
     peewee_image = Image.get_by_id(image.id)
     assert row._fields == ("id", "hidden", "image_id", "state", "trust_enabled", "created",
                            "digest")
+    assert statement.columns() == row._fields
+    assert statement.tuples(tag_id=tag.id) == [tuple(row)]
     assert row.hidden is True and row.trust_enabled is True
     assert row.state is RepositoryState.READ_ONLY
     assert row.image_id == image.id
@@ -113,3 +116,37 @@ def test_another_bound_database_gets_its_own_rendering(initialized_db, tmp_path)
         db.initialize(original)
         other.close()
     assert builder.calls == [(), ()]
+
+
+def test_converted_columns_keep_null_and_every_row_its_own_values(initialized_db):
+    repo = RepositoryFactory()
+    dated = ImageFactory(repository=repo, created=datetime(2021, 3, 4, 5, 6, 7))  # MySQL: no us
+    undated = ImageFactory(repository=repo, created=None)
+    RepositoryTagFactory(repository=repo, image=dated, name="shown", hidden=False)
+    RepositoryTagFactory(repository=repo, image=undated, name="hidden", hidden=True)
+    statement = Statement(lambda: (
+        RepositoryTag.select(RepositoryTag.name, RepositoryTag.hidden, Image.created)
+        .join(Image)
+        .where(RepositoryTag.repository == param("repository_id"))
+        .order_by(RepositoryTag.name)))
+    rows = statement.rows(repository_id=repo.id)
+    assert [tuple(row) for row in rows] == [
+        ("hidden", True, None), ("shown", False, datetime(2021, 3, 4, 5, 6, 7))]
+    assert [type(row.hidden) for row in rows] == [bool, bool]
+
+
+def test_text_datetimes_parse_as_peewee_would_whatever_their_spelling():
+    # SQLite hands datetimes back as text; the generated row code parses peewee's two
+    # spellings in place and gives anything else to peewee, even text shaped like a
+    # datetime that is none (then every row goes through peewee's way).
+    convert = statements._datetime_converter(Image.created)
+    build = statements._row_builder(None, {1: convert}, 2)
+    spellings = ["2021-03-04 05:06:07", "2021-03-04 05:06:07.000890", "2021-03-04T05:06:07",
+                 "2021-03-04", "yesterday", None]
+    rows = [(index, value) for index, value in enumerate(spellings)]
+    expected = [(index, Image.created.python_value(value)) for index, value in rows]
+    assert build(rows) == expected
+    assert expected[0][1] == datetime(2021, 3, 4, 5, 6, 7)
+    assert expected[1][1] == datetime(2021, 3, 4, 5, 6, 7, 890)
+    not_a_date = rows + [(9, "2021-13-45 05:06:07")]
+    assert build(not_a_date) == expected + [(9, "2021-13-45 05:06:07")]

@@ -195,7 +195,8 @@ def test_uuids_accept_standard_spellings():
 
 @pytest.mark.parametrize("value", _names([
     "", "not-a-uuid", str(uuid.UUID(int=1))[:-1], str(uuid.UUID(int=1)) + "0",
-    " " + str(uuid.UUID(int=1)), "%", "'; DROP TABLE label; --", "\x00", None, 123,
+    " " + str(uuid.UUID(int=1)), str(uuid.UUID(int=1)) + "\n", "%", "'; DROP TABLE label; --",
+    "\x00", None, 123,
     uuid.UUID(int=1)]))
 def test_uuids_reject_malformed_and_non_text(value):
     assert not validation.is_valid_uuid(value)

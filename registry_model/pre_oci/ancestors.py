@@ -8,7 +8,7 @@ in one query whatever the depth of the chain::
     path = child_path(parent)      # "/7/9/" under the image 9 whose path is "/7/"
     parse_ancestors(path)                            # [7, 9]
 """
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from registry_model import errors
 
@@ -27,9 +27,14 @@ def parent_id(ancestors: str) -> Optional[int]:
     Reads only the end of the path, where a full parse of a 100-deep chain's
     path for each of its images would cost more than the query that loaded them.
     """
-    if len(ancestors) < 2:
-        return None
-    return int(ancestors[ancestors.rindex("/", 0, -1) + 1:-1])
+    return parent_ids((ancestors,))[0]
+
+
+def parent_ids(ancestors_paths: Iterable[str]) -> list:
+    """:func:`parent_id` of each path, in one call (a listing of thousands of images)."""
+    # "/7/9/".rsplit("/", 2) is ["/7", "9", ""]: one call, faster than rindex and a slice.
+    return [int(ancestors.rsplit("/", 2)[1]) if len(ancestors) > 1 else None
+            for ancestors in ancestors_paths]
 
 
 def depth(ancestors: str) -> int:

@@ -6,6 +6,7 @@ deletion never found. It turns rows from :mod:`registry_model.model` into
 datatypes; the SQL each method runs is in the model function it calls.
 """
 import logging
+from operator import itemgetter
 from typing import Optional, Sequence
 
 from registry_model import clock, errors, validation
@@ -28,7 +29,7 @@ from registry_model.pre_oci import image as image_model
 from registry_model.pre_oci import label as label_model
 from registry_model.pre_oci import manifest as manifest_model
 from registry_model.pre_oci import tag as tag_model
-from registry_model.pre_oci.ancestors import depth, parent_id, parse_ancestors
+from registry_model.pre_oci.ancestors import depth, parent_ids, parse_ancestors
 from registry_model.pre_oci.collector import PreOCICollector
 from registry_model.pre_oci.push import PushMixin
 from registry_model.pre_oci.tags import TagLifecycleMixin, tag_datatype
@@ -49,14 +50,22 @@ def _labels(rows: list) -> list:
                             media_names[row.media_type_id]) for row in rows]
 
 
-def _legacy_images(images: list, tags_by_image: Optional[dict]) -> dict:
-    """LegacyImages by id, each with its full parent chain, built root first."""
-    built: dict = {}
-    for row in sorted(images, key=lambda image: depth(image.ancestors)):
-        parent = built.get(parent_id(row.ancestors))
-        parents = (parent,) + parent.parents if parent is not None else ()
-        tags = tags_by_image.get(row.id, ()) if tags_by_image is not None else None
-        built[row.id] = LegacyImage.for_image(row, parents=parents, tags=tags)
+def _legacy_images(columns: tuple, images: list, tags_by_image: Optional[dict]) -> dict:
+    """LegacyImages by id in the order of ``images`` (tuples of ``columns``), chains shared.
+
+    Rows in id order come parents first (an image is created after its parent, so its
+    id is higher) and are built in one pass; otherwise they are built by depth.
+    """
+    ancestors = itemgetter(columns.index("ancestors"))
+    built = LegacyImage.for_image_rows(columns, images, parent_ids(map(ancestors, images)),
+                                       tags_by_image)
+    if built is None:
+        by_depth = sorted(images, key=lambda row: depth(ancestors(row)))
+        built = LegacyImage.for_image_rows(columns, by_depth,
+                                           parent_ids(map(ancestors, by_depth)),
+                                           tags_by_image, strict=False)
+        image_id = itemgetter(columns.index("id"))
+        built = {image_id(row): built[image_id(row)] for row in images}
     return built
 
 
@@ -115,10 +124,9 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     @stale_ok
     def get_legacy_images(self, repository_ref: RepositoryReference) -> list:
         """Every LegacyImage of the repository with parents and tags filled."""
-        images = image_model.get_repository_images(repository_id(repository_ref))
+        columns, images = image_model.get_repository_image_tuples(repository_id(repository_ref))
         tags = tag_model.alive_tag_names_by_image(repository_ref.id, clock.now_ts())
-        built = _legacy_images(images, tags)
-        return [built[row.id] for row in images]
+        return list(_legacy_images(columns, images, tags).values())
 
     @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,
@@ -129,8 +137,10 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
             return None
         if not include_parents:
             return LegacyImage.for_image(row)
-        ancestors = image_model.get_images_by_id(parse_ancestors(row.ancestors))
-        built = _legacy_images(list(ancestors.values()) + [row], tags_by_image=None)
+        ancestor_ids = parse_ancestors(row.ancestors)
+        ancestors = image_model.get_images_by_id(ancestor_ids)
+        chain = [ancestors[image_id] for image_id in ancestor_ids if image_id in ancestors]
+        built = _legacy_images(row._fields, chain + [row], tags_by_image=None)
         return built[row.id]
 
     def create_manifest_label(self, manifest: Manifest, key: str, value: str,

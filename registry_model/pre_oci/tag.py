@@ -10,6 +10,7 @@ one row per name has no end; a writer that loses that race is retried.
 """
 import hashlib
 import logging
+from collections import defaultdict
 from typing import Iterable, Optional
 
 from peewee import Expression, IntegrityError, fn
@@ -250,10 +251,10 @@ _ALIVE_TAG_NAMES = Statement(lambda: (
 
 def alive_tag_names_by_image(repository_id: int, now: int) -> dict:
     """``{image_id: [tag names]}`` of the alive, non-hidden tags, names sorted: one query."""
-    by_image: dict = {}
-    for image_id, name in _ALIVE_TAG_NAMES.rows(repository_id=repository_id, now=now):
-        by_image.setdefault(image_id, []).append(name)
-    return by_image
+    by_image: dict = defaultdict(list)
+    for image_id, name in _ALIVE_TAG_NAMES.tuples(repository_id=repository_id, now=now):
+        by_image[image_id].append(name)
+    return dict(by_image)
 
 
 def list_tag_history(repository_id: int, tag_name: Optional[str] = None) -> list:

@@ -163,3 +163,13 @@ def test_get_images_by_id_of_no_ids_sends_no_query(initialized_db):
     with count_statements() as counted:
         assert image_model.get_images_by_id([]) == {}
     assert counted.count == 0
+
+
+def test_get_repository_image_tuples_are_the_rows_as_plain_tuples(initialized_db):
+    base = ImageFactory()
+    ImageFactory(parent=base)
+    rows = image_model.get_repository_images(base.repository_id)
+    columns, tuples = image_model.get_repository_image_tuples(base.repository_id)
+    assert columns == rows[0]._fields
+    assert [type(row) for row in tuples] == [tuple, tuple]
+    assert tuples == [tuple(row) for row in rows]
