@@ -95,15 +95,22 @@ def _imports(source) -> set:
     return imported
 
 
+STDLIB_ONLY_NEIGHBOURS = ("media_types", "parent_chain")
+
+
 def test_the_datatypes_module_imports_only_the_standard_library():
-    # registry_model.media_types is the one project module allowed, and it
-    # imports only the standard library itself.
+    # registry_model.media_types and parent_chain are the project modules allowed, and
+    # they import only the standard library themselves.
     imported = _imports(DATATYPES_SOURCE)
     assert "collections" in imported
-    packages = {name.split(".")[0] for name in imported - {"registry_model.media_types"}}
+    neighbours = {"registry_model." + name for name in STDLIB_ONLY_NEIGHBOURS}
+    assert neighbours <= imported
+    packages = {name.split(".")[0] for name in imported - neighbours}
     assert packages <= set(sys.stdlib_module_names)  # top-level names: collections.abc too
-    media_types = _imports(DATATYPES_SOURCE.with_name("media_types.py"))
-    assert media_types and media_types <= set(sys.stdlib_module_names)
+    for name in STDLIB_ONLY_NEIGHBOURS:
+        used = {module.split(".")[0]
+                for module in _imports(DATATYPES_SOURCE.with_name(name + ".py"))}
+        assert used and used <= set(sys.stdlib_module_names), name
 
 
 def test_the_datatypes_module_loads_where_peewee_cannot_be_imported():
@@ -117,10 +124,12 @@ def test_the_datatypes_module_loads_where_peewee_cannot_be_imported():
         "    spec.loader.exec_module(module)\n"
         "    return module\n"
         "# The package itself (which loads the whole model) stays out: only the\n"
-        "# stdlib-only media_types module is put in its place.\n"
+        "# stdlib-only media_types and parent_chain modules are put in its place.\n"
         "sys.modules['registry_model'] = types.ModuleType('registry_model')\n"
         "sys.modules['registry_model.media_types'] = load('registry_model.media_types',\n"
         "                                                sys.argv[2])\n"
+        "sys.modules['registry_model.parent_chain'] = load('registry_model.parent_chain',\n"
+        "                                                 sys.argv[3])\n"
         "spec = importlib.util.spec_from_file_location('isolated_datatypes', sys.argv[1])\n"
         "module = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(module)\n"
@@ -128,7 +137,8 @@ def test_the_datatypes_module_loads_where_peewee_cannot_be_imported():
         " and sys.modules[n] is not None))\n"
         "print(module.Manifest.__name__)\n")
     result = subprocess.run([sys.executable, "-c", script, str(DATATYPES_SOURCE),
-                             str(DATATYPES_SOURCE.with_name("media_types.py"))],
+                             str(DATATYPES_SOURCE.with_name("media_types.py")),
+                             str(DATATYPES_SOURCE.with_name("parent_chain.py"))],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["[]", "Manifest"]

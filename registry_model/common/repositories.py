@@ -41,8 +41,8 @@ class RepositoriesMixin:
     def get_repository(self, namespace_name: str,
                        repo_name: str) -> Optional[RepositoryReference]:
         """The repository in any state and of any kind, or None."""
-        row = repository_model.get_repository(namespace_name, repo_name)
-        return RepositoryReference.for_repo_obj(row) if row is not None else None
+        row = repository_model.find_repository(namespace_name, repo_name)
+        return _reference(row) if row is not None else None
 
     def create_repository(self, namespace_name: str, repo_name: str, kind_name: str = "image",
                           visibility: str = "private", description: Optional[str] = None,
@@ -73,7 +73,7 @@ class RepositoriesMixin:
     @stale_ok(confirm_miss=True)
     def get_namespace(self, namespace_name: str) -> Optional[Namespace]:
         """The namespace, or None."""
-        row = namespace_model.get_namespace(namespace_name)
+        row = namespace_model.find_namespace(namespace_name)
         return Namespace.for_namespace_row(row) if row is not None else None
 
     def set_namespace_tag_expiration(self, namespace_name: str,

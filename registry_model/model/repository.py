@@ -66,18 +66,31 @@ def get_repository(namespace_name: str, name: str) -> Optional[Repository]:
             .get_or_none())
 
 
-def _visible_repository(of_kind: bool):
+def _named_repository(visible_only: bool, of_kind: bool):
     query = (Repository.select(Repository.id, Repository.name, Repository.kind,
                                Repository.visibility, Repository.state,
                                Namespace.name.alias("namespace_name"))
              .join(Namespace)
              .where(Namespace.name == param("namespace_name"),
-                    Repository.name == param("name"),
-                    Repository.state != RepositoryState.MARKED_FOR_DELETION))
+                    Repository.name == param("name")))
+    if visible_only:
+        query = query.where(Repository.state != RepositoryState.MARKED_FOR_DELETION)
     return query.where(Repository.kind == param("kind_id")) if of_kind else query
 
 
-_VISIBLE_REPOSITORY = Statement(_visible_repository)
+_NAMED_REPOSITORY = Statement(_named_repository)
+
+
+def find_repository(namespace_name: str, name: str) -> Optional[tuple]:
+    """The repository in any state and of any kind as a flat row, or None: one query.
+
+    The row of :func:`lookup_visible_repository`, precompiled; no query for names that
+    cannot exist.
+    """
+    if not (validation.is_valid_namespace_name(namespace_name)
+            and validation.is_valid_repository_name(name)):
+        return None
+    return _NAMED_REPOSITORY.first((False, False), namespace_name=namespace_name, name=name)
 
 
 def lookup_visible_repository(namespace_name: str, name: str,
@@ -86,8 +99,8 @@ def lookup_visible_repository(namespace_name: str, name: str,
 
     A flat row: id, name, kind_id, visibility_id, state and ``namespace_name``.
     """
-    return _VISIBLE_REPOSITORY.first((kind_id is not None,), namespace_name=namespace_name,
-                                     name=name, kind_id=kind_id)
+    return _NAMED_REPOSITORY.first((True, kind_id is not None),
+                                   namespace_name=namespace_name, name=name, kind_id=kind_id)
 
 
 def _repository_page(in_namespace: bool, after: bool):

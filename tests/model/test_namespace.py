@@ -6,6 +6,7 @@ from registry_model.database import DEFAULT_TAG_EXPIRATION_S, Namespace
 from registry_model.model import namespace as namespace_model
 from registry_model.testing.databases import snapshot_rows
 from registry_model.testing.factories import NamespaceFactory
+from registry_model.testing.queries import count_statements
 
 
 def test_create_namespace_stores_name_and_default_time_machine_window(initialized_db):
@@ -79,3 +80,16 @@ def test_set_tag_expiration_refuses_a_bad_window_before_writing(initialized_db, 
     with pytest.raises(errors.DataModelException):
         namespace_model.set_tag_expiration("devtable", window)
     assert snapshot_rows() == before
+
+
+def test_find_namespace_gives_a_flat_row_in_one_statement(initialized_db):
+    created = NamespaceFactory(name="devtable", removed_tag_expiration_s=60)
+    with count_statements() as counted:
+        row = namespace_model.find_namespace("devtable")
+    assert counted.count == 1
+    assert (row.id, row.name, row.enabled, row.removed_tag_expiration_s) == (
+        created.id, "devtable", True, 60)
+    assert namespace_model.find_namespace("nobody") is None
+    with count_statements() as counted:
+        assert namespace_model.find_namespace("Not A Name") is None
+    assert counted.count == 0

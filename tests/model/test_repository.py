@@ -230,3 +230,17 @@ def test_a_repository_row_alone_builds_its_reference_with_at_most_one_query(init
     with count_statements() as counted:
         assert RepositoryReference.for_repo_obj(joined) == ref
     assert counted.count == 0
+
+
+def test_find_repository_gives_a_flat_row_in_any_state_in_one_statement(initialized_db):
+    repo = RepositoryFactory(namespace__name="devtable", name="gone",
+                             state=RepositoryState.MARKED_FOR_DELETION)
+    with count_statements() as counted:
+        row = repository_model.find_repository("devtable", "gone")
+    assert counted.count == 1
+    assert (row.id, row.namespace_name, row.name, row.state) == (
+        repo.id, "devtable", "gone", RepositoryState.MARKED_FOR_DELETION)
+    assert repository_model.find_repository("devtable", "absent") is None
+    with count_statements() as counted:
+        assert repository_model.find_repository("Not A Name", "x") is None
+    assert counted.count == 0
