@@ -23,7 +23,9 @@ from registry_model.datatypes import (
     Referrer,
     RepositoryReference,
     Tag,
+    manifest_id,
     repository_id,
+    tag_id,
 )
 from registry_model.interface import RegistryDataInterface
 from registry_model.model import lookup
@@ -33,7 +35,7 @@ from registry_model.oci import manifest as manifest_model
 from registry_model.oci import tag as tag_model
 from registry_model.oci.collector import OCICollector
 from registry_model.oci.push import PushMixin, manifest_datatype
-from registry_model.oci.tags import TagLifecycleMixin, check_manifest, check_tag
+from registry_model.oci.tags import TagLifecycleMixin
 from registry_model.replicas import stale_ok
 
 logger = logging.getLogger(__name__)
@@ -48,14 +50,20 @@ def _labels(rows: list) -> list:
 
 class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
                GarbageCollectionMixin, RegistryDataInterface):
-    """The registry data interface over the OCI tables. Holds no state."""
+    """The registry data interface over the OCI tables. Holds no state.
+
+    Pushing and the tag lifecycle come from the mixins of :mod:`registry_model.oci`;
+    repositories, blobs and uploads and garbage collection from :mod:`registry_model.common`.
+    Each method's promise and statement budget are its abstract method's, stated once in
+    :mod:`registry_model.interface`.
+    """
 
     collector_class = OCICollector
 
     @stale_ok(confirm_miss=True)
     def get_manifest_for_tag(self, tag: Tag) -> Optional[Manifest]:
-        """The Manifest the tag points at, or None (1 statement)."""
-        check_tag(tag)
+        """The Manifest the tag points at, or None."""
+        tag_id(tag)
         row = manifest_model.get_manifest_for_tag(tag.id, tag.name)
         return manifest_datatype(row) if row is not None else None
 
@@ -63,7 +71,7 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     def lookup_manifest_by_digest(self, repository_ref: RepositoryReference,
                                   manifest_digest: str,
                                   allow_dead: bool = False) -> Optional[Manifest]:
-        """The visible Manifest with that digest (allow_dead: under any tag row) (1 statement).
+        """The visible Manifest with that digest (allow_dead: under any tag row).
 
         Visible: an alive tag points at it, it is a child of a manifest an alive tag points
         at, or its subject is such a manifest.
@@ -76,7 +84,7 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     @stale_ok
     def lookup_referrers(self, repository_ref: RepositoryReference, manifest_digest: str,
                          artifact_type: Optional[str] = None) -> list:
-        """The Referrers of that digest in the repository, oldest first (1 statement)."""
+        """The Referrers of that digest in the repository, oldest first."""
         media_names = lookup.names("media_types")
         return [Referrer.for_manifest_row(row, media_names[row.media_type_id])
                 for row in manifest_model.find_referrers(repository_id(repository_ref),
@@ -87,8 +95,8 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     def create_manifest_label(self, manifest: Manifest, key: str, value: str,
                               source_type_name: str,
                               media_type_name: Optional[str] = None) -> Label:
-        """Create and return a Label on the manifest (3 statements, 5 for a handler key)."""
-        check_manifest(manifest)
+        """Create and return a Label on the manifest."""
+        manifest_id(manifest)
         row = label_model.create_manifest_label(manifest.id, manifest.digest, key, value,
                                                 source_type_name, media_type_name,
                                                 clock.now_ms())
@@ -96,21 +104,21 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
 
     @stale_ok
     def list_manifest_labels(self, manifest: Manifest, key_prefix: Optional[str] = None) -> list:
-        """The manifest's labels in creation order, optionally by key prefix (1 statement)."""
-        check_manifest(manifest)
+        """The manifest's labels in creation order, optionally by key prefix."""
+        manifest_id(manifest)
         return _labels(label_model.list_manifest_labels(manifest.id, key_prefix,
                                                         manifest.digest))
 
     @stale_ok(confirm_miss=True)
     def get_manifest_label(self, manifest: Manifest, label_uuid: str) -> Optional[Label]:
-        """The manifest's Label with that uuid, or None (1 statement)."""
-        check_manifest(manifest)
+        """The manifest's Label with that uuid, or None."""
+        manifest_id(manifest)
         row = label_model.get_manifest_label(manifest.id, label_uuid, manifest.digest)
         return _labels([row])[0] if row is not None else None
 
     def delete_manifest_label(self, manifest: Manifest, label_uuid: str) -> Optional[Label]:
-        """Delete and return the manifest's Label, or None; immutable ones raise (3 statements)."""
-        check_manifest(manifest)
+        """Delete and return the manifest's Label, or None; immutable ones raise."""
+        manifest_id(manifest)
         row = label_model.delete_manifest_label(manifest.id, label_uuid, manifest.digest)
         return _labels([row])[0] if row is not None else None
 
@@ -130,7 +138,7 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,
                          include_parents: bool = False) -> Optional[LegacyImage]:
-        """That LegacyImage or None; parents filled when asked (1 statement either way)."""
+        """That LegacyImage or None; parents filled when asked."""
         repo_id = repository_id(repository_ref)
         parsed = legacy.parse_legacy_image_id(docker_image_id)
         if parsed is None:
@@ -148,7 +156,7 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     def get_legacy_images_owned_by_tag(self, tag: Tag) -> list:
         """The tag's manifest's LegacyImages when no other alive tag points at that manifest
         (2 statements)."""
-        check_tag(tag)
+        tag_id(tag)
         row = manifest_model.get_manifest_for_tag(tag.id, tag.name)
         if row is None or row.layer_history is None:
             return []

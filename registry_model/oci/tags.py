@@ -9,7 +9,14 @@ from datetime import UTC, datetime
 from typing import Optional, Sequence
 
 from registry_model import clock, validation
-from registry_model.datatypes import Manifest, RepositoryReference, Tag, repository_id
+from registry_model.datatypes import (
+    Manifest,
+    RepositoryReference,
+    Tag,
+    manifest_id,
+    repository_id,
+    tag_id,
+)
 from registry_model.oci import manifest as manifest_model
 from registry_model.oci import tag as tag_model
 from registry_model.oci.legacy import legacy_image_id
@@ -29,20 +36,6 @@ def tag_datatype(row, repository_ref: RepositoryReference) -> Tag:
     return Tag.for_oci_tag(row, repository_ref, docker_image_id)
 
 
-def check_tag(tag: object) -> Tag:
-    """The Tag, or TypeError naming what was passed instead (before any statement)."""
-    if not isinstance(tag, Tag):
-        raise TypeError("expected a Tag, got %r" % (tag,))
-    return tag
-
-
-def check_manifest(manifest: object) -> Manifest:
-    """The Manifest, or TypeError naming what was passed instead (before any statement)."""
-    if not isinstance(manifest, Manifest):
-        raise TypeError("expected a Manifest, got %r" % (manifest,))
-    return manifest
-
-
 def _milliseconds(value: Optional[datetime]) -> Optional[int]:
     if value is None:
         return None
@@ -57,7 +50,7 @@ class TagLifecycleMixin:
     @stale_ok(confirm_miss=True)
     def find_matching_tag(self, repository_ref: RepositoryReference,
                           tag_names: Sequence[str]) -> Optional[Tag]:
-        """The alive, non-hidden Tag named first in ``tag_names``, or None (1 statement)."""
+        """The alive, non-hidden Tag named first in ``tag_names``, or None."""
         names = validation.tag_name_list(tag_names)
         found = {row.name: row for row in tag_model.find_alive_tags(
             repository_id(repository_ref), names, clock.now_ms())}
@@ -68,27 +61,27 @@ class TagLifecycleMixin:
 
     @stale_ok(confirm_miss=True)
     def get_most_recent_tag(self, repository_ref: RepositoryReference) -> Optional[Tag]:
-        """The alive, non-hidden Tag started last (ties: highest id), or None (1 statement)."""
+        """The alive, non-hidden Tag started last (ties: highest id), or None."""
         row = tag_model.get_most_recent_tag(repository_id(repository_ref), clock.now_ms())
         return tag_datatype(row, repository_ref) if row is not None else None
 
     @stale_ok(confirm_miss=True)
     def get_repo_tag(self, repository_ref: RepositoryReference, tag_name: str) -> Optional[Tag]:
-        """The alive, non-hidden Tag of that name, or None (1 statement)."""
+        """The alive, non-hidden Tag of that name, or None."""
         rows = tag_model.find_alive_tags(repository_id(repository_ref), [tag_name],
                                          clock.now_ms())
         return tag_datatype(rows[0], repository_ref) if rows else None
 
     @stale_ok
     def list_all_active_repository_tags(self, repository_ref: RepositoryReference) -> list:
-        """Every alive, non-hidden Tag of the repository, by name (1 statement)."""
+        """Every alive, non-hidden Tag of the repository, by name."""
         return [tag_datatype(row, repository_ref) for row in tag_model.list_alive_tags_page(
             repository_id(repository_ref), clock.now_ms(), limit=None)]
 
     @stale_ok
     def lookup_active_repository_tags(self, repository_ref: RepositoryReference,
                                       last: Optional[str] = None, limit: int = 100) -> list:
-        """Up to ``limit`` alive, non-hidden Tags named after ``last``, by name (1 statement)."""
+        """Up to ``limit`` alive, non-hidden Tags named after ``last``, by name."""
         return [tag_datatype(row, repository_ref) for row in tag_model.list_alive_tags_page(
             repository_id(repository_ref), clock.now_ms(), last, limit)]
 
@@ -96,7 +89,7 @@ class TagLifecycleMixin:
     def list_repository_tag_history(self, repository_ref: RepositoryReference, page: int = 1,
                                     size: int = 100, specific_tag_name: Optional[str] = None,
                                     active_tags_only: bool = False) -> tuple:
-        """A page of tag rows, newest first, and whether more follow (1 statement)."""
+        """A page of tag rows, newest first, and whether more follow."""
         rows, has_more = tag_model.list_tag_history_page(
             repository_id(repository_ref), clock.now_ms(), page=page, size=size,
             tag_name=specific_tag_name, active_only=active_tags_only)
@@ -104,7 +97,7 @@ class TagLifecycleMixin:
 
     @stale_ok
     def has_expired_tag(self, repository_ref: RepositoryReference, tag_name: str) -> bool:
-        """True when an ended, non-hidden row of that name exists (1 statement)."""
+        """True when an ended, non-hidden row of that name exists."""
         return tag_model.has_expired_tag(repository_id(repository_ref), tag_name,
                                          clock.now_ms())
 
@@ -115,11 +108,11 @@ class TagLifecycleMixin:
         return tag_datatype(ended, repository_ref) if ended is not None else None
 
     def delete_tags_for_manifest(self, manifest: Manifest) -> list:
-        """End every alive, non-hidden tag of the manifest; the ended Tags (3 statements).
+        """End every alive, non-hidden tag of the manifest; the ended Tags.
 
         ImmutableTagException when one of them is immutable, nothing changed.
         """
-        check_manifest(manifest)
+        manifest_id(manifest)
         repository = manifest_model.manifest_repository(manifest.id, manifest.digest)
         if repository is None:
             return []
@@ -129,11 +122,11 @@ class TagLifecycleMixin:
 
     def change_repository_tag_expiration(self, tag: Tag,
                                          expiration_date: Optional[datetime]) -> tuple:
-        """Set when the alive tag ends (None: never): ``(previous, changed)`` (2 statements).
+        """Set when the alive tag ends (None: never): ``(previous, changed)``.
 
         ImmutableTagException for an immutable tag, nothing changed.
         """
-        check_tag(tag)
+        tag_id(tag)
         previous, changed = tag_model.change_tag_expiration(
             tag.id, _milliseconds(expiration_date), clock.now_ms(), name=tag.name,
             start_s=tag.lifetime_start_ts)
@@ -142,22 +135,22 @@ class TagLifecycleMixin:
         return previous, changed
 
     def set_tags_expiration_for_manifest(self, manifest: Manifest, expiration_sec: int) -> None:
-        """End every alive tag of the manifest ``expiration_sec`` after its start (3 statements).
+        """End every alive tag of the manifest ``expiration_sec`` after its start.
 
         ImmutableTagException when one of them is immutable, nothing changed.
         """
-        check_manifest(manifest)
+        manifest_id(manifest)
         if manifest_model.get_manifest(manifest.id, manifest.digest) is None:
             return
         tag_model.set_expiration_of_manifest_tags(manifest.id, int(expiration_sec) * 1000,
                                                   clock.now_ms())
 
     def change_tag_immutability(self, tag: Tag, immutable: bool) -> Optional[Tag]:
-        """Make an alive tag immutable or mutable again; the updated Tag, or None (2 statements).
+        """Make an alive tag immutable or mutable again; the updated Tag, or None.
 
         A tag with a scheduled end cannot become immutable (DataModelException).
         """
-        check_tag(tag)
+        tag_id(tag)
         row = tag_model.change_tag_immutability(tag.id, bool(immutable), clock.now_ms(),
                                                 name=tag.name, start_s=tag.lifetime_start_ts)
         if row is None:
