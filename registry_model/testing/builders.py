@@ -13,6 +13,16 @@ format-neutral: layers are bytes, labels a dict::
 
 What the interface cannot write (a hidden tag) or cannot write fast enough for a test
 is left to the subclass's bulk methods, so a conformance test never touches a wing's tables.
+
+Where models differ by design, the builder says which way its model goes, and a test
+asks the builder, never the implementation's name:
+
+- ``supports_referrers``: the model stores subjects, so :meth:`ImageBuilder.push_referrer`
+  works and ``lookup_referrers`` finds what it pushed (else it answers [] for free);
+- ``supports_immutable_tags``: ``change_tag_immutability`` works (else it raises
+  UnsupportedOperationException);
+- ``pass_store_on_push``: pushes hand the blob store to ``create_manifest_and_retarget_tag``
+  so the model reads the image config (labels, history) from it.
 """
 import hashlib
 import uuid
@@ -48,6 +58,10 @@ class PushedImage(NamedTuple):
 
 class ImageBuilder:
     """Writes test data through a RegistryDataInterface; subclasses build the manifests."""
+
+    supports_referrers = False
+    supports_immutable_tags = False
+    pass_store_on_push = False
 
     def __init__(self, model, store: Optional[BlobStore] = None) -> None:
         self.model = model
@@ -106,8 +120,19 @@ class ImageBuilder:
         if upload:
             self.upload_all(repository_ref, self.uploads_for(layers, labels, config))
         stored, tag = self.model.create_manifest_and_retarget_tag(repository_ref, manifest,
-                                                                  tag_name, None)
+                                                                  tag_name, self.push_store())
         return PushedImage(stored, tag, list(manifest.blob_digests))
+
+    def push_store(self) -> Optional[BlobStore]:
+        """The ``storage`` argument of a push: the blob store when the model reads configs."""
+        return self.store if self.pass_store_on_push else None
+
+    def push_referrer(self, repository_ref: RepositoryReference, subject, artifact_type: str,
+                      annotations: Optional[dict] = None, tag_name: Optional[str] = None):
+        """Push an artifact whose subject is ``subject`` (a manifest from
+        :meth:`image_manifest`, stored or not): ``(Manifest, Tag or None, parsed
+        manifest)``. Only when ``supports_referrers``."""
+        raise NotImplementedError("%s pushes no referrers" % type(self).__name__)
 
     # Bulk methods: what the interface cannot write, done by each implementation its way.
 
