@@ -64,6 +64,7 @@ class OCIImageBuilder(ImageBuilder):
     supports_referrers = True
     supports_immutable_tags = True
     pass_store_on_push = True
+    legacy_images_are_rows = False
 
     def image_manifest(self, repository_ref: RepositoryReference, tag_name: str,
                        layers: Sequence[bytes], labels: Optional[dict] = None,
@@ -89,7 +90,8 @@ class OCIImageBuilder(ImageBuilder):
             "config": descriptor(media_types.OCI_EMPTY_CONTENT_TYPE, EMPTY_CONFIG),
             "layers": [descriptor("application/octet-stream", payload)],
             "subject": {"mediaType": subject.media_type, "digest": subject.digest,
-                        "size": len(subject.bytes)}}
+                        "size": len(getattr(subject, "manifest_bytes", None)
+                                    or subject.bytes)}}
         if annotations is not None:
             document["annotations"] = annotations
         parsed = _parse(document)
