@@ -101,7 +101,9 @@ class PushMixin:
             tag = tag_model.move_tag(repo_id, tag_name, row.id)
             if created:
                 for key, value, _, _ in labels:
-                    label_model.apply_label(row.id, key, value, now_ms)
+                    seconds = label_model.apply_label(row.id, key, value, now_ms)
+                    if seconds is not None:  # return the tag as the label left it
+                        tag.lifetime_end_ms = tag.lifetime_start_ms + seconds * 1000
             tag.manifest_digest = row.digest
             tag.manifest_layers_size = row.layers_compressed_size
             return row, tag
@@ -129,8 +131,8 @@ class PushMixin:
             if manifest_id is None:
                 return None
         else:
-            raise TypeError("retarget_tag takes a Manifest or a LegacyImage, got %r"
-                            % (manifest_or_legacy_image,))
+            raise errors.DataModelException("retarget_tag takes a Manifest or a LegacyImage, "
+                                            "got %r" % (manifest_or_legacy_image,))
         tag = tag_model.retarget_tag(repo_id, tag_name, manifest_id, digest,
                                      reversion=is_reversion)
         return tag_datatype(tag, repository_ref) if tag is not None else None

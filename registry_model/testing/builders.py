@@ -13,6 +13,27 @@ format-neutral: layers are bytes, labels a dict::
 
 What the interface cannot write (a hidden tag) or cannot write fast enough for a test
 is left to the subclass's bulk methods, so a conformance test never touches a wing's tables.
+
+Where models differ by design, the builder says which way its model goes, and a test
+asks the builder, never the implementation's name:
+
+- ``supports_referrers``: the model stores subjects, so :meth:`ImageBuilder.push_referrer`
+  works and ``lookup_referrers`` finds what it pushed (else it answers [] for free);
+- ``supports_immutable_tags``: ``change_tag_immutability`` works (else it raises
+  UnsupportedOperationException);
+- ``pass_store_on_push``: pushes hand the blob store to ``create_manifest_and_retarget_tag``
+  so the model reads the image config (labels, history) from it;
+- ``legacy_images_are_rows``: legacy images are rows of their own, shared by every
+  manifest whose lower layers agree (Docker chain ids): a Tag's ``image_id`` is its top
+  image's id, collections count the image rows they remove, a tag owns only the images
+  no other tag reaches, any image can be tagged. Else (OCI) they are a view of each
+  image manifest's layers: ``image_id`` is None, collections remove no image rows, a tag
+  owns its manifest's images when no other tag points at that manifest, and only a top
+  image can be tagged. :meth:`ImageBuilder.tag_image_id` and
+  :meth:`ImageBuilder.image_rows` give what a test expects either way.
+
+A push's ``blob_digests`` are every blob the manifest references (a config blob too),
+so a test counts links and blobs from them, never from its layers.
 """
 import hashlib
 import uuid
@@ -48,6 +69,11 @@ class PushedImage(NamedTuple):
 
 class ImageBuilder:
     """Writes test data through a RegistryDataInterface; subclasses build the manifests."""
+
+    supports_referrers = False
+    supports_immutable_tags = False
+    pass_store_on_push = False
+    legacy_images_are_rows = True
 
     def __init__(self, model, store: Optional[BlobStore] = None) -> None:
         self.model = model
@@ -106,8 +132,27 @@ class ImageBuilder:
         if upload:
             self.upload_all(repository_ref, self.uploads_for(layers, labels, config))
         stored, tag = self.model.create_manifest_and_retarget_tag(repository_ref, manifest,
-                                                                  tag_name, None)
+                                                                  tag_name, self.push_store())
         return PushedImage(stored, tag, list(manifest.blob_digests))
+
+    def tag_image_id(self, top_image) -> Optional[int]:
+        """What ``Tag.image_id`` is for a tag on the manifest whose top LegacyImage is this."""
+        return top_image.id if self.legacy_images_are_rows else None
+
+    def image_rows(self, count: int) -> int:
+        """How many image rows a collection removes with ``count`` unshared legacy images."""
+        return count if self.legacy_images_are_rows else 0
+
+    def push_store(self) -> Optional[BlobStore]:
+        """The ``storage`` argument of a push: the blob store when the model reads configs."""
+        return self.store if self.pass_store_on_push else None
+
+    def push_referrer(self, repository_ref: RepositoryReference, subject, artifact_type: str,
+                      annotations: Optional[dict] = None, tag_name: Optional[str] = None):
+        """Push an artifact whose subject is ``subject`` (a stored Manifest, or one from
+        :meth:`image_manifest`, stored or not): ``(Manifest, Tag or None, parsed
+        manifest)``. Only when ``supports_referrers``."""
+        raise NotImplementedError("%s pushes no referrers" % type(self).__name__)
 
     # Bulk methods: what the interface cannot write, done by each implementation its way.
 

@@ -135,7 +135,7 @@ def test_tag_reads(registry_model, world):
     assert count <= budget("has_expired_tag"), statements
 
 
-def test_retarget_tag(registry_model, world):
+def test_retarget_tag(registry_model, builder, world):
     moved, count, statements = measure(lambda: registry_model.retarget_tag(
         world.ref, "latest", world.older_manifest, None, None, is_reversion=True))
     assert moved.reversion and moved.manifest_digest == world.older_manifest.digest
@@ -144,7 +144,7 @@ def test_retarget_tag(registry_model, world):
     leaf = registry_model.get_legacy_image(world.ref, world.tag.docker_image_id)
     built, count, statements = measure(
         lambda: registry_model.retarget_tag(world.ref, "rebuilt", leaf, None, None))
-    assert built.image_id == leaf.id
+    assert built.image_id == builder.tag_image_id(leaf)
     assert count <= budget("retarget_tag"), statements
 
 
@@ -262,7 +262,7 @@ def test_a_pushed_image_is_pulled_in_three_reads_plus_one_per_layer(registry_mod
 
     (pulled, blobs), count, statements = measure(pull)
     assert pulled.manifest_bytes == manifest.bytes
-    assert [blob.digest for blob in blobs] == manifest.blob_digests
+    assert [blob.digest for blob in blobs] == list(manifest.blob_digests)
     assert [registry_model.get_repo_blob_by_digest(ref, digest) is not None
             for digest in map(sha256_digest, layers)] == [True] * layers_count
-    assert count == 3 + layers_count, statements
+    assert count == 3 + len(manifest.blob_digests), statements  # a config blob too

@@ -54,7 +54,8 @@ class Scenario:
     tag: Tag
     manifest: Manifest
     dead_digest: Optional[str]
-    chain: tuple  # docker image ids, root first
+    chain: tuple  # docker image ids of TAG's image and its parents, root first
+    images: dict  # docker image id -> its parents' ids, top first: every image of the repo
     tags_by_image: dict  # docker image id -> sorted alive, non-hidden tag names
     most_recent_tag_id: int
     matching_names: tuple  # asked of find_matching_tag; TAG is the first alive one
@@ -62,7 +63,6 @@ class Scenario:
     mutable_label_uuid: str
     tag_rows: int  # rows written, alive, ended and hidden
     hidden_names: tuple
-    other_images: tuple  # docker image ids of the repository's images outside the chain
 
 
 class _Clock:
@@ -70,17 +70,21 @@ class _Clock:
 
     def __init__(self) -> None:
         self.now: Optional[int] = None
-        self._saved = registry_clock.now_ts
+        self._saved = registry_clock.now_ts, registry_clock.now_ms
 
     def __call__(self) -> int:
         return self.now if self.now is not None else int(time.time())
 
+    def ms(self) -> int:
+        """The same instant in milliseconds (the unit of OCI tag lifetimes)."""
+        return self.now * 1000 if self.now is not None else int(time.time() * 1000)
+
     def __enter__(self) -> "_Clock":
-        registry_clock.now_ts = self
+        registry_clock.now_ts, registry_clock.now_ms = self, self.ms
         return self
 
     def __exit__(self, *exc) -> None:
-        registry_clock.now_ts = self._saved
+        registry_clock.now_ts, registry_clock.now_ms = self._saved
 
 
 def _create_labels(model, manifest: Manifest, count: int) -> tuple:
@@ -107,7 +111,8 @@ def build_scenario(model, builder, size: Size) -> Scenario:
         _create_labels(model, builder.push_image(neighbour, TAG, layer_bytes(1, "n")).manifest, 2)
 
         layers = layer_bytes(size.chain_depth, "chain")
-        builder.upload_all(ref, layers)
+        builder.upload_all(ref, [blob for depth in range(size.chain_depth)
+                                 for blob in builder.uploads_for(layers[:depth + 1])])
         rows: list = []  # (Tag as written, alive?, hidden?)
         chain_manifests = []
         for depth in range(size.chain_depth - 1):
@@ -161,8 +166,14 @@ def build_scenario(model, builder, size: Size) -> Scenario:
     chain = tuple(image.docker_image_id for image in reversed(
         (lambda leaf: (leaf,) + leaf.parents)(
             model.get_legacy_image(ref, tag.docker_image_id, include_parents=True))))
+    images = {}  # every tag row's image and its parents: every image of the repository
+    for docker_image_id in {row.docker_image_id for row, _, _ in rows}:
+        leaf = model.get_legacy_image(ref, docker_image_id, include_parents=True)
+        line = (leaf,) + leaf.parents
+        for place, image in enumerate(line):
+            images[image.docker_image_id] = [p.docker_image_id for p in line[place + 1:]]
     visible = [row for row, alive, hidden in rows if alive and not hidden]
-    tags_by_image = {docker_image_id: [] for docker_image_id in chain}
+    tags_by_image = {docker_image_id: [] for docker_image_id in images}
     for row in visible:
         tags_by_image[row.docker_image_id].append(row.name)
     most_recent = max(visible, key=lambda row: (row.lifetime_start_ts, row.id))
@@ -173,11 +184,11 @@ def build_scenario(model, builder, size: Size) -> Scenario:
     return Scenario(
         repository=ref, tag=tag, manifest=manifest,
         dead_digest=dead.manifest.digest if size.tag_rows > 1 else None, chain=chain,
+        images=images,
         tags_by_image={key: sorted(names) for key, names in tags_by_image.items()},
         most_recent_tag_id=most_recent.id, matching_names=tuple(matching), labels=labels,
         mutable_label_uuid=next(uuid_ for uuid_, _, _, source in labels if source == "api"),
-        tag_rows=len(rows), hidden_names=tuple(hidden_names),
-        other_images=(dead.tag.docker_image_id,) if size.tag_rows > 1 else ())
+        tag_rows=len(rows), hidden_names=tuple(hidden_names))
 
 
 def _assert_label(label: LabelValue, planned: tuple) -> None:
@@ -204,17 +215,16 @@ def _check_lookup_repository(registry_model, s: Scenario, result) -> None:
 def _check_manifest(registry_model, s: Scenario, result) -> None:
     assert isinstance(result, Manifest)
     assert result == s.manifest
-    assert json.loads(result.manifest_bytes)["tag"] == TAG
+    assert result.digest == s.tag.manifest_digest
 
 
 def _check_legacy_images(registry_model, s: Scenario, result) -> None:
     assert isinstance(result, list)
     by_id = {image.docker_image_id: image for image in result}
-    assert sorted(by_id) == sorted(s.chain + s.other_images)
-    assert all(by_id[docker_image_id].tags == () for docker_image_id in s.other_images)
-    for depth, docker_image_id in enumerate(s.chain):
+    assert sorted(by_id) == sorted(s.images)
+    for docker_image_id, parents in s.images.items():
         image = by_id[docker_image_id]
-        assert [p.docker_image_id for p in image.parents] == list(reversed(s.chain[:depth]))
+        assert [p.docker_image_id for p in image.parents] == parents
         assert sorted(image.tags) == s.tags_by_image[docker_image_id]
 
 
@@ -363,8 +373,8 @@ def test_the_scenario_has_the_advertised_shape(built, initialized_db):
     assert scenario.tag_rows == size.tag_rows
     history, more = model.list_repository_tag_history(scenario.repository, size=1000)
     alive = model.list_all_active_repository_tags(scenario.repository)
-    assert len({row.image_id for row in alive}) == size.chain_depth
-    assert all(scenario.tags_by_image[docker_image_id] for docker_image_id in scenario.chain)
+    assert len({row.docker_image_id for row in alive}) == size.chain_depth
+    assert scenario.tags_by_image[scenario.chain[-1]]
     assert len(scenario.chain) == size.chain_depth
     assert len(scenario.labels) == size.labels
     if size.tag_rows == 1:

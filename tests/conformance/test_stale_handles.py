@@ -79,12 +79,15 @@ def test_manifest_methods_refuse_a_manifest_naming_another_row(registry_model, r
     assert registry_model.retarget_tag(ref, "elsewhere", kept_manifest) is not None
 
 
-def test_a_legacy_image_naming_another_image_is_not_retargeted_to(registry_model, ref, pushed):
+def test_a_legacy_image_naming_another_image_is_not_retargeted_to(registry_model, builder, ref,
+                                                                  pushed):
     (_, gone_tag), (_, kept_tag) = pushed
     kept = registry_model.get_legacy_image(ref, kept_tag.docker_image_id)
     stale = kept._replace(docker_image_id=gone_tag.docker_image_id)
     assert registry_model.retarget_tag(ref, "elsewhere", stale) is None
-    assert registry_model.retarget_tag(ref, "elsewhere", kept).image_id == kept.id
+    moved = registry_model.retarget_tag(ref, "elsewhere", kept)
+    assert (moved.image_id, moved.docker_image_id) == (builder.tag_image_id(kept),
+                                                       kept.docker_image_id)
 
 
 def test_a_blob_naming_another_record_is_not_mounted(registry_model, builder, ref):

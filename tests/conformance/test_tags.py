@@ -416,20 +416,35 @@ def test_has_expired_tag_sees_only_ended_visible_rows(registry_model, builder, r
 # Images a tag owns
 
 
+def _owned_ids(registry_model, tag) -> list:
+    return sorted(image.id for image in registry_model.get_legacy_images_owned_by_tag(tag))
+
+
+def _image_ids(registry_model, ref, tag) -> list:
+    """Ids of the tag's top legacy image and its parents, sorted."""
+    leaf = registry_model.get_legacy_image(ref, tag.docker_image_id, include_parents=True)
+    return sorted(image.id for image in (leaf,) + leaf.parents)
+
+
 def test_get_legacy_images_owned_by_tag_excludes_images_other_tags_reach(registry_model, builder,
                                                                         ref):
     layers = layer_bytes(3, "owned")
     on_leaf = builder.push_image(ref, "leaf", layers).tag
-    builder.push_image(ref, "middle", layers[:2])
+    on_middle = builder.push_image(ref, "middle", layers[:2]).tag
     leaf = registry_model.get_legacy_image(ref, on_leaf.docker_image_id, include_parents=True)
-    middle, base = leaf.parents
     tags = {t.name: t for t in registry_model.list_all_active_repository_tags(ref)}
-    assert [i.id for i in registry_model.get_legacy_images_owned_by_tag(tags["leaf"])] == [
-        leaf.id]
-    assert registry_model.get_legacy_images_owned_by_tag(tags["middle"]) == []
+    if builder.legacy_images_are_rows:  # "middle" reaches the two images below the leaf
+        assert _owned_ids(registry_model, tags["leaf"]) == [leaf.id]
+        assert _owned_ids(registry_model, tags["middle"]) == []
+    else:  # each manifest's images are its own
+        assert _owned_ids(registry_model, tags["middle"]) == _image_ids(registry_model, ref,
+                                                                         on_middle)
+    twin = builder.push_image(ref, "twin", layers).tag  # the same image, another tag
+    assert registry_model.get_legacy_images_owned_by_tag(tags["leaf"]) == []
     registry_model.delete_tag(ref, "middle")
+    registry_model.delete_tag(ref, twin.name)
     owned = registry_model.get_legacy_images_owned_by_tag(tags["leaf"])
-    assert sorted(i.id for i in owned) == sorted([base.id, middle.id, leaf.id])
+    assert sorted(i.id for i in owned) == _image_ids(registry_model, ref, on_leaf)
     assert all(isinstance(i, LegacyImage) for i in owned)
     assert on_leaf.id == tags["leaf"].id
 
@@ -442,7 +457,8 @@ def test_images_shared_with_a_tag_on_another_branch_are_not_owned(registry_model
     builder.hide_tag(hidden)
     tags = {t.name: t for t in registry_model.list_all_active_repository_tags(ref)}
     assert sorted(tags) == ["branch", "main"]
-    assert [i.id for i in registry_model.get_legacy_images_owned_by_tag(tags["main"])] == [
-        main.image_id]
-    assert [i.id for i in registry_model.get_legacy_images_owned_by_tag(tags["branch"])] == [
-        branch.image_id]
+    for name, tag in (("main", main), ("branch", branch)):
+        images = _image_ids(registry_model, ref, tag)
+        # Shared rows: only the top image is the tag's own; else its manifest's images are.
+        expected = [tag.image_id] if builder.legacy_images_are_rows else images
+        assert _owned_ids(registry_model, tags[name]) == expected

@@ -25,10 +25,40 @@ def test_the_same_layers_make_the_same_manifest_and_share_their_images(builder):
             == builder.image_manifest(ref, "a", layers).digest)
     first = builder.push_image(ref, "a", layers)
     second = builder.push_image(ref, "b", layers[:2])
-    assert first.blob_digests == [sha256_digest(layer) for layer in layers]
+    # Every blob uploaded for the push (the layers, a config blob if any), in manifest order.
+    assert first.blob_digests == [sha256_digest(data) for data in builder.uploads_for(layers)]
     parents = builder.model.get_legacy_image(ref, first.tag.docker_image_id,
                                              include_parents=True).parents
-    assert parents[0].id == second.tag.image_id
+    assert parents[0].blob_digest == sha256_digest(layers[1])
+    if builder.legacy_images_are_rows:  # the same lower layers are the same images
+        assert parents[0].id == second.tag.image_id
+    else:  # each manifest has its own view of its layers
+        assert parents[0].docker_image_id != second.tag.docker_image_id
+
+
+def test_labels_and_history_of_a_push_reach_the_model(builder):
+    ref = builder.repository("builder", "labelled")
+    pushed = builder.push_image(ref, "latest", layer_bytes(2, "labelled"), {"a": "b"},
+                                {"comment": "built by the test"})
+    labels = builder.model.list_manifest_labels(pushed.manifest)
+    assert [(label.key, label.value, label.source_type_name) for label in labels] == [
+        ("a", "b", "manifest")]
+    top = builder.model.get_legacy_image(ref, pushed.tag.docker_image_id)
+    assert top.comment == "built by the test"
+
+
+def test_a_referrer_is_found_through_its_subject_where_supported(builder):
+    ref = builder.repository("builder", "referred")
+    subject = builder.push_image(ref, "latest", layer_bytes(1, "subject"))
+    if not builder.supports_referrers:
+        with pytest.raises(NotImplementedError):
+            builder.push_referrer(ref, subject.manifest, "application/example")
+        return
+    stored, tag, parsed = builder.push_referrer(ref, subject.manifest, "application/example",
+                                                tag_name="sig")
+    assert (stored.digest, tag.name) == (parsed.digest, "sig")
+    [referrer] = builder.model.lookup_referrers(ref, subject.manifest.digest)
+    assert (referrer.digest, referrer.artifact_type) == (parsed.digest, "application/example")
 
 
 def test_hide_tag_hides_it_from_every_listing(builder):
