@@ -188,10 +188,12 @@ def _raw_blob(digest_key: str, placements: bool = False) -> Callable:
                      "s.uncompressed_size, s.uploading FROM image_storage s "
                      "WHERE s.content_checksum = %s AND s.uploading = %s AND ("
                      "EXISTS (SELECT 1 FROM image i WHERE i.storage_id = s.id "
-                     "AND i.repository_id = %s) OR EXISTS (SELECT 1 FROM uploaded_blob u "
+                     "AND i.repository_id = %s) OR EXISTS (SELECT 1 FROM oci_manifest_blob b "
+                     "WHERE b.blob_id = s.id AND b.repository_id = %s) "
+                     "OR EXISTS (SELECT 1 FROM uploaded_blob u "
                      "WHERE u.blob_id = s.id AND u.repository_id = %s AND u.expires_at > %s)) "
                      "ORDER BY s.id LIMIT 1", ctx.extra[digest_key], False, ctx.repository.id,
-                     ctx.repository.id, ctx.now)
+                     ctx.repository.id, ctx.repository.id, ctx.now)
         if placements:
             _rows(cur, "SELECT location_id FROM image_storage_placement WHERE storage_id = %s",
                   rows[0][0])
