@@ -7,11 +7,13 @@ Fixtures:
   ``TEST_DATABASE_URI``) and every test runs inside a transaction that is rolled
   back at its end, so tests see each other's rows never.
 - ``registry_model``: a :class:`registry_model.PreOCIModel` on that database.
+- ``oci_model``: a :class:`registry_model.OCIModel` on that database.
 """
 import pytest
 
 from registry_model.connection import configure, db
 from registry_model.migration import upgrade
+from registry_model.oci.model import OCIModel
 from registry_model.registry_pre_oci_model import PreOCIModel
 from registry_model.testing.databases import test_database_uri
 
@@ -42,3 +44,9 @@ def initialized_db(registry_model_session_database):
 def registry_model(initialized_db):
     """A PreOCIModel over ``initialized_db``."""
     return PreOCIModel()
+
+
+@pytest.fixture
+def oci_model(initialized_db):
+    """An OCIModel over ``initialized_db``."""
+    return OCIModel()

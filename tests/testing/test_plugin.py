@@ -7,6 +7,7 @@ import textwrap
 import registry_model.testing.plugin
 from registry_model.database import Namespace
 from registry_model.interface import RegistryDataInterface
+from registry_model.oci.model import OCIModel
 from registry_model.registry_pre_oci_model import PreOCIModel
 from registry_model.testing.factories import NamespaceFactory
 
@@ -26,6 +27,12 @@ def test_plugin_is_registered_through_the_pytest11_entry_point(request):
 def test_registry_model_fixture_is_a_pre_oci_model(registry_model):
     assert isinstance(registry_model, PreOCIModel)
     assert isinstance(registry_model, RegistryDataInterface)
+
+
+def test_oci_model_fixture_is_an_oci_model_on_the_same_database(oci_model, registry_model):
+    assert isinstance(oci_model, OCIModel) and isinstance(oci_model, RegistryDataInterface)
+    created = oci_model.create_repository("plugin", "oci", create_namespace=True)
+    assert registry_model.get_repository("plugin", "oci") == created
 
 
 def test_initialized_db_keeps_rows_written_during_the_test(initialized_db):
