@@ -308,9 +308,9 @@ def test_lookups_with_bad_names_find_nothing(registry_model, world, name):
     with nothing_written():
         assert registry_model.lookup_repository(name, "simple") is None
         assert registry_model.lookup_repository("devtable", name) is None
-        assert namespace_model.get_namespace(name) is None
-        assert repository_model.get_repository(name, "simple") is None
-        assert repository_model.get_repository("devtable", name) is None
+        assert namespace_model.find_namespace(name) is None
+        assert repository_model.find_repository(name, "simple") is None
+        assert repository_model.find_repository("devtable", name) is None
         assert registry_model.find_matching_tag(world.ref, [name]) is None
         assert tag_model.get_tag(world.repository.id, name, clock.now_ts()) is None
         assert registry_model.get_legacy_image(world.ref, name) is None

@@ -27,7 +27,7 @@ import pytest
 from playhouse import db_url
 
 from registry_model import errors
-from registry_model.database import RepositoryState, backend_name, configure, db
+from registry_model.database import Repository, RepositoryState, backend_name, configure, db
 from registry_model.manifests import DockerSchema1ManifestBuilder
 from registry_model.migration import upgrade
 from registry_model.model import lookup
@@ -344,7 +344,7 @@ def model_create_storage(model):
 
 def model_create_image(model):
     ref = _repository(model)
-    repository = repository_model.get_repository(ref.namespace_name, ref.name)
+    repository = Repository.get_by_id(ref.id)
     parent = image_model.create_image(repository, hashlib.sha256(uuid.uuid4().bytes).hexdigest(),
                                       storage_model.create_storage(_digest(_unique("p")), 1))
     storage = storage_model.create_storage(_digest(_unique("c")), 2)
@@ -355,7 +355,7 @@ def model_create_image(model):
 
 def model_set_repository_state(model):
     ref = _repository(model)
-    repository = repository_model.get_repository(ref.namespace_name, ref.name)
+    repository = Repository.get_by_id(ref.id)
     return lambda: repository_model.set_repository_state(repository,
                                                          RepositoryState.MARKED_FOR_DELETION)
 

@@ -189,7 +189,7 @@ def test_a_connection_dropped_inside_a_transaction_fails_clearly_and_writes_noth
             with pytest.raises(peewee.OperationalError):
                 server.drop(database)
             namespace_model.create_namespace(second)
-        assert {namespace_model.get_namespace(n).name for n in (first, second)} == {first, second}
+        assert {namespace_model.find_namespace(n).name for n in (first, second)} == {first, second}
         return
     with pytest.raises(errors.DatabaseConnectionLostException):
         with transaction():

@@ -37,13 +37,6 @@ def create_namespace(name: str,
         raise errors.DuplicateException("namespace %r already exists" % name) from exc
 
 
-def get_namespace(name: str) -> Optional[Namespace]:
-    """The namespace of that name, or None (also for a name that cannot exist)."""
-    if not validation.is_valid_namespace_name(name):
-        return None
-    return Namespace.get_or_none(Namespace.name == name)
-
-
 _NAMESPACE_ROW = Statement(lambda: (
     Namespace.select(Namespace.id, Namespace.name, Namespace.enabled,
                      Namespace.removed_tag_expiration_s)

@@ -55,17 +55,6 @@ def create_repository(namespace_name: str, name: str, kind_name: str = "image",
     return row
 
 
-def get_repository(namespace_name: str, name: str) -> Optional[Repository]:
-    """The repository row (with its namespace joined) in any state, or None."""
-    if not (validation.is_valid_namespace_name(namespace_name)
-            and validation.is_valid_repository_name(name)):
-        return None
-    return (Repository.select(Repository, Namespace)
-            .join(Namespace)
-            .where(Namespace.name == namespace_name, Repository.name == name)
-            .get_or_none())
-
-
 def _named_repository(visible_only: bool, of_kind: bool):
     query = (Repository.select(Repository.id, Repository.name, Repository.kind,
                                Repository.visibility, Repository.state,
@@ -136,17 +125,6 @@ def list_repositories_page(namespace_name: Optional[str] = None, last: Optional[
     return _REPOSITORY_PAGE.rows((namespace_name is not None, last is not None),
                                  namespace_name=namespace_name, last_namespace=last_namespace,
                                  last_name=last_name, limit=limit)
-
-
-def list_repositories(namespace_name: Optional[str] = None) -> list:
-    """Every repository not marked for deletion, optionally of one namespace, by name."""
-    query = (Repository.select(Repository, Namespace)
-             .join(Namespace)
-             .where(Repository.state != RepositoryState.MARKED_FOR_DELETION)
-             .order_by(Namespace.name, Repository.name))
-    if namespace_name is not None:
-        query = query.where(Namespace.name == namespace_name)
-    return list(query)
 
 
 def set_repository_state(repository: Repository, state: RepositoryState) -> Repository:

@@ -47,16 +47,16 @@ def test_create_namespace_rejects_a_bad_time_machine_window(initialized_db, wind
     assert snapshot_rows() == before
 
 
-def test_get_namespace_finds_by_exact_name(initialized_db):
+def test_find_namespace_finds_by_exact_name(initialized_db):
     namespace = NamespaceFactory(name="devtable")
     NamespaceFactory(name="devtable2")
-    assert namespace_model.get_namespace("devtable").id == namespace.id
+    assert namespace_model.find_namespace("devtable").id == namespace.id
 
 
 @pytest.mark.parametrize("name", ["absent", "DEVTABLE", "dev%", "", None])
-def test_get_namespace_answers_none_for_missing_or_impossible_names(initialized_db, name):
+def test_find_namespace_answers_none_for_missing_or_impossible_names(initialized_db, name):
     NamespaceFactory(name="devtable")
-    assert namespace_model.get_namespace(name) is None
+    assert namespace_model.find_namespace(name) is None
 
 
 def test_set_tag_expiration_changes_only_that_namespace(initialized_db):

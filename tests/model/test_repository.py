@@ -2,7 +2,7 @@
 import pytest
 
 from registry_model import errors
-from registry_model.database import Repository, RepositoryState
+from registry_model.database import Namespace, Repository, RepositoryState
 from registry_model.datatypes import RepositoryReference
 from registry_model.model import lookup
 from registry_model.model import repository as repository_model
@@ -74,22 +74,22 @@ def test_create_repository_rejects_bad_input_before_writing(initialized_db, argu
     assert snapshot_rows() == before
 
 
-def test_get_repository_finds_any_state_with_namespace_loaded(initialized_db):
+def test_find_repository_finds_any_state_with_the_namespace_name(initialized_db):
     repo = RepositoryFactory(namespace__name="devtable", name="simple",
                              state=RepositoryState.MARKED_FOR_DELETION)
     with count_statements() as counted:
-        found = repository_model.get_repository("devtable", "simple")
-        assert found.namespace.name == "devtable"
+        found = repository_model.find_repository("devtable", "simple")
+        assert found.namespace_name == "devtable"
     assert found.id == repo.id
     assert counted.count == 1
 
 
 @pytest.mark.parametrize("namespace_name, name", [
     ("devtable", "absent"), ("other", "simple"), ("devtable", "SIMPLE"), ("devtable", "")])
-def test_get_repository_answers_none_for_other_names(initialized_db, namespace_name, name):
+def test_find_repository_answers_none_for_other_names(initialized_db, namespace_name, name):
     RepositoryFactory(namespace__name="devtable", name="simple")
     RepositoryFactory(namespace__name="other", name="else")
-    assert repository_model.get_repository(namespace_name, name) is None
+    assert repository_model.find_repository(namespace_name, name) is None
 
 
 def test_lookup_visible_repository_hides_repositories_marked_for_deletion(initialized_db):
@@ -110,16 +110,17 @@ def test_lookup_visible_repository_filters_by_kind(initialized_db):
         "devtable", "simple", lookup.kind_id("image")) is None
 
 
-def test_list_repositories_orders_by_namespace_then_name_and_skips_deleted(initialized_db):
+def test_list_repositories_page_orders_by_namespace_then_name_and_skips_deleted(initialized_db):
     alpha = NamespaceFactory(name="alpha")
     RepositoryFactory(namespace__name="zeta", name="alpha")
     RepositoryFactory(namespace=alpha, name="zeta")
     RepositoryFactory(namespace=alpha, name="beta")
     RepositoryFactory(namespace=alpha, name="gone", state=RepositoryState.MARKED_FOR_DELETION)
-    listed = [(r.namespace.name, r.name) for r in repository_model.list_repositories()]
+    listed = [(r.namespace_name, r.name) for r in repository_model.list_repositories_page()]
     assert listed == [("alpha", "beta"), ("alpha", "zeta"), ("zeta", "alpha")]
-    assert [r.name for r in repository_model.list_repositories("alpha")] == ["beta", "zeta"]
-    assert repository_model.list_repositories("nobody") == []
+    assert [r.name for r in repository_model.list_repositories_page("alpha")] == [
+        "beta", "zeta"]
+    assert repository_model.list_repositories_page("nobody") == []
 
 
 def test_set_repository_state_writes_the_enum(initialized_db):
@@ -158,7 +159,7 @@ def test_create_repository_creates_its_namespace_when_asked_in_four_statements(i
         row = repository_model.create_repository("newcomer", "simple", create_namespace=True)
     assert counted.count <= 4, counted.statements
     assert (row.namespace.name, row.name) == ("newcomer", "simple")
-    stored = repository_model.get_repository("newcomer", "simple")
+    stored = Repository.get_by_id(row.id)
     assert stored.id == row.id and stored.namespace.removed_tag_expiration_s == 14 * 86400
 
 
@@ -226,7 +227,8 @@ def test_a_repository_row_alone_builds_its_reference_with_at_most_one_query(init
     assert counted.count <= 1
     assert ref == RepositoryReference(created.id, "devtable", "simple", "image", True,
                                       RepositoryState.NORMAL)
-    joined = repository_model.get_repository("devtable", "simple")
+    joined = (Repository.select(Repository, Namespace).join(Namespace)
+              .where(Repository.id == created.id).get())
     with count_statements() as counted:
         assert RepositoryReference.for_repo_obj(joined) == ref
     assert counted.count == 0
