@@ -18,13 +18,23 @@ from registry_model.server.errors import RegistryError
 
 
 def request_chunks() -> Iterator[bytes]:
-    """The request body, a bounded chunk at a time."""
+    """The request body, a bounded chunk at a time; SIZE_INVALID when it ends early.
+
+    A WSGI server that terminates the input itself (gunicorn) ends a cut-off body
+    quietly, so the bytes are counted here against the Content-Length: the error raised
+    inside the blob store's write makes it roll the chunk back.
+    """
     stream = request.stream
+    expected = request.content_length
+    received = 0
     while True:
         chunk = stream.read(CHUNK_SIZE)
         if not chunk:
-            return
+            break
+        received += len(chunk)
         yield chunk
+    if expected is not None and received != expected:
+        raise RegistryError("SIZE_INVALID", {"Content-Length": expected, "received": received})
 
 
 def blob_response(store: BlobStore, digest: str, media_type: str = "application/octet-stream",

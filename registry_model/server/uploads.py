@@ -50,10 +50,14 @@ def _range(length: int) -> str:
     return "0-%d" % max(length - 1, 0)
 
 
+def _progress_headers(name: str, upload: BlobUpload) -> dict:
+    return {"Location": _upload_path(name, upload.upload_id),
+            "Range": _range(upload.byte_count), "Docker-Upload-UUID": upload.upload_id}
+
+
 def _progress(name: str, upload: BlobUpload, status: int) -> Response:
-    return Response(status=status, headers={
-        "Location": _upload_path(name, upload.upload_id), "Range": _range(upload.byte_count),
-        "Docker-Upload-UUID": upload.upload_id, "Content-Length": "0"})
+    return Response(status=status, headers=dict(_progress_headers(name, upload),
+                                                **{"Content-Length": "0"}))
 
 
 def _blob_created(name: str, digest: str) -> Response:
@@ -107,7 +111,7 @@ def _append_body(name: str, upload: BlobUpload) -> BlobUpload:
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"upload": upload.upload_id}) from None
     except (UploadOffsetException, InvalidHashStateException):
         raise RegistryError("BLOB_UPLOAD_INVALID", "the upload is at another offset",
-                            status=416, headers=_progress(name, upload, 416).headers) from None
+                            status=416, headers=_progress_headers(name, upload)) from None
     if length == offset:
         return upload
     updated = model.update_blob_upload(upload, length, None, length, upload.chunk_count + 1,
@@ -159,14 +163,15 @@ def _mount(name: str, ref: RepositoryReference, digest: str, source_name) -> boo
 
 def start_upload(name: str) -> Response:
     """POST: a mount (201), a monolithic upload with ``?digest=`` (201) or a session (202)."""
+    digest = request.args.get("digest")
+    if digest is not None:
+        _checked_digest(digest)  # before anything is created
     ref = find_or_create_repository(name)
     mount = request.args.get("mount")
     if mount is not None and _mount(name, ref, mount, request.args.get("from")):
         return _blob_created(name, mount)
-    digest = request.args.get("digest")
     if digest is None:
         return _progress(name, _new_upload(ref), 202)
-    _checked_digest(digest)
     upload = _new_upload(ref)
     try:
         upload = _append_body(name, upload)
@@ -184,11 +189,11 @@ def upload_chunk(name: str, upload_id: str) -> Response:
         match = _CONTENT_RANGE.match(content_range.strip())
         if match is None:
             raise RegistryError("BLOB_UPLOAD_INVALID", {"Content-Range": content_range},
-                                status=416, headers=_progress(name, upload, 416).headers)
+                                status=416, headers=_progress_headers(name, upload))
         start, end = int(match.group(1)), int(match.group(2))
         if start != upload.byte_count or end < start:
             raise RegistryError("BLOB_UPLOAD_INVALID", "chunk out of order", status=416,
-                                headers=_progress(name, upload, 416).headers)
+                                headers=_progress_headers(name, upload))
         length = request.content_length
         if length is not None and length != end - start + 1:
             raise RegistryError("SIZE_INVALID", {"Content-Range": content_range,
