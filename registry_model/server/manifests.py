@@ -104,12 +104,14 @@ def put_manifest(name: str, reference: str) -> Response:
 
 
 def delete_manifest(name: str, reference: str) -> Response:
-    """DELETE: by digest, end every tag of the manifest; by tag, end that tag: 202."""
+    """DELETE: by digest, end every tag of the manifest (a push by digest's too); by tag,
+    end that tag: 202."""
     ref = find_repository(name)
     model = registry().model
     try:
         if _is_digest(reference):
-            model.delete_tags_for_manifest(_find_manifest(ref, reference))
+            if model.delete_manifest(ref, reference) is None:
+                raise RegistryError("MANIFEST_UNKNOWN", {"reference": reference})
         elif (not validation.is_valid_tag_name(reference)
               or model.delete_tag(ref, reference) is None):
             raise RegistryError("MANIFEST_UNKNOWN", {"reference": reference})

@@ -242,6 +242,14 @@ def test_delete_a_tag_then_the_manifest_by_digest(client):
     assert again.get_json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
 
 
+def test_delete_a_manifest_pushed_by_digest_alone(client):
+    manifest = image_manifest(CONFIG, [LAYER])
+    _, digest = push_image(client, "acme/app", digest_of(manifest), [LAYER], CONFIG)
+    assert client.get("/v2/acme/app/manifests/%s" % digest).data == manifest
+    assert client.delete("/v2/acme/app/manifests/%s" % digest).status_code == 202
+    assert client.get("/v2/acme/app/manifests/%s" % digest).status_code == 404
+
+
 def test_cancel_an_upload_session(client, store):
     start = client.post("/v2/acme/app/blobs/uploads/")
     location = start.headers["Location"]
