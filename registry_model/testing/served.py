@@ -14,13 +14,14 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Iterator, NamedTuple, Optional
 
 START_TIMEOUT_S = 60
 
@@ -40,9 +41,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _answers(host: str) -> bool:
+def _answers(url: str) -> bool:
+    # A test server's certificate is self-signed: readiness is all that is checked here.
+    context = ssl._create_unverified_context() if url.startswith("https") else None
     try:
-        with urllib.request.urlopen("http://%s/v2/" % host, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
             return response.status == 200
     except OSError:
         return False
@@ -55,21 +58,28 @@ def _command() -> str:
 
 
 @contextmanager
-def served_registry(uri: str, storage, workers: int = 2) -> Iterator[ServedRegistry]:
-    """Run ``registry-model serve`` on ``uri`` and ``storage`` for the block."""
+def served_registry(uri: str, storage, workers: int = 2,
+                    tls: Optional[tuple] = None) -> Iterator[ServedRegistry]:
+    """Run ``registry-model serve`` on ``uri`` and ``storage`` for the block.
+
+    ``tls`` is ``(certificate file, key file)`` to serve HTTPS.
+    """
     storage = Path(storage)
     storage.mkdir(parents=True, exist_ok=True)
     host = "127.0.0.1:%d" % free_port()
     log = storage.parent / ("server-%s.log" % host.replace(":", "-"))
     command = [_command(), "--db", uri, "serve",
                "--storage", str(storage), "--bind", host, "--workers", str(workers)]
+    if tls is not None:
+        command += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    url = "%s://%s/v2/" % ("https" if tls is not None else "http", host)
     env = {key: value for key, value in os.environ.items() if key != "REGISTRY_MODEL_DATABASE_URI"}
     with open(log, "wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env,
                                    start_new_session=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not _answers(host):
+        while not _answers(url):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("registry-model serve did not start:\n%s"
                                    % log.read_text(errors="replace")[-4000:])

@@ -191,3 +191,43 @@ def test_eight_clients_push_images_sharing_layers_then_collection_keeps_them(ser
         for layer in manifest["layers"]:
             data = (tmp_path / str(number) / layer["digest"].split(":")[1]).read_bytes()
             assert "sha256:" + hashlib.sha256(data).hexdigest() == layer["digest"]
+
+
+def self_signed(folder):
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName(
+                       [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                   .sign(key, hashes.SHA256()))
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def test_skopeo_pushes_over_tls(skopeo, tmp_path):
+    tls = self_signed(tmp_path)
+    image = write_oci_layout(tmp_path / "layout", [SHARED], config_for("amd64"), "v1")
+    with scratch_database() as uri, served_registry(uri, tmp_path / "blobs", workers=1,
+                                                    tls=tls) as running:
+        target = "docker://%s/acme/tls:v1" % running.host
+        skopeo("copy", "--dest-tls-verify=false", "oci:%s:v1" % (tmp_path / "layout"), target)
+        raw = skopeo("inspect", "--raw", "--tls-verify=false", target).encode()
+        with pytest.raises(OSError):  # plain HTTP gets no answer on that port
+            urllib.request.urlopen("http://%s/v2/" % running.host, timeout=5)
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == image.manifest_digest
