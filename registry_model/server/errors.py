@@ -88,6 +88,13 @@ def _unavailable(exc: errors.DatabaseUnavailableException) -> Response:
     return error_response(RegistryError("UNAVAILABLE", "the database cannot be reached"))
 
 
+def _lost_race(exc: errors.ConcurrentWriteException) -> Response:
+    # Writes are retried in the model; one that kept losing is worth a retry by the client.
+    logger.warning("write kept losing races: %s", exc)
+    return error_response(RegistryError("UNAVAILABLE", "concurrent writes; retry",
+                                        headers={"Retry-After": "1"}))
+
+
 def _unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return _http_error(exc)
@@ -100,4 +107,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RegistryError, error_response)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(errors.DatabaseUnavailableException, _unavailable)
+    app.register_error_handler(errors.ConcurrentWriteException, _lost_race)
     app.register_error_handler(Exception, _unexpected)
