@@ -181,30 +181,38 @@ def start_upload(name: str) -> Response:
         raise
 
 
+def _check_content_range(name: str, upload: BlobUpload) -> None:
+    """A chunk's Content-Range must start where the upload ends (416 otherwise, with the
+    current Range) and agree with its Content-Length (SIZE_INVALID); none is a stream."""
+    content_range = request.headers.get("Content-Range")
+    if content_range is None:
+        return
+    match = _CONTENT_RANGE.match(content_range.strip())
+    if match is None:
+        raise RegistryError("BLOB_UPLOAD_INVALID", {"Content-Range": content_range},
+                            status=416, headers=_progress_headers(name, upload))
+    start, end = int(match.group(1)), int(match.group(2))
+    if start != upload.byte_count or end < start:
+        raise RegistryError("BLOB_UPLOAD_INVALID", "chunk out of order", status=416,
+                            headers=_progress_headers(name, upload))
+    length = request.content_length
+    if length is not None and length != end - start + 1:
+        raise RegistryError("SIZE_INVALID", {"Content-Range": content_range,
+                                             "Content-Length": length})
+
+
 def upload_chunk(name: str, upload_id: str) -> Response:
     """PATCH: append the body (streamed, or a chunk with Content-Range): 202 with Range."""
     _, upload = _find_upload(name, upload_id)
-    content_range = request.headers.get("Content-Range")
-    if content_range is not None:
-        match = _CONTENT_RANGE.match(content_range.strip())
-        if match is None:
-            raise RegistryError("BLOB_UPLOAD_INVALID", {"Content-Range": content_range},
-                                status=416, headers=_progress_headers(name, upload))
-        start, end = int(match.group(1)), int(match.group(2))
-        if start != upload.byte_count or end < start:
-            raise RegistryError("BLOB_UPLOAD_INVALID", "chunk out of order", status=416,
-                                headers=_progress_headers(name, upload))
-        length = request.content_length
-        if length is not None and length != end - start + 1:
-            raise RegistryError("SIZE_INVALID", {"Content-Range": content_range,
-                                                 "Content-Length": length})
+    _check_content_range(name, upload)
     return _progress(name, _append_body(name, upload), 202)
 
 
 def finish_upload(name: str, upload_id: str) -> Response:
-    """PUT ``?digest=``: append a last chunk if any, then complete: 201."""
+    """PUT ``?digest=``: append a last chunk if any (checked as a PATCH's), complete: 201."""
     _, upload = _find_upload(name, upload_id)
     digest = _checked_digest(request.args.get("digest"))
+    _check_content_range(name, upload)
     upload = _append_body(name, upload)
     return _complete(name, upload, digest)
 

@@ -77,8 +77,10 @@ def test_a_content_length_that_disagrees_with_content_range_is_size_invalid(clie
             headers={"Content-Range": "3-12"})
 
 
-def test_a_chunk_out_of_order_is_416_with_the_current_range(client, store, pushed):
-    response = refused(client, store, "PATCH", pushed, 416, "BLOB_UPLOAD_INVALID",
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+def test_a_chunk_out_of_order_is_416_with_the_current_range(client, store, pushed, method):
+    path = pushed if method == "PATCH" else "%s?digest=%s" % (pushed, digest_of(b"abc12345"))
+    response = refused(client, store, method, path, 416, "BLOB_UPLOAD_INVALID",
                        data=b"12345", headers={"Content-Range": "10-14"})
     assert response.headers["Range"] == "0-2"
 

@@ -110,7 +110,8 @@ def test_push_a_blob_in_a_session_with_streamed_and_chunked_patches(client):
     streamed = client.patch(location, data=data[1000:4000])  # no Content-Range: streamed
     assert (streamed.status_code, streamed.headers["Range"]) == (202, "0-3999")
     digest = digest_of(data)
-    done = client.put("%s?digest=%s" % (location, digest), data=data[4000:])
+    done = client.put("%s?digest=%s" % (location, digest), data=data[4000:],
+                      headers={"Content-Range": "4000-%d" % (len(data) - 1)})
     assert done.status_code == 201
     assert done.headers["Location"] == "/v2/acme/app/blobs/%s" % digest
     assert done.headers["Docker-Content-Digest"] == digest
