@@ -174,6 +174,7 @@ def main(size_mb: int, uri: Optional[str], json_path: Optional[str]) -> None:
             digest, push_s, pushing = _measured(pids, lambda: push(server.host, size))
             _, pull_s, pulling = _measured(pids, lambda: pull(server.host, digest))
     figures = {
+        "load_average": [round(value, 2) for value in os.getloadavg()],
         "blob_mib": size_mb,
         "processes": len(pids),
         "idle_rss_mib": round(idle / 1024, 1),

@@ -165,6 +165,7 @@ def main(size_mb: int, layers: int, workers: int, clients: int, seconds: float,
             ours = measure(server.host, folder / "layout", folder / "pulled-ours",
                            clients, seconds)
     figures = {
+        "load_average": [round(value, 2) for value in os.getloadavg()],
         "image": {"size_mb": size_mb, "layers": layers},
         "workers": workers, "clients": clients, "seconds": seconds,
         "database": uri.split(":", 1)[0] if uri else "sqlite",
