@@ -1,11 +1,20 @@
-"""The Distribution spec's four workflows, with plain HTTP calls through Flask's test client.
+"""The Distribution spec's four workflows, with plain HTTP calls.
 
 Pull, push, content discovery and content management, as the spec's text describes them:
 status codes, Location, Range, Docker-Content-Digest, OCI-Subject, Link and the bytes.
+Every test runs twice: through Flask's test client on the test database, and over HTTP
+against ``registry-model serve`` (gunicorn) on a scratch database of its own.
 """
 import json
 
+import pytest
+
+from registry_model.blobstore import FilesystemBlobStore
 from registry_model.media_types import OCI_EMPTY_CONTENT_TYPE
+from registry_model.server import create_app
+from registry_model.testing.databases import scratch_database
+from registry_model.testing.served import served_registry
+from tests.server.http_client import HttpClient
 from tests.server.conftest import (
     OCI_INDEX,
     OCI_MANIFEST,
@@ -18,6 +27,28 @@ from tests.server.conftest import (
 
 LAYER = b"layer bytes " * 1000
 CONFIG = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+
+
+@pytest.fixture(params=["flask-test-client", "gunicorn"])
+def endpoint(request, tmp_path):
+    """``(client, store)``: the app under Flask's test client, or a served registry."""
+    if request.param == "flask-test-client":
+        store = FilesystemBlobStore(tmp_path / "blobs", fsync=False)
+        yield create_app(request.getfixturevalue("oci_model"), store).test_client(), store
+        return
+    with scratch_database() as uri, served_registry(uri, tmp_path / "blobs",
+                                                    workers=1) as running:
+        yield HttpClient(running.host), FilesystemBlobStore(running.storage, fsync=False)
+
+
+@pytest.fixture
+def client(endpoint):
+    return endpoint[0]
+
+
+@pytest.fixture
+def store(endpoint):
+    return endpoint[1]
 
 
 def test_the_api_root_answers_200(client):
