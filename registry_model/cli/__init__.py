@@ -21,19 +21,20 @@
     registry-model gc acme/hello --orphans --grace 3600
     registry-model namespace show acme
     registry-model namespace set-window acme 1h
+    registry-model serve --storage blobs --bind 127.0.0.1:5000
 
 ``--db`` defaults to ``$REGISTRY_MODEL_DATABASE_URI``, then ``sqlite:///registry.db``.
 This package holds the group and what its commands share (argument types, database access,
 error reporting, table and JSON output); the commands live in one module per group:
 :mod:`~registry_model.cli.schema` (migrate), :mod:`~registry_model.cli.listing` (repos, tags,
 images, labels, history, inspect), :mod:`~registry_model.cli.tagging` (label, tag, untag,
-restore), :mod:`~registry_model.cli.transfer` (import, export, sample) and
-:mod:`~registry_model.cli.gc` (gc, delete) and :mod:`~registry_model.cli.namespaces`
-(namespace show, namespace set-window). Reads and writes go
-through the interface (:data:`registry_model.registry_model`) wherever it offers them. Every
-failure a user can cause (a bad URI, an unreachable server, an unmigrated database, an unknown
-repository or tag, a bad archive) ends as one line on stderr and exit status 1; this package is
-the only part of the library that writes to stdout.
+restore), :mod:`~registry_model.cli.transfer` (import, export, sample),
+:mod:`~registry_model.cli.gc` (gc, delete), :mod:`~registry_model.cli.namespaces`
+(namespace show, namespace set-window) and :mod:`~registry_model.cli.serve` (serve).
+Reads and writes go through the interface (:data:`registry_model.registry_model`) wherever
+it offers them. Every failure a user can cause (a bad URI, an unreachable server, an
+unmigrated database, an unknown repository or tag, a bad archive) ends as one line on stderr
+and exit status 1; this package is the only part of the library that writes to stdout.
 """
 import json
 import os
@@ -345,10 +346,10 @@ def main(ctx: click.Context, uri: str) -> None:
 
 
 # The command modules import the helpers above, so they are loaded once those exist.
-from registry_model.cli import gc, listing, namespaces, schema, tagging, transfer  # noqa: E402
+from registry_model.cli import gc, listing, namespaces, schema, serve, tagging, transfer  # noqa: E402
 
 for _command in (schema.migrate, transfer.import_command, transfer.export, transfer.sample,
                  listing.repos, listing.tags, listing.images, listing.labels, listing.history,
                  listing.inspect, tagging.label, tagging.tag, tagging.untag, tagging.restore,
-                 gc.gc, gc.delete, namespaces.namespace):
+                 gc.gc, gc.delete, namespaces.namespace, serve.serve):
     main.add_command(_command)

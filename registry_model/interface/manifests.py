@@ -37,6 +37,19 @@ class ManifestsInterface(ABC):
         """
 
     @abstractmethod
+    def delete_manifest(self, repository_ref, manifest_digest):
+        """End every alive tag pointing at the repository's manifest of that digest.
+
+        What a registry's DELETE of a manifest by digest does: hidden tags (a push by digest)
+        end too, so the manifest stops being found by digest unless an alive list or index
+        still holds it (on the OCI model also while it is a referrer of a found subject).
+        The ended non-hidden Tags (maybe none), or None when no manifest of that digest is
+        found in the repository (a malformed digest included). ImmutableTagException when
+        one of the tags is immutable, nothing changed then. Retried after a lost race.
+        Budget: 4 statements.
+        """
+
+    @abstractmethod
     def create_manifest_label(self, manifest, key, value, source_type_name,
                               media_type_name=None):
         """Create and return a Label on the Manifest.

@@ -336,16 +336,16 @@ def alive_tags_of_manifest(manifest_id: int, now_ms: int, include_hidden: bool =
     return _ALIVE_TAGS_OF_MANIFEST.rows((include_hidden,), manifest_id=manifest_id, now=now_ms)
 
 
-def end_tags_of_manifest(manifest_id: int, now_ms: int) -> list:
-    """End every alive, non-hidden tag of the manifest now; the ended rows. Two statements.
+def end_tags_of_manifest(manifest_id: int, now_ms: int, include_hidden: bool = False) -> list:
+    """End every alive tag of the manifest now (hidden ones only when asked); the ended rows.
 
-    ImmutableTagException when any of them is immutable, nothing changed. Runs in its own
-    transaction (or the caller's).
+    Two statements. ImmutableTagException when any of them is immutable, nothing changed.
+    Runs in its own transaction (or the caller's).
     """
     with transaction():
-        rows = list(locked(_tag_rows().where(Tag.manifest == manifest_id,
-                                             alive_clause(now_ms),
-                                             Tag.hidden == False)))  # noqa: E712
+        rows = list(locked(_visible(_tag_rows().where(Tag.manifest == manifest_id,
+                                                      alive_clause(now_ms)),
+                                    include_hidden)))
         _refuse_immutable(rows, "deleted")
         if rows:
             (Tag.update(lifetime_end_ms=now_ms)

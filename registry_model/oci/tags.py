@@ -21,6 +21,7 @@ from registry_model.oci import manifest as manifest_model
 from registry_model.oci import tag as tag_model
 from registry_model.oci.legacy import legacy_image_id
 from registry_model.replicas import stale_ok
+from registry_model.transactions import run_with_retry
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,25 @@ class TagLifecycleMixin:
         rows = tag_model.end_tags_of_manifest(manifest.id, clock.now_ms())
         repository_ref = RepositoryReference.for_repo_obj(repository)
         return [tag_datatype(row, repository_ref) for row in rows]
+
+    def delete_manifest(self, repository_ref: RepositoryReference,
+                        manifest_digest: str) -> Optional[list]:
+        """End every alive tag of the visible manifest, hidden ones too; the ended Tags
+        that were listed, or None when no manifest of that digest is visible (3 statements).
+        ImmutableTagException when one of them is immutable, nothing changed."""
+        repo_id = repository_id(repository_ref)
+
+        def write() -> Optional[list]:
+            now_ms = clock.now_ms()
+            row = manifest_model.find_manifest_by_digest(repo_id, manifest_digest, now_ms)
+            if row is None:
+                return None
+            return tag_model.end_tags_of_manifest(row.id, now_ms, include_hidden=True)
+
+        rows = run_with_retry(write)
+        if rows is None:
+            return None
+        return [tag_datatype(row, repository_ref) for row in rows if not row.hidden]
 
     def change_repository_tag_expiration(self, tag: Tag,
                                          expiration_date: Optional[datetime]) -> tuple:
