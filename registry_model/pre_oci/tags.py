@@ -109,6 +109,10 @@ class TagLifecycleMixin:
                                                        clock.now_ts())
 
     @stale_ok
+    def has_any_tag(self) -> bool:
+        """True when any RepositoryTag row exists."""
+        return tag_model.any_tag_exists()
+
     def has_expired_tag(self, repository_ref: RepositoryReference, tag_name: str) -> bool:
         """True when an ended row of that tag name exists."""
         return tag_model.has_expired_tag(repository_id(repository_ref), tag_name, clock.now_ts())
