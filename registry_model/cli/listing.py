@@ -3,13 +3,13 @@ from typing import Iterator
 
 import click
 
-from registry_model import registry_model
 from registry_model.cli import (
     SHORT_ID_LENGTH,
     ManifestReferenceType,
     RepositoryNameType,
     TagNameType,
     TagReferenceType,
+    current_model,
     echo_json,
     echo_table,
     human_size,
@@ -32,7 +32,7 @@ def _all_repositories() -> Iterator[RepositoryReference]:
     """Every repository not marked for deletion, by name, a keyset page at a time."""
     last = None
     while True:
-        page = registry_model.list_repositories(last=last, limit=REPOSITORY_PAGE_SIZE)
+        page = current_model().list_repositories(last=last, limit=REPOSITORY_PAGE_SIZE)
         yield from page
         if len(page) < REPOSITORY_PAGE_SIZE:
             return
@@ -65,7 +65,7 @@ def tags(uri: str, repository: tuple, as_json: bool) -> None:
     """List the alive, non-hidden tags of NS/REPO."""
     with open_database(uri):
         ref = lookup_or_fail(*repository)
-        found = registry_model.list_all_active_repository_tags(ref)
+        found = current_model().list_all_active_repository_tags(ref)
     rows = [{"name": tag.name, "docker_image_id": tag.docker_image_id,
              "lifetime_start": rfc3339(tag.lifetime_start_ts),
              "lifetime_end": rfc3339(tag.lifetime_end_ts)} for tag in found]
@@ -121,7 +121,7 @@ def images(uri: str, repository: tuple, as_json: bool) -> None:
     shows its short id, its blob size and the names of its alive tags.
     """
     with open_database(uri):
-        found = registry_model.get_legacy_images(lookup_or_fail(*repository))
+        found = current_model().get_legacy_images(lookup_or_fail(*repository))
     tree = list(_tree(found))
     if as_json:
         echo_json([_image_row(image, depth) for image, depth, _ in tree])
@@ -146,14 +146,14 @@ def labels(uri: str, reference: tuple, as_json: bool) -> None:
     """
     namespace, name, tag_name = reference
     with open_database(uri):
-        tag = registry_model.find_matching_tag(lookup_or_fail(namespace, name), [tag_name])
+        tag = current_model().find_matching_tag(lookup_or_fail(namespace, name), [tag_name])
         if tag is None:
             raise click.ClickException("tag %s/%s:%s not found" % (namespace, name, tag_name))
-        manifest = registry_model.get_manifest_for_tag(tag)
+        manifest = current_model().get_manifest_for_tag(tag)
         if manifest is None:
             raise click.ClickException("tag %s/%s:%s has no manifest"
                                        % (namespace, name, tag_name))
-        found = registry_model.list_manifest_labels(manifest)
+        found = current_model().list_manifest_labels(manifest)
     rows = [{"key": label.key, "value": label.value, "source_type": label.source_type_name,
              "media_type": label.media_type_name, "uuid": label.uuid} for label in found]
     if as_json:
@@ -180,7 +180,7 @@ def history(uri: str, repository: tuple, tag_name: str, as_json: bool) -> None:
         found: list = []
         page = 1
         while True:
-            tags, has_more = registry_model.list_repository_tag_history(
+            tags, has_more = current_model().list_repository_tag_history(
                 ref, page=page, size=HISTORY_PAGE_SIZE, specific_tag_name=tag_name)
             found.extend(tags)
             if not has_more:
@@ -224,7 +224,7 @@ def inspect(uri: str, reference: tuple, as_json: bool, raw: bool) -> None:
         if digest is None:
             _, manifest = tag_and_manifest(ref, tag_name)
         else:
-            manifest = registry_model.lookup_manifest_by_digest(ref, digest, allow_dead=True)
+            manifest = current_model().lookup_manifest_by_digest(ref, digest, allow_dead=True)
             if manifest is None:
                 raise click.ClickException("manifest %s not found in %s"
                                            % (digest, ref.full_name))
