@@ -239,12 +239,14 @@ def open_database(uri: str, require_migrated: bool = True, migrate_if_empty: boo
         database.close()
 
 
-def current_model() -> RegistryDataInterface:
+def current_model(refuse: bool = True, quiet: bool = False) -> RegistryDataInterface:
     """The model this command works on (``--model``), once the database is known to suit it.
 
     With the OCI model by default (no ``--model`` nor ``$REGISTRY_MODEL_MODEL``), a
-    database whose OCI tables hold no tag while the pre-OCI ones do is refused, with what to
-    do, instead of looking empty: checked once per command (2 statements).
+    database whose OCI tables hold no tag while the pre-OCI ones do would look empty: the
+    command is refused, saying how to backfill; with ``refuse`` False (a command that adds
+    an image) that is a note on stderr instead, unless ``quiet``. Checked once per command
+    (2 statements).
     """
     root = click.get_current_context().find_root()
     name, defaulted = root.meta.get(_MODEL_KEY, (DEFAULT_MODEL, True))
@@ -252,10 +254,14 @@ def current_model() -> RegistryDataInterface:
     if defaulted and name == "oci":
         root.meta[_MODEL_KEY] = (name, False)
         if not model.has_any_tag() and MODELS["pre-oci"].has_any_tag():
-            raise click.ClickException(
-                "database %s holds pre-OCI images only, which the OCI model (the default) "
-                "does not see: copy them into the OCI tables with `registry-model "
-                "migrate-to-oci`, or pass --model pre-oci" % redacted(root.obj))
+            message = ("database %s holds pre-OCI images only, which the OCI model (the "
+                       "default) does not see: copy them into the OCI tables with "
+                       "`registry-model migrate-to-oci`, or pass --model pre-oci"
+                       % redacted(root.obj))
+            if refuse:
+                raise click.ClickException(message)
+            if not quiet:
+                click.echo("note: " + message, err=True)
     return model
 
 

@@ -22,7 +22,8 @@ from registry_model.cli import (
     tag_row,
 )
 from registry_model.datatypes import LegacyImage, RepositoryReference
-from registry_model.manifests import parse_manifest_from_bytes
+from registry_model.manifests import DockerSchema1Manifest, parse_manifest_from_bytes
+from registry_model.oci_images import platform_name
 
 HISTORY_PAGE_SIZE = 100
 REPOSITORY_PAGE_SIZE = 100
@@ -197,6 +198,36 @@ def history(uri: str, repository: tuple, tag_name: str, as_json: bool) -> None:
                     for row in rows], empty="no tag history")
 
 
+def _show_descriptors(ref: RepositoryReference, manifest, parsed, as_json: bool) -> None:
+    """``inspect`` of a schema 2 or OCI manifest: its config, layers or child manifests."""
+    config = parsed.config
+    document = {"repository": ref.full_name, "digest": manifest.digest,
+                "media_type": manifest.media_type, "artifact_type": parsed.artifact_type,
+                "config": ({"digest": config.digest, "media_type": config.media_type,
+                            "size": config.size} if config is not None else None),
+                "layers": [{"digest": layer.digest, "media_type": layer.media_type,
+                            "size": layer.size} for layer in parsed.layers],
+                "manifests": [{"digest": child.digest, "media_type": child.media_type,
+                               "size": child.size, "platform": platform_name(child.platform)}
+                              for child in parsed.child_manifests]}
+    if as_json:
+        echo_json(document)
+        return
+    for label, value in (("DIGEST", manifest.digest), ("MEDIA TYPE", manifest.media_type),
+                         ("CONFIG", config.digest if config is not None else "-"),
+                         ("ARTIFACT TYPE", parsed.artifact_type or "-")):
+        click.echo("%-13s %s" % (label, value))
+    click.echo()
+    if parsed.child_manifests:
+        echo_table(["MANIFEST", "PLATFORM", "MEDIA TYPE", "SIZE"],
+                   [[row["digest"], row["platform"], row["media_type"], human_size(row["size"])]
+                    for row in document["manifests"]], empty="no manifests")
+        return
+    echo_table(["LAYER (BASE FIRST)", "MEDIA TYPE", "SIZE"],
+               [[row["digest"], row["media_type"], human_size(row["size"])]
+                for row in document["layers"]], empty="no layers")
+
+
 def _layer_row(layer) -> dict:
     metadata = layer.v1_metadata
     return {"digest": layer.digest, "v1_id": metadata.image_id,
@@ -233,6 +264,9 @@ def inspect(uri: str, reference: tuple, as_json: bool, raw: bool) -> None:
             return
         parsed = parse_manifest_from_bytes(manifest.manifest_bytes, manifest.media_type,
                                            validate=False)
+    if not isinstance(parsed, DockerSchema1Manifest):
+        _show_descriptors(ref, manifest, parsed, as_json)
+        return
     document = {"repository": ref.full_name, "digest": manifest.digest,
                 "media_type": manifest.media_type, "name": parsed.name, "tag": parsed.tag,
                 "architecture": parsed.architecture, "signed": parsed.is_signed,

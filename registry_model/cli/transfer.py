@@ -184,7 +184,7 @@ def import_command(uri: str, archive: str, reference: tuple, storage: str, all_p
             _sqlite_files(uri) + [storage] + ([] if signing_key else [key_path])):
         store = FilesystemBlobStore(storage)
         with open_database(uri, migrate_if_empty=True, quiet=quiet), _progress(quiet) as bars:
-            model = current_model()
+            model = current_model(refuse=False, quiet=quiet)
             key = None
             if not _stores_schema1_only(model):
                 pass  # manifests are stored as the archive has them: nothing to sign
