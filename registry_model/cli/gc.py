@@ -80,6 +80,8 @@ def gc(uri: str, repository: Optional[tuple], storage: str, dry_run: bool, orpha
     store = FilesystemBlobStore(storage)
     with open_database(uri), tqdm(desc="collecting", unit="repo", file=sys.stderr,
                                   disable=not sys.stderr.isatty(), leave=False) as bar:
+        # Collecting is as valid on a database the model never wrote as on any: a note only.
+        current_model(refuse=False)
         if repository is not None:
             bar.reset(total=1)
             summary = current_model().garbage_collect_repository(
@@ -116,6 +118,8 @@ def delete(uri: str, repository: tuple) -> None:
     """
     namespace, name = repository
     with open_database(uri):
+        # Repositories are shared by both models: deleting one needs no note, let alone a refusal.
+        current_model(refuse=False, quiet=True)
         current_model().mark_repository_for_deletion(lookup_or_fail(namespace, name))
     click.echo("marked %s/%s for deletion; `registry-model gc %s/%s` removes it"
                % (namespace, name, namespace, name))
