@@ -108,11 +108,11 @@ class TagLifecycleMixin:
                                                        manifest.tag_id, expiration_sec,
                                                        clock.now_ts())
 
-    @stale_ok
     def has_any_tag(self) -> bool:
-        """True when any RepositoryTag row exists."""
+        """True when any RepositoryTag row exists (asked of the primary)."""
         return tag_model.any_tag_exists()
 
+    @stale_ok
     def has_expired_tag(self, repository_ref: RepositoryReference, tag_name: str) -> bool:
         """True when an ended row of that tag name exists."""
         return tag_model.has_expired_tag(repository_id(repository_ref), tag_name, clock.now_ts())
