@@ -24,6 +24,10 @@ The blobs go through the data interface exactly as for a docker-archive on the p
 (:mod:`registry_model.images`): each blob the repository lacks is read once and checked
 against its digest before anything is written, then streamed into the blob store in chunks
 and committed, so a corrupt source leaves no trace and a repeated import uploads nothing.
+Each manifest is then stored in a transaction of its own, children first: if a later one
+fails (the database goes away), the children already stored stay under hidden temporary
+tags until the model's ``temporary_tag_s`` has passed, then the collector takes them;
+running the import again completes it.
 """
 import io
 import json

@@ -15,6 +15,7 @@ from registry_model.archive.oci_layout import make_layer_tar, write_oci_index, w
 from registry_model.blobstore import FilesystemBlobStore
 from registry_model.images import import_archive
 from registry_model.manifests import parse_manifest_from_bytes
+from registry_model.oci.model import OCIModel
 from registry_model.oci_images import PlatformSpec, docker_archive_manifest_bytes
 from registry_model.testing.databases import snapshot_rows
 
@@ -187,3 +188,29 @@ def test_a_platform_is_os_architecture_and_an_optional_variant(text, expected):
 def test_a_malformed_platform_is_refused(text):
     with pytest.raises(errors.DataModelException, match="os/architecture"):
         PlatformSpec.parse(text)
+
+
+class RecordingOCIModel(OCIModel):
+    """An OCIModel that records the byte counts of the upload updates made through it."""
+
+    def __init__(self):
+        self.updates = []
+
+    def update_blob_upload(self, upload, uncompressed_byte_count, storage_metadata,
+                           byte_count, chunk_count, sha_state):
+        self.updates.append((upload.upload_id, byte_count))
+        return super().update_blob_upload(upload, uncompressed_byte_count, storage_metadata,
+                                          byte_count, chunk_count, sha_state)
+
+
+def test_a_layer_is_streamed_into_the_store_in_chunks_never_whole(initialized_db, store,
+                                                                  tmp_path, monkeypatch):
+    monkeypatch.setattr("registry_model.images.UPLOAD_CHUNK_SIZE", 4096)
+    big = make_layer_tar({"data.bin": os.urandom(40_000)})
+    image = write_oci_layout(tmp_path / "layout", [big], CONFIG, "v1", compression=None)
+    model = RecordingOCIModel()
+    import_archive(tmp_path / "layout", "acme", "hello", store, None, model=model)
+    counts = [count for _, count in model.updates]
+    assert len(counts) == -(-len(big) // 4096) + 1  # the layer's chunks, and the config's one
+    assert max(count for count in counts) == len(big)
+    assert store.read(image.layer_digests[0]) == big

@@ -177,6 +177,8 @@ def import_command(uri: str, archive: str, reference: tuple, storage: str, all_p
     database file, blob store folder or key it created is removed again.
     """
     namespace, name, tag_name = reference
+    if all_platforms and platform:
+        raise click.UsageError("--all and --platform exclude each other")
     key_path = signing_key or DEFAULT_SIGNING_KEY
     check_outside_storage(key_path, storage)
     _check_archive_readable(archive)

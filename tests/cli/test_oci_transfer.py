@@ -124,3 +124,9 @@ def test_the_oci_model_signs_nothing_and_writes_no_key(migrated_uri, tmp_path):
 def test_a_bad_model_name_is_a_usage_error(migrated_uri):
     result = invoke(migrated_uri, "--model", "v3", "repos")
     assert result.exit_code == 2 and "'v3' is not one of" in result.stderr
+
+
+def test_all_and_platform_together_are_a_usage_error(migrated_uri, tmp_path, index):
+    result = invoke(migrated_uri, "import", str(tmp_path / "multi"), "acme/multi", "--all",
+                    "--platform", "linux/amd64")
+    assert result.exit_code == 2 and "exclude each other" in result.stderr
