@@ -5,7 +5,10 @@
     registry-model --db sqlite:///registry.db migrate
     registry-model sample sample.tar
     registry-model import sample.tar acme/hello:latest
+    registry-model import layout-folder acme/multi:v1 --all
     registry-model export acme/hello:latest copy.tar
+    registry-model export acme/multi:v1 copy-oci.tar --format oci-archive
+    registry-model --model pre-oci import sample.tar acme/legacy:latest
     registry-model repos
     registry-model tags acme/hello --json
     registry-model images acme/hello

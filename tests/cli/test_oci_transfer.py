@@ -130,3 +130,21 @@ def test_all_and_platform_together_are_a_usage_error(migrated_uri, tmp_path, ind
     result = invoke(migrated_uri, "import", str(tmp_path / "multi"), "acme/multi", "--all",
                     "--platform", "linux/amd64")
     assert result.exit_code == 2 and "exclude each other" in result.stderr
+
+
+def test_the_other_commands_work_on_the_oci_model_too(migrated_uri, tmp_path):
+    image = write_oci_layout(tmp_path / "layout", LAYERS, CONFIG, "v1")
+    storage = str(tmp_path / "blobs")
+    succeeds(migrated_uri, "import", str(tmp_path / "layout"), "acme/hello", "--storage",
+             storage)
+    labels = json.loads(succeeds(migrated_uri, "labels", "acme/hello:v1", "--json"))
+    assert [(row["key"], row["value"]) for row in labels] == [("team", "storage")]
+    succeeds(migrated_uri, "tag", "acme/hello:v1", "stable")
+    tags = json.loads(succeeds(migrated_uri, "tags", "acme/hello", "--json"))
+    assert {row["name"] for row in tags} == {"v1", "stable"}
+    images = json.loads(succeeds(migrated_uri, "images", "acme/hello", "--json"))
+    assert len(images) == len(LAYERS)
+    succeeds(migrated_uri, "untag", "acme/hello:stable")
+    succeeds(migrated_uri, "restore", "acme/hello:stable", image.manifest_digest)
+    history = json.loads(succeeds(migrated_uri, "history", "acme/hello", "stable", "--json"))
+    assert [row["manifest_digest"] for row in history] == [image.manifest_digest] * 2
