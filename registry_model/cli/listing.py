@@ -101,6 +101,16 @@ def _tree(images: list) -> Iterator[tuple]:
                           child_prefix + ("    " if last else "│   ")))
 
 
+def _short_ids(ids: list) -> list:
+    """The ids cut to SHORT_ID_LENGTH, unless that makes two alike: the OCI model's synthetic
+    V1 ids of one manifest share their start (its digest) and differ in their last 8 digits
+    (the layer), which are shown after an ellipsis then."""
+    short = [image_id[:SHORT_ID_LENGTH] for image_id in ids]
+    if len(set(short)) == len(set(ids)):
+        return short
+    return ["%s…%s" % (image_id[:SHORT_ID_LENGTH], image_id[-8:]) for image_id in ids]
+
+
 def _image_row(image: LegacyImage, depth: int) -> dict:
     return {"docker_image_id": image.docker_image_id,
             "parent_id": image.parents[0].docker_image_id if image.parents else None,
@@ -129,10 +139,10 @@ def images(uri: str, repository: tuple, as_json: bool) -> None:
         return
     if not tree:
         click.echo("no images")
-    for image, _, prefix in tree:
+    shown = _short_ids([image.docker_image_id for image, _, _ in tree])
+    for (image, _, prefix), short in zip(tree, shown, strict=True):
         names = "  " + ", ".join(image.tags) if image.tags else ""
-        click.echo("%s%s  %s%s" % (prefix, image.docker_image_id[:SHORT_ID_LENGTH],
-                                   human_size(image.image_size), names))
+        click.echo("%s%s  %s%s" % (prefix, short, human_size(image.image_size), names))
 
 
 @click.command()

@@ -148,3 +148,13 @@ def test_the_other_commands_work_on_the_oci_model_too(migrated_uri, tmp_path):
     succeeds(migrated_uri, "restore", "acme/hello:stable", image.manifest_digest)
     history = json.loads(succeeds(migrated_uri, "history", "acme/hello", "stable", "--json"))
     assert [row["manifest_digest"] for row in history] == [image.manifest_digest] * 2
+
+
+def test_images_shows_layers_of_one_manifest_apart_though_their_ids_share_a_start(
+        migrated_uri, tmp_path):
+    write_oci_layout(tmp_path / "layout", LAYERS, CONFIG, "v1")
+    succeeds(migrated_uri, "import", str(tmp_path / "layout"), "acme/hello", "--storage",
+             str(tmp_path / "blobs"))
+    lines = succeeds(migrated_uri, "images", "acme/hello").splitlines()
+    ids = [line.split()[-3] if line.endswith("v1") else line.split()[-2] for line in lines]
+    assert len(ids) == len(set(ids)) == len(LAYERS)
