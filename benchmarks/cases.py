@@ -424,4 +424,5 @@ NOT_TIMED = {
     "change_tag_immutability": "no immutable tags: UnsupportedOperationException",
     # Not statement-free, but on this model exactly two timed methods in a row.
     "delete_manifest": "lookup_manifest_by_digest then delete_tags_for_manifest, both timed",
+    "has_any_tag": "one SELECT ... LIMIT 1 that stops at the first tag row: no size to scale",
 }

@@ -9,6 +9,11 @@ from abc import ABC, abstractmethod
 class ManifestsInterface(ABC):
     """Manifests (stored and pushed) and their labels."""
 
+    # The manifest media types create_manifest_and_retarget_tag stores as they are; a
+    # caller holding another format (an importer, a registry's push handler) converts it
+    # first or refuses it. Reading it sends no statement.
+    stored_manifest_media_types: frozenset = frozenset()
+
     @abstractmethod
     def get_manifest_for_tag(self, tag):
         """The Manifest stored for the Tag, or None. Budget: 1 statement."""

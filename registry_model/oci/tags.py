@@ -96,6 +96,10 @@ class TagLifecycleMixin:
             tag_name=specific_tag_name, active_only=active_tags_only)
         return [tag_datatype(row, repository_ref) for row in rows], has_more
 
+    def has_any_tag(self) -> bool:
+        """True when any OCI Tag row exists (asked of the primary)."""
+        return tag_model.any_tag_exists()
+
     @stale_ok
     def has_expired_tag(self, repository_ref: RepositoryReference, tag_name: str) -> bool:
         """True when an ended, non-hidden row of that name exists."""

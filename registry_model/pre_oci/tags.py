@@ -120,6 +120,10 @@ class TagLifecycleMixin:
                                                        manifest.tag_id, expiration_sec,
                                                        clock.now_ts())
 
+    def has_any_tag(self) -> bool:
+        """True when any RepositoryTag row exists (asked of the primary)."""
+        return tag_model.any_tag_exists()
+
     @stale_ok
     def has_expired_tag(self, repository_ref: RepositoryReference, tag_name: str) -> bool:
         """True when an ended row of that tag name exists."""
