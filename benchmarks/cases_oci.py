@@ -153,7 +153,7 @@ def _raw_owned_by_tag(cur, ctx: Context) -> list:
     rows = _rows(cur, "SELECT %s FROM oci_manifest m JOIN oci_tag t ON t.manifest_id = m.id "
                  "WHERE t.id = %%s AND t.name = %%s" % HISTORY_COLUMNS, ctx.tag.id, ctx.tag.name)
     others = _rows(cur, "SELECT t.id FROM oci_tag t WHERE t.manifest_id = %%s AND %s "
-                   "AND t.id <> %%s" % ALIVE, rows[0][0], _now_ms(ctx), ctx.tag.id)
+                   "AND t.id <> %%s LIMIT 1" % ALIVE, rows[0][0], _now_ms(ctx), ctx.tag.id)
     return [] if others else rows
 
 

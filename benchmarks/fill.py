@@ -2,7 +2,10 @@
 
 Migrates the database named by ``--db`` (which must hold no repository yet), then bulk-loads
 the rows of :mod:`shape` at ``--scale`` (1 is 10,000 namespaces, 100,000 repositories,
-1,000,000 tag rows, 1,000,000 legacy images, 200,000 labels; 0.01 is a hundredth of that)::
+1,000,000 tag rows, 1,000,000 legacy images, 200,000 labels; 0.01 is a hundredth of that),
+and in the same repositories the OCI wing's rows of :mod:`shape_oci` (as many tag rows
+again, on about 330,000 OCI image manifests with indexes, referrers and labels), as a
+registry holds both during the backfill::
 
     python benchmarks/fill.py --db postgresql://postgres@127.0.0.1:5432/rm_bench_100 --scale 1
     python benchmarks/fill.py --db sqlite:////tmp/bench_1.db --scale 0.01

@@ -15,6 +15,9 @@ and at 100% does the same work on a bigger database:
 The rest is skewed as registries are: most repositories hold a few tags, a few hold hundreds
 (at 100%, four more repositories of the largest shape); base layers are shared across
 repositories (same blob record, same V1 id); tags of one repository share images.
+
+After each repository's rows, :class:`shape_oci.OCIRows` writes its OCI wing's rows (OCI
+manifests on the same images' blobs, OCI tags, indexes, referrers, labels).
 """
 import hashlib
 import json

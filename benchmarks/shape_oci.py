@@ -17,13 +17,17 @@ own (the pre-OCI rows stay what they were):
 The two subjects have fixed shapes at every scale, so a read timed on them at 1% and at 100%
 does the same work on a bigger database:
 
-- ``bench-small/small``: 2 image manifests (6 and 2 layers: 8 legacy images), an index over
-  both, 2 referrers of ``latest`` (a signature and an SBOM), 3 alive tags (``latest``, one
-  on the other image, one on the index) and 2 ended rows, 3 labels on ``latest``;
+- ``bench-small/small``: 2 image manifests (``latest`` on the pre-OCI ``latest`` chain, 9
+  layers, and one of 2 layers), an index over both, 2 referrers of ``latest`` (a signature
+  and an SBOM), 3 alive tags (``latest``, one on the other image, one on the index) and 2
+  ended rows, 3 labels on ``latest``: 13 legacy images (a referrer's layer is one too);
 - ``bench-large/largest``: 200 image manifests (``latest`` 100 layers deep, the others 1 to
-  19 layers: about 2,000 legacy images, as many as its pre-OCI images), 20 indexes of 2 to
-  10 children, 20 referrers of ``latest`` (signatures, SBOMs, attestations), 2,000 alive
-  tags and 1,000 ended rows, 50 labels on ``latest``.
+  19 layers of the same chains: about 2,000 legacy images, as many as its pre-OCI images),
+  20 indexes of 2 to 10 children, 20 referrers of ``latest`` (signatures, SBOMs,
+  attestations), 2,000 alive tags and 1,000 ended rows, 50 labels on ``latest``.
+
+A layer's history step (created, created_by) is the one of the pre-OCI image it comes from,
+so manifests built on one base repeat its steps, as images built on a base image do.
 """
 import hashlib
 import json

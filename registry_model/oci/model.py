@@ -158,12 +158,9 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         """The tag's manifest's LegacyImages when no other alive tag points at that manifest
         (2 statements)."""
         tag_id(tag)
-        row = manifest_model.get_manifest_for_tag(tag.id, tag.name)
+        row = manifest_model.get_image_manifest_for_tag(tag.id, tag.name)
         if row is None or row.layer_history is None:
             return []
-        others = [other for other in tag_model.alive_tags_of_manifest(row.id, clock.now_ms(),
-                                                                      include_hidden=True)
-                  if other.id != tag.id]
-        if others:
+        if tag_model.has_other_alive_tag(row.id, tag.id, clock.now_ms()):
             return []
         return legacy.legacy_images(row, with_parents=False)

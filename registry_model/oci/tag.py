@@ -336,6 +336,20 @@ def alive_tags_of_manifest(manifest_id: int, now_ms: int, include_hidden: bool =
     return _ALIVE_TAGS_OF_MANIFEST.rows((include_hidden,), manifest_id=manifest_id, now=now_ms)
 
 
+_OTHER_ALIVE_TAG = Statement(lambda: (
+    Tag.select(Tag.id)
+    .where(Tag.manifest == param("manifest_id"), alive_clause(param("now")),
+           Tag.id != param("tag_id"))
+    .limit(1)))
+
+
+def has_other_alive_tag(manifest_id: int, tag_id: int, now_ms: int) -> bool:
+    """True when an alive tag row other than ``tag_id`` (hidden ones too) points at the
+    manifest: one query."""
+    return _OTHER_ALIVE_TAG.first(manifest_id=manifest_id, tag_id=tag_id,
+                                  now=now_ms) is not None
+
+
 def end_tags_of_manifest(manifest_id: int, now_ms: int) -> list:
     """End every alive, non-hidden tag of the manifest now; the ended rows. Two statements.
 
