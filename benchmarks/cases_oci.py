@@ -154,7 +154,7 @@ def _raw_owned_by_tag(cur, ctx: Context) -> list:
                  "WHERE t.id = %%s AND t.name = %%s" % HISTORY_COLUMNS, ctx.tag.id, ctx.tag.name)
     others = _rows(cur, "SELECT t.id FROM oci_tag t WHERE t.manifest_id = %%s AND %s "
                    "AND t.id <> %%s LIMIT 1" % ALIVE, rows[0][0], _now_ms(ctx), ctx.tag.id)
-    return [] if others else rows
+    return [] if others else _decode(rows[0][2])  # its layers, as the listing's raw reads
 
 
 # --- labels --------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ READS = [
                                          include_parents=True),
          _raw_legacy_image_layers, lambda r: 1 + len(r.parents)),
     Case("get_legacy_images_owned_by_tag", lambda c, m: m.get_legacy_images_owned_by_tag(c.tag),
-         _raw_owned_by_tag, len, lambda rows: _layers(rows) if rows else 0),
+         _raw_owned_by_tag, len),
     Case("list_manifest_labels", lambda c, m: m.list_manifest_labels(c.manifest),
          _raw_labels, len),
     Case("list_manifest_labels(key_prefix)",

@@ -28,7 +28,9 @@ _ZERO = timedelta(0)
 # json.dumps with options builds an encoder per call; the view encodes one command a layer.
 _encode_json = json.JSONEncoder(ensure_ascii=False).encode
 _new_tuple = tuple.__new__  # positional, without a namedtuple's __new__ call
+_new_object = object.__new__
 _PARENTS = LegacyImage._fields.index("parents")
+_UNSEEN = object()  # a memo's miss (None is a converted value)
 # What JSON must escape in a string when non-ASCII characters are kept as they are.
 _NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]').search
 
@@ -133,36 +135,43 @@ def legacy_images(manifest, tags: Optional[tuple] = None, place: int = 0,
     unloaded on every layer. A ``place`` past the bottom layer gives an empty list.
     ``memo`` (a dict the caller keeps over the manifests of one listing) holds the
     times and commands already converted: images built on one base repeat their base's
-    history steps.
+    history steps. Entries carry every key :func:`layer_history` writes.
     """
     entries = json.loads(manifest.layer_history) if manifest.layer_history else []
     total = len(entries)
-    count = total - place
     prefix = _prefix(manifest.digest)
     first_id = manifest.id * ID_STRIDE
     no_tags = None if tags is None else ()
-    memo = {} if memo is None else memo
-    converted = memo.get
+    top_tags = None if tags is None else tuple(tags)
+    times = memo.setdefault("created", {}) if memo is not None else {}
+    commands = memo.setdefault("created_by", {}) if memo is not None else {}
+    time_of, command_of = times.get, commands.get
     built: list = []
     aggregate = 0
     below = None
-    parents: Any = None
-    for index in range(max(0, count)):
-        entry = entries[index]
+    parents: Any = () if with_parents else None
+    for layer in range(total - 1, place - 1, -1):  # base first, up to the layer ``place``
+        entry = entries[total - 1 - layer]
         size = entry["size"]
         aggregate += size or 0
-        if with_parents:
-            parents = ParentChain(below, below[_PARENTS]) if below is not None else ()
-        layer = total - 1 - index
-        created, created_by = entry.get("created"), entry.get("created_by")
-        step = converted((created, created_by))
-        if step is None:
-            step = memo[created, created_by] = (_created(created), _command(created_by))
+        if with_parents and below is not None:
+            # ParentChain(below, below.parents) without the call: one link per image.
+            parents = _new_object(ParentChain)
+            parents._head = below
+            rest = below[_PARENTS]
+            parents._tail = rest if rest.__class__ is ParentChain else None
+        created, created_by = entry["created"], entry["created_by"]
+        when = time_of(created, _UNSEEN)
+        if when is _UNSEEN:
+            when = times[created] = _created(created)
+        command = command_of(created_by, _UNSEEN)
+        if command is _UNSEEN:
+            command = commands[created_by] = _command(created_by)
         # Positionally, without a namedtuple's __new__: a listing builds thousands.
         below = _new_tuple(LegacyImage, (
-            first_id + layer, prefix + "%08x" % layer, step[0], entry.get("comment"), step[1],
+            first_id + layer, "%s%08x" % (prefix, layer), when, entry["comment"], command,
             size, aggregate, False, None, entry["digest"], parents,
-            no_tags if layer or tags is None else tuple(tags)))
+            no_tags if layer else top_tags))
         built.append(below)
     built.reverse()
     return built

@@ -399,7 +399,7 @@ _ALIVE_TAG_NAMES = Statement(lambda: (
 def alive_tag_names_by_manifest(repository_id: int, now_ms: int) -> dict:
     """``{manifest id: [names]}`` of the alive, non-hidden tags, names sorted: one query."""
     by_manifest: dict = {}
-    for manifest_id, name in _ALIVE_TAG_NAMES.rows(repository_id=repository_id, now=now_ms):
+    for manifest_id, name in _ALIVE_TAG_NAMES.tuples(repository_id=repository_id, now=now_ms):
         by_manifest.setdefault(manifest_id, []).append(name)
     return by_manifest
 
