@@ -199,15 +199,22 @@ class Referrer(namedtuple("Referrer", ["digest", "media_type", "size", "artifact
 
         The annotations are read from the bytes, which the parser accepted at push time.
         """
-        manifest_bytes = bytes(row.manifest_bytes)
+        return cls.for_columns(row.digest, media_type_name, row.artifact_type,
+                               row.manifest_bytes)
+
+    @classmethod
+    def for_columns(cls, digest: str, media_type_name: str, artifact_type: Optional[str],
+                    manifest_bytes: bytes) -> "Referrer":
+        """Build from a manifest's digest, media type name, artifact type and stored bytes."""
+        manifest_bytes = bytes(manifest_bytes)
         annotations = _REFERRER_ANNOTATIONS.get(manifest_bytes)
         if annotations is None:
             annotations = json.loads(manifest_bytes).get("annotations") or {}
             if len(_REFERRER_ANNOTATIONS) >= _REFERRER_ANNOTATIONS_MAX:
                 _REFERRER_ANNOTATIONS.clear()
             _REFERRER_ANNOTATIONS[manifest_bytes] = annotations
-        return _new_tuple(cls, (row.digest, media_type_name, len(manifest_bytes),
-                                row.artifact_type, dict(annotations)))
+        return _new_tuple(cls, (digest, media_type_name, len(manifest_bytes), artifact_type,
+                                dict(annotations)))
 
 
 # The top-level annotations of referrer manifests by their exact bytes, parsed once per

@@ -162,14 +162,14 @@ def find_referrers(repository_id: int, subject_digest: str,
                    artifact_type: Optional[str] = None) -> list:
     """The repository's manifests whose subject is that digest, oldest first: one query.
 
-    Flat rows (digest, media_type_id, artifact_type, manifest_bytes). The subject need
+    Plain tuples (digest, media_type_id, artifact_type, manifest_bytes). The subject need
     not be stored (a referrer may arrive first); ``artifact_type`` keeps only that
     type. A malformed digest has no referrers (no query).
     """
     if not validation.is_valid_digest(subject_digest):
         return []
-    return _REFERRERS.rows((artifact_type is not None,), repository_id=repository_id,
-                           subject=subject_digest, artifact_type=artifact_type)
+    return _REFERRERS.tuples((artifact_type is not None,), repository_id=repository_id,
+                             subject=subject_digest, artifact_type=artifact_type)
 
 
 def _existing(repository_id: int, digest: str) -> Optional[Manifest]:

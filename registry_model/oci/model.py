@@ -87,9 +87,9 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
                          artifact_type: Optional[str] = None) -> list:
         """The Referrers of that digest in the repository, oldest first."""
         media_names = lookup.names("media_types")
-        return [Referrer.for_manifest_row(row, media_names[row.media_type_id])
-                for row in manifest_model.find_referrers(repository_id(repository_ref),
-                                                         manifest_digest, artifact_type)]
+        return [Referrer.for_columns(digest, media_names[media_type_id], artifact, data)
+                for digest, media_type_id, artifact, data in manifest_model.find_referrers(
+                    repository_id(repository_ref), manifest_digest, artifact_type)]
 
     # --- labels ----------------------------------------------------------------------
 
