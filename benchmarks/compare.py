@@ -87,8 +87,9 @@ def render(backend: str, small: dict, large: dict, rows: list, markdown: bool) -
     target = RAW_TARGETS.get(backend)
     title = ("%s%s: scale %g vs %g, raw target %s, growth target %gx; load average %s and %s "
              "(%d cpus, shared), commit %s"
-             % ("OCI model, " if large.get("model") == "oci" else "", backend, small["scale"],
-                large["scale"], "%gx" % target if target else "none", GROWTH_TARGET,
+             % ("OCI model, " if large.get("model") == "oci" else "pre-OCI model, ", backend,
+                small["scale"], large["scale"], "%gx" % target if target else "none",
+                GROWTH_TARGET,
                 small["machine"]["load_average"], large["machine"]["load_average"],
                 large["machine"]["cpus"], large["machine"]["commit"]))
     fills = "; ".join("fill at %g%%: %ss, %.0f MiB, %s tag rows, %s images" % (
