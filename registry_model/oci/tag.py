@@ -337,16 +337,6 @@ def change_tag_immutability(tag_id: int, immutable: bool, now_ms: int,
     return tag
 
 
-_ALIVE_TAGS_OF_MANIFEST = Statement(lambda include_hidden: _visible(
-    _tag_rows().where(Tag.manifest == param("manifest_id"), alive_clause(param("now"))),
-    include_hidden))
-
-
-def alive_tags_of_manifest(manifest_id: int, now_ms: int, include_hidden: bool = False) -> list:
-    """Alive tag rows pointing at the manifest, flat: one query."""
-    return _ALIVE_TAGS_OF_MANIFEST.rows((include_hidden,), manifest_id=manifest_id, now=now_ms)
-
-
 _OTHER_ALIVE_TAG = Statement(lambda: (
     Tag.select(Tag.id)
     .where(Tag.manifest == param("manifest_id"), alive_clause(param("now")),
@@ -359,6 +349,16 @@ def has_other_alive_tag(manifest_id: int, tag_id: int, now_ms: int) -> bool:
     manifest: one query."""
     return _OTHER_ALIVE_TAG.first(manifest_id=manifest_id, tag_id=tag_id,
                                   now=now_ms) is not None
+
+
+_ALIVE_TAGS_OF_MANIFEST = Statement(lambda include_hidden: _visible(
+    _tag_rows().where(Tag.manifest == param("manifest_id"), alive_clause(param("now"))),
+    include_hidden))
+
+
+def alive_tags_of_manifest(manifest_id: int, now_ms: int, include_hidden: bool = False) -> list:
+    """Alive tag rows pointing at the manifest, flat: one query."""
+    return _ALIVE_TAGS_OF_MANIFEST.rows((include_hidden,), manifest_id=manifest_id, now=now_ms)
 
 
 def end_tags_of_manifest(manifest_id: int, now_ms: int) -> list:
