@@ -64,7 +64,7 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     def get_manifest_for_tag(self, tag: Tag) -> Optional[Manifest]:
         """The Manifest the tag points at, or None."""
         tag_id(tag)
-        row = manifest_model.get_manifest_for_tag(tag.id, tag.name)
+        row = manifest_model.get_manifest_for_tag(tag.id, tag.name, datatype_only=True)
         return manifest_datatype(row) if row is not None else None
 
     @stale_ok(confirm_miss=True)
@@ -78,7 +78,8 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         """
         row = manifest_model.find_manifest_by_digest(repository_id(repository_ref),
                                                      manifest_digest, clock.now_ms(),
-                                                     allow_dead=allow_dead)
+                                                     allow_dead=allow_dead,
+                                                     datatype_only=True)
         return manifest_datatype(row) if row is not None else None
 
     @stale_ok
@@ -86,9 +87,9 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
                          artifact_type: Optional[str] = None) -> list:
         """The Referrers of that digest in the repository, oldest first."""
         media_names = lookup.names("media_types")
-        return [Referrer.for_manifest_row(row, media_names[row.media_type_id])
-                for row in manifest_model.find_referrers(repository_id(repository_ref),
-                                                         manifest_digest, artifact_type)]
+        return [Referrer.for_columns(digest, media_names[media_type_id], artifact, data)
+                for digest, media_type_id, artifact, data in manifest_model.find_referrers(
+                    repository_id(repository_ref), manifest_digest, artifact_type)]
 
     # --- labels ----------------------------------------------------------------------
 
@@ -131,8 +132,9 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         rows = manifest_model.image_manifests(repository_id(repository_ref))
         tags = tag_model.alive_tag_names_by_manifest(repository_ref.id, clock.now_ms())
         images: list = []
+        memo: dict = {}  # history steps converted once for the whole listing
         for row in rows:
-            images += legacy.legacy_images(row, tuple(tags.get(row.id, ())))
+            images += legacy.legacy_images(row, tuple(tags.get(row.id, ())), memo=memo)
         return images
 
     @stale_ok(confirm_miss=True)
@@ -147,22 +149,18 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         row = manifest_model.find_image_manifest_by_prefix(repo_id, prefix)
         if row is None:
             return None
-        images = legacy.legacy_images(row)
-        if place >= len(images):
-            return None
-        image = images[place]
-        return image if include_parents else image._replace(parents=None)
+        if not include_parents:
+            return legacy.legacy_image(row, place)
+        images = legacy.legacy_images(row, place=place)
+        return images[0] if images else None
 
     def get_legacy_images_owned_by_tag(self, tag: Tag) -> list:
         """The tag's manifest's LegacyImages when no other alive tag points at that manifest
         (2 statements)."""
         tag_id(tag)
-        row = manifest_model.get_manifest_for_tag(tag.id, tag.name)
+        row = manifest_model.get_image_manifest_for_tag(tag.id, tag.name)
         if row is None or row.layer_history is None:
             return []
-        others = [other for other in tag_model.alive_tags_of_manifest(row.id, clock.now_ms(),
-                                                                      include_hidden=True)
-                  if other.id != tag.id]
-        if others:
+        if tag_model.has_other_alive_tag(row.id, tag.id, clock.now_ms()):
             return []
-        return [image._replace(parents=None) for image in legacy.legacy_images(row)]
+        return legacy.legacy_images(row, with_parents=False)

@@ -37,6 +37,23 @@ def tag_datatype(row, repository_ref: RepositoryReference) -> Tag:
     return Tag.for_oci_tag(row, repository_ref, docker_image_id)
 
 
+def tag_datatypes(rows: list, repository_ref: RepositoryReference) -> list:
+    """Tags of many rows (as :func:`tag_datatype`), each manifest's V1 id made once: tags
+    of a repository share a few manifests."""
+    docker_ids: dict = {}
+    tags = []
+    for row in rows:
+        if row.manifest_layers_size is None:
+            docker_image_id = None
+        else:
+            docker_image_id = docker_ids.get(row.manifest_digest)
+            if docker_image_id is None:
+                docker_image_id = docker_ids[row.manifest_digest] = legacy_image_id(
+                    row.manifest_digest, 0)
+        tags.append(Tag.for_oci_tag(row, repository_ref, docker_image_id))
+    return tags
+
+
 def _milliseconds(value: Optional[datetime]) -> Optional[int]:
     if value is None:
         return None
@@ -76,15 +93,15 @@ class TagLifecycleMixin:
     @stale_ok
     def list_all_active_repository_tags(self, repository_ref: RepositoryReference) -> list:
         """Every alive, non-hidden Tag of the repository, by name."""
-        return [tag_datatype(row, repository_ref) for row in tag_model.list_alive_tags_page(
-            repository_id(repository_ref), clock.now_ms(), limit=None)]
+        return tag_datatypes(tag_model.list_alive_tags_page(
+            repository_id(repository_ref), clock.now_ms(), limit=None), repository_ref)
 
     @stale_ok
     def lookup_active_repository_tags(self, repository_ref: RepositoryReference,
                                       last: Optional[str] = None, limit: int = 100) -> list:
         """Up to ``limit`` alive, non-hidden Tags named after ``last``, by name."""
-        return [tag_datatype(row, repository_ref) for row in tag_model.list_alive_tags_page(
-            repository_id(repository_ref), clock.now_ms(), last, limit)]
+        return tag_datatypes(tag_model.list_alive_tags_page(
+            repository_id(repository_ref), clock.now_ms(), last, limit), repository_ref)
 
     @stale_ok
     def list_repository_tag_history(self, repository_ref: RepositoryReference, page: int = 1,
@@ -94,7 +111,7 @@ class TagLifecycleMixin:
         rows, has_more = tag_model.list_tag_history_page(
             repository_id(repository_ref), clock.now_ms(), page=page, size=size,
             tag_name=specific_tag_name, active_only=active_tags_only)
-        return [tag_datatype(row, repository_ref) for row in rows], has_more
+        return tag_datatypes(rows, repository_ref), has_more
 
     def has_any_tag(self) -> bool:
         """True when any OCI Tag row exists (asked of the primary)."""
