@@ -8,9 +8,10 @@ ManifestChild rows, written in the same transaction as the manifest, whatever
 their number, in a constant number of statements.
 
 A manifest is *visible* in its repository when an alive tag points at it, when it
-is a child of a manifest an alive tag points at, or when its subject is a
-manifest visible in one of those two ways (a referrer of a tagged image or of one
-of a tagged index's children).
+is a child of a manifest an alive tag points at, or when its subject is a visible
+manifest (a referrer of a tagged image or of one of a tagged index's children, or
+a referrer of such a referrer, at any depth: one recursive query walks the subject
+chain).
 """
 import logging
 from typing import Optional
@@ -31,35 +32,36 @@ from registry_model.transactions import locked
 logger = logging.getLogger(__name__)
 
 
-def _tagged(manifest_column, now, any_tag: bool) -> Expression:
-    """EXISTS a tag (alive at ``now`` unless ``any_tag``) pointing at ``manifest_column``."""
-    tags = Tag.select(Tag.id).where(Tag.manifest == manifest_column)
-    return fn.EXISTS(tags if any_tag else tags.where(alive_clause(now)))
+def _subject_chain():
+    """CTE of the manifest asked for and its subjects, transitively, in the repository.
+
+    Its ids are the manifest (by ``repository_id`` and ``digest``), the manifest its
+    subject names, that one's subject, and so on: a referrer of a referrer is as
+    visible as its chain's root.
+    """
+    start = (Manifest.select(Manifest.id, Manifest.subject)
+             .where(Manifest.repository == param("repository_id"),
+                    Manifest.digest == param("digest")))
+    chain = start.cte("subject_chain", recursive=True, columns=("id", "subject"))
+    subject = Manifest.alias("subject_manifest")
+    step = (subject.select(subject.id, subject.subject)
+            .join(chain, on=(subject.digest == chain.c.subject))
+            .where(subject.repository == param("repository_id")))
+    return chain.union(step)
 
 
-def _tagged_or_child_of_tagged(manifest_column, now, any_tag: bool) -> Expression:
+def _chain_visible(chain, now, any_tag: bool) -> Expression:
+    """WHERE clause: a member of ``chain`` is tagged or a child of a tagged manifest."""
+    members = chain.select_from(chain.c.id)
+    tags = Tag.select(Tag.id).where(Tag.manifest.in_(members))
     parent_tag = Tag.alias("parent_tag")
     parents = (ManifestChild.select(ManifestChild.id)
                .join(parent_tag, on=(parent_tag.manifest == ManifestChild.manifest))
-               .where(ManifestChild.child_manifest == manifest_column))
+               .where(ManifestChild.child_manifest.in_(members)))
     if not any_tag:
-        parents = parents.where(parent_tag.lifetime_end_ms.is_null(True)
-                                | (parent_tag.lifetime_end_ms > now))
-    return _tagged(manifest_column, now, any_tag) | fn.EXISTS(parents)
-
-
-def visible_clause(now, any_tag: bool = False) -> Expression:
-    """WHERE clause on Manifest: visible at ``now`` (see the module docstring).
-
-    With ``any_tag``, a tag row in the time machine counts as much as an alive one.
-    """
-    subject = Manifest.alias("subject_manifest")
-    subject_visible = (subject.select(subject.id)
-                       .where(subject.repository == Manifest.repository,
-                              subject.digest == Manifest.subject,
-                              _tagged_or_child_of_tagged(subject.id, now, any_tag)))
-    return (_tagged_or_child_of_tagged(Manifest.id, now, any_tag)
-            | (Manifest.subject.is_null(False) & fn.EXISTS(subject_visible)))
+        tags = tags.where(alive_clause(now))
+        parents = parents.where(alive_clause(now, parent_tag))
+    return fn.EXISTS(tags) | fn.EXISTS(parents)
 
 
 def _manifest_columns():
@@ -68,10 +70,16 @@ def _manifest_columns():
             Manifest.layers_compressed_size, Manifest.layer_history)
 
 
-_VISIBLE_BY_DIGEST = Statement(lambda any_tag: (
-    Manifest.select(*_manifest_columns())
-    .where(Manifest.repository == param("repository_id"), Manifest.digest == param("digest"),
-           visible_clause(param("now"), any_tag))))
+def _visible_by_digest(any_tag: bool):
+    chain = _subject_chain()
+    return (Manifest.select(*_manifest_columns())
+            .where(Manifest.repository == param("repository_id"),
+                   Manifest.digest == param("digest"),
+                   _chain_visible(chain, param("now"), any_tag))
+            .with_cte(chain))
+
+
+_VISIBLE_BY_DIGEST = Statement(_visible_by_digest)
 
 
 def find_manifest_by_digest(repository_id: int, digest: str, now_ms: int,

@@ -33,9 +33,10 @@ logger = logging.getLogger(__name__)
 _IN_TRANSACTION_ATTEMPTS = 4
 
 
-def alive_clause(now_ms) -> Expression:
-    """WHERE clause of tags alive at ``now_ms``: no end, or an end still ahead."""
-    return Tag.lifetime_end_ms.is_null(True) | (Tag.lifetime_end_ms > now_ms)
+def alive_clause(now_ms, tag=Tag) -> Expression:
+    """WHERE clause of tags (``tag``: Tag or an alias) alive at ``now_ms``: no end, or an
+    end still ahead."""
+    return tag.lifetime_end_ms.is_null(True) | (tag.lifetime_end_ms > now_ms)
 
 
 def _queue_on_tag_name(repository_id: int, tag_name: str) -> None:
