@@ -22,9 +22,10 @@ from registry_model import errors, validation
 from registry_model.manifests import ParsedManifest
 from registry_model.model import blob as blob_model
 from registry_model.model import lookup
-from registry_model.model.tables import Namespace, Repository
+from registry_model.model.label import EXPIRES_AFTER_KEY
+from registry_model.model.tables import Label, Namespace, Repository
 from registry_model.oci.legacy import ALGORITHMS
-from registry_model.oci.tables import Manifest, ManifestBlob, ManifestChild, Tag
+from registry_model.oci.tables import Manifest, ManifestBlob, ManifestChild, ManifestLabel, Tag
 from registry_model.oci.tag import alive_clause
 from registry_model.statements import Statement, param
 from registry_model.transactions import locked
@@ -157,10 +158,18 @@ def find_referrers(repository_id: int, subject_digest: str,
                            subject=subject_digest, artifact_type=artifact_type)
 
 
+def _expires_after():
+    """Scalar subquery: the value of the manifest's newest ``quay.expires-after`` label."""
+    return (Label.select(Label.value).join(ManifestLabel)
+            .where(ManifestLabel.manifest == Manifest.id, Label.key == EXPIRES_AFTER_KEY)
+            .order_by(Label.id.desc()).limit(1).alias("expires_after"))
+
+
 def _existing(repository_id: int, digest: str) -> Optional[Manifest]:
     # Locked, as a collector locks the manifests it deletes: it waits for this push,
-    # or this push finds the row gone and stores it anew.
-    return locked(Manifest.select()
+    # or this push finds the row gone and stores it anew. Its expires-after label
+    # comes along, for a re-push to give its tag the same lifetime as the first push.
+    return locked(Manifest.select(Manifest, _expires_after())
                   .where(Manifest.repository == repository_id, Manifest.digest == digest)
                   ).get_or_none()
 
@@ -198,7 +207,8 @@ def store_manifest(repository_id: int, parsed: ParsedManifest, now_s: int,
     """Store the parsed manifest in the repository, in the caller's transaction.
 
     ``(manifest row, created)``: a manifest already stored under that digest is returned
-    as it is (1 statement). Otherwise every blob must be linked to the repository at
+    as it is, with ``expires_after`` the value of its newest ``quay.expires-after``
+    label or None (1 statement). Otherwise every blob must be linked to the repository at
     ``now_s`` (ManifestBlobUnknownException naming it) and every child stored in it
     (ManifestChildUnknownException naming it), then the manifest, its blob rows and its
     child rows are written: at most 6 statements whatever the number of layers or
