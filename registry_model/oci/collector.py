@@ -9,8 +9,9 @@ The blob records, links, uploads and the locking protocol every wing shares are 
 :mod:`registry_model.model.collection`; this wing adds, before them, in transactions of at
 most ``batch_size`` rows:
 
-1. tag rows (hidden temporary tags too) that ended at least the namespace's time-machine
-   window ago; every tag row when purging;
+1. tag rows that ended at least the namespace's time-machine window ago, and hidden
+   temporary tags (of pushes by digest) once ended, since nothing can restore them; every
+   tag row when purging;
 2. manifests nothing needs any more, with their labels, blob rows and child rows. A
    manifest is *kept* while a remaining tag row points at it, while a kept list or index
    has it as a child (a child two lists share stays while either does), or while its
@@ -129,18 +130,24 @@ class OCICollector(Collector):
 
         ``cutoff`` is in Unix seconds, as every wing's; tag ends are milliseconds.
         """
-        cutoff_ms = cutoff * 1000 if cutoff is not None else None
-        self._collect_tags(repository_id, cutoff_ms)
-        return self._collect_manifests(repository_id, cutoff_ms)
+        gone = None if cutoff is None else self._dead_tags(cutoff * 1000)
+        self._collect_tags(repository_id, gone)
+        return self._collect_manifests(repository_id, gone)
 
-    def _collect_tags(self, repository_id: int, cutoff_ms: Optional[int]) -> None:
-        """Tag rows ended at or before ``cutoff_ms`` (None: all): 2 statements per batch."""
+    def _dead_tags(self, cutoff_ms: int):
+        """WHERE clause of the tag rows that go: ended at or before ``cutoff_ms``, or hidden
+        and ended at all (no one can restore a hidden tag from the time machine)."""
+        return ((Tag.lifetime_end_ms <= cutoff_ms)
+                | ((Tag.hidden == True) & (Tag.lifetime_end_ms <= self.now * 1000)))  # noqa: E712
+
+    def _collect_tags(self, repository_id: int, gone) -> None:
+        """Tag rows ``gone`` selects (None: all): 2 statements per batch."""
         after = 0
         while True:
             def batch(after=after) -> list:
                 query = Tag.select(Tag.id).where(Tag.repository == repository_id, Tag.id > after)
-                if cutoff_ms is not None:
-                    query = query.where(Tag.lifetime_end_ms <= cutoff_ms)
+                if gone is not None:
+                    query = query.where(gone)
                 ids = [row[0] for row in query.order_by(Tag.id).limit(self.batch_size).tuples()]
                 if ids and not self.dry_run:
                     Tag.delete().where(Tag.id.in_(ids)).execute()
@@ -152,15 +159,15 @@ class OCICollector(Collector):
                 return
             after = ids[-1]
 
-    def _collect_manifests(self, repository_id: int, cutoff_ms: Optional[int]) -> list:
+    def _collect_manifests(self, repository_id: int, gone) -> list:
         """Unneeded manifests: 1 statement to plan, then at most 8 per batch (1 in a dry run).
 
         Returns ``(ManifestBlob, row id, storage id)`` of the blob rows that went.
         """
         surviving = None
         if self.dry_run:  # nothing was deleted: count the tag rows the run would keep
-            surviving = (Tag.lifetime_end_ms.is_null(True) | (Tag.lifetime_end_ms > cutoff_ms)
-                         if cutoff_ms is not None else (Tag.id < 0))
+            surviving = ((Tag.lifetime_end_ms.is_null(True) | ~gone) if gone is not None
+                         else (Tag.id < 0))
         every, kept = plan(repository_id, surviving)
         if not every:
             return []
