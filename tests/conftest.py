@@ -72,3 +72,11 @@ def sample(tmp_path):
     path = tmp_path / "sample.tar"
     write_sample_archive(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def fault_server(request):
+    """A migrated scratch database bound for the module, for the fault injection tests."""
+    from tests.fault_injection import scratch_server
+
+    yield from scratch_server(request)
