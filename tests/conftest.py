@@ -80,3 +80,13 @@ def fault_server(request):
     from tests.fault_injection import scratch_server
 
     yield from scratch_server(request)
+
+
+@pytest.fixture
+def hooks(scratch_uri):
+    """Add query hooks (:class:`tests.interleaving.StopAfter`) for the test; released and
+    removed after it."""
+    from tests.interleaving import query_hooks
+
+    with query_hooks() as add:
+        yield add
