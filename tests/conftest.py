@@ -90,3 +90,19 @@ def hooks(scratch_uri):
 
     with query_hooks() as add:
         yield add
+
+
+@pytest.fixture
+def no_local_constants(monkeypatch):
+    """Keep hypothesis from drawing constants out of the project's modules.
+
+    It sometimes draws numbers found in the source of the modules loaded so far, so the
+    examples of a seed would change with any edit of the library, and between running this
+    file alone and the whole suite. (An internal of hypothesis; without it, runs just vary.)
+    """
+    from hypothesis.internal.conjecture import providers
+    from hypothesis.internal.constants_ast import Constants
+
+    if hasattr(providers, "_get_local_constants"):
+        monkeypatch.setattr(providers, "_get_local_constants", lambda: Constants())
+        monkeypatch.setattr(providers, "CONSTANTS_CACHE", type(providers.CONSTANTS_CACHE)(1024))

@@ -393,7 +393,8 @@ def machine_settings() -> settings:
                                            HealthCheck.filter_too_much])
 
 
-def test_random_oci_operations_keep_the_database_equal_to_the_model(committing_database):
+def test_random_oci_operations_keep_the_database_equal_to_the_model(committing_database,
+                                                                     no_local_constants):
     EVENTS.clear()
     started = time.monotonic()
     machine = OCIRegistryMachine
