@@ -16,7 +16,7 @@ chain).
 import logging
 from typing import Optional
 
-from peewee import Expression, fn
+from peewee import SQL, Expression, Select, fn
 
 from registry_model import errors, validation
 from registry_model.manifests import ParsedManifest
@@ -52,17 +52,22 @@ def _subject_chain():
 
 
 def _chain_visible(chain, now, any_tag: bool) -> Expression:
-    """WHERE clause: a member of ``chain`` is tagged or a child of a tagged manifest."""
-    members = chain.select_from(chain.c.id)
-    tags = Tag.select(Tag.id).where(Tag.manifest.in_(members))
+    """WHERE clause: a member of ``chain`` is tagged or a child of a tagged manifest.
+
+    Driven from the chain (a row or a few): per member, one probe of the tag index and
+    one of the child index, as for a single manifest.
+    """
+    tags = Tag.select(Tag.id).where(Tag.manifest == chain.c.id)
     parent_tag = Tag.alias("parent_tag")
     parents = (ManifestChild.select(ManifestChild.id)
                .join(parent_tag, on=(parent_tag.manifest == ManifestChild.manifest))
-               .where(ManifestChild.child_manifest.in_(members)))
+               .where(ManifestChild.child_manifest == chain.c.id))
     if not any_tag:
         tags = tags.where(alive_clause(now))
         parents = parents.where(alive_clause(now, parent_tag))
-    return fn.EXISTS(tags) | fn.EXISTS(parents)
+    # Not chain.select_from(), which would repeat the WITH inside the subquery.
+    members = Select((chain,), (SQL("1"),)).where(fn.EXISTS(tags) | fn.EXISTS(parents))
+    return fn.EXISTS(members)
 
 
 def _manifest_columns():
