@@ -10,9 +10,15 @@ import logging
 from flask import Response, request
 
 from registry_model import errors, validation
+from registry_model.auth.permissions import DELETE, PUSH
 from registry_model.datatypes import Manifest, RepositoryReference
 from registry_model.manifests import ManifestException, parse_manifest_from_bytes
-from registry_model.server.context import find_or_create_repository, find_repository, registry
+from registry_model.server.context import (
+    find_or_create_repository,
+    find_repository,
+    registry,
+    require,
+)
 from registry_model.server.errors import RegistryError
 
 logger = logging.getLogger(__name__)
@@ -68,6 +74,7 @@ def _read_manifest_body() -> bytes:
 
 def put_manifest(name: str, reference: str) -> Response:
     """PUT: parse, check the digest a digest reference names, store, tag: 201."""
+    require(name, PUSH)
     if not _is_digest(reference) and not validation.is_valid_tag_name(reference):
         raise RegistryError("MANIFEST_INVALID", {"tag": reference},
                             message="invalid tag name: %s" % validation.TAG_RULE)
@@ -106,7 +113,7 @@ def put_manifest(name: str, reference: str) -> Response:
 def delete_manifest(name: str, reference: str) -> Response:
     """DELETE: by digest, end every tag of the manifest (a push by digest's too); by tag,
     end that tag: 202."""
-    ref = find_repository(name)
+    ref = find_repository(name, DELETE)
     model = registry().model
     try:
         if _is_digest(reference):

@@ -14,6 +14,7 @@ import uuid
 from flask import Response, request
 
 from registry_model import validation
+from registry_model.auth.permissions import PULL, PUSH
 from registry_model.blobstore import (
     BlobDigestMismatchException,
     InvalidHashStateException,
@@ -23,10 +24,12 @@ from registry_model.blobstore import (
 from registry_model.blobstore.base import is_blob_digest
 from registry_model.blobstore.hashing import resume_sha256
 from registry_model.datatypes import BlobUpload, RepositoryReference
+from registry_model.server import access
 from registry_model.server.context import (
     find_or_create_repository,
     find_repository,
     registry,
+    require,
     split_name,
 )
 from registry_model.server.errors import RegistryError
@@ -74,7 +77,7 @@ def _checked_digest(text) -> str:
 
 
 def _find_upload(name: str, upload_id: str) -> tuple:
-    ref = find_repository(name)
+    ref = find_repository(name, PUSH)
     if not validation.is_valid_uuid(upload_id):
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"upload": upload_id})
     upload = registry().model.lookup_blob_upload(ref, str(uuid.UUID(upload_id)))
@@ -152,10 +155,14 @@ def _mount(name: str, ref: RepositoryReference, digest: str, source_name) -> boo
     if source_name is None or not is_blob_digest(digest):
         return False
     try:
-        source = model.lookup_repository(*split_name(source_name))
+        source_namespace, source_repository = split_name(source_name)
     except RegistryError:
         return False
-    blob = model.get_repo_blob_by_digest(source, digest) if source is not None else None
+    readable = access.holds(source_namespace, source_repository, PULL)
+    source = model.lookup_repository(source_namespace, source_repository)
+    if source is None or not (readable or source.is_public):
+        return False  # an upload session instead: nothing said about the source
+    blob = model.get_repo_blob_by_digest(source, digest)
     if blob is None or not store.exists(digest):
         return False
     return model.mount_blob_into_repository(blob, ref, BLOB_LINK_EXPIRATION_S)
@@ -163,6 +170,7 @@ def _mount(name: str, ref: RepositoryReference, digest: str, source_name) -> boo
 
 def start_upload(name: str) -> Response:
     """POST: a mount (201), a monolithic upload with ``?digest=`` (201) or a session (202)."""
+    require(name, PUSH)
     digest = request.args.get("digest")
     if digest is not None:
         _checked_digest(digest)  # before anything is created

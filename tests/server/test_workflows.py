@@ -14,7 +14,6 @@ from registry_model.media_types import OCI_EMPTY_CONTENT_TYPE
 from registry_model.server import create_app
 from registry_model.testing.databases import scratch_database
 from registry_model.testing.served import served_registry
-from tests.server.http_client import HttpClient
 from tests.server.conftest import (
     OCI_INDEX,
     OCI_MANIFEST,
@@ -24,6 +23,7 @@ from tests.server.conftest import (
     push_blob,
     push_image,
 )
+from tests.server.http_client import HttpClient
 
 LAYER = b"layer bytes " * 1000
 CONFIG = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
