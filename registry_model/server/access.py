@@ -103,6 +103,8 @@ def account_holds(account: Optional[str], namespace: str, repository: str,
     """True when ``account`` holds ``action`` by ownership or grant (public aside)."""
     if account is None:
         return False
+    if account == namespace:  # the owner: no need to read the grants
+        return True
     return action in permissions.held_actions(account, _grants(account), namespace,
                                               repository)
 
