@@ -129,10 +129,17 @@ def may_list(namespace: str, repository: str, is_public: bool) -> bool:
     return account_holds(caller().account, namespace, repository, permissions.PULL)
 
 
-def refusal(namespace: str, repository: str, action: str) -> RegistryError:
-    """The error for a caller lacking ``action``: 401 when a token could help, else 403."""
+def refusal(namespace: str, repository: str, action: str,
+            also: Optional[str] = None) -> RegistryError:
+    """The error for a caller lacking ``action``: 401 when a token could help, else 403.
+
+    ``also`` is one more scope for the challenge (a mount's pull on its source, so that a
+    client following the challenge gets a token that can mount).
+    """
     found = caller()
     scope = scopes.challenge_scope("%s/%s" % (namespace, repository), action)
+    if also is not None:
+        scope = "%s %s" % (scope, also)
     if found.via == ANONYMOUS:
         return unauthorized(scope)
     if found.via == BEARER and (found.account is None or account_holds(

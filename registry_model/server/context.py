@@ -4,7 +4,7 @@ The app keeps one :class:`Registry` in ``app.extensions``; handlers reach it thr
 :func:`registry`. A repository name in a URL is ``<namespace>/<repository>``, two
 components of the library's name grammar; anything else is NAME_INVALID.
 """
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from flask import current_app
 
@@ -59,12 +59,13 @@ def find_repository(name: str, action: str = PULL) -> RepositoryReference:
     return ref
 
 
-def require(name: str, action: str) -> None:
+def require(name: str, action: str, also: Optional[str] = None) -> None:
     """Refuse (401 or 403) a caller lacking ``action`` on the named repository, before a
-    handler reads the request's body; NAME_INVALID for a bad name."""
+    handler reads the request's body; NAME_INVALID for a bad name. ``also``: another scope
+    for the challenge."""
     namespace, repo = split_name(name)
     if not access.holds(namespace, repo, action):
-        raise access.refusal(namespace, repo, action)
+        raise access.refusal(namespace, repo, action, also)
 
 
 def find_or_create_repository(name: str) -> RepositoryReference:

@@ -14,6 +14,7 @@ import uuid
 from flask import Response, request
 
 from registry_model import validation
+from registry_model.auth import scopes
 from registry_model.auth.permissions import PULL, PUSH
 from registry_model.blobstore import (
     BlobDigestMismatchException,
@@ -170,7 +171,10 @@ def _mount(name: str, ref: RepositoryReference, digest: str, source_name) -> boo
 
 def start_upload(name: str) -> Response:
     """POST: a mount (201), a monolithic upload with ``?digest=`` (201) or a session (202)."""
-    require(name, PUSH)
+    source = request.args.get("from")
+    valid_source = request.args.get("mount") is not None and source is not None and (
+        scopes.split_repository_name(source) is not None)
+    require(name, PUSH, scopes.challenge_scope(source, PULL) if valid_source else None)
     digest = request.args.get("digest")
     if digest is not None:
         _checked_digest(digest)  # before anything is created
