@@ -18,6 +18,7 @@ from registry_model.server.context import (
     find_repository,
     registry,
     require,
+    split_name,
 )
 from registry_model.server.errors import RegistryError
 
@@ -89,8 +90,14 @@ def put_manifest(name: str, reference: str) -> Response:
         raise RegistryError("MANIFEST_INVALID", str(exc)) from None
     if _is_digest(reference) and parsed.digest != reference:
         raise RegistryError("DIGEST_INVALID", {"expected": reference, "actual": parsed.digest})
-    ref = find_or_create_repository(name)
     model, store = registry()
+    if (model.lookup_repository(*split_name(name)) is None
+            and (parsed.blob_digests or parsed.child_manifests)):
+        # A new repository holds no blob and no manifest yet: the push would fail after
+        # creating it, so it fails before.
+        raise RegistryError("MANIFEST_BLOB_UNKNOWN", "the repository holds none of the "
+                            "manifest's blobs or manifests")
+    ref = find_or_create_repository(name)
     tag_name = None if _is_digest(reference) else reference
     try:
         manifest, _ = model.create_manifest_and_retarget_tag(ref, parsed, tag_name, store)

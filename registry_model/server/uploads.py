@@ -169,6 +169,33 @@ def _mount(name: str, ref: RepositoryReference, digest: str, source_name) -> boo
     return model.mount_blob_into_repository(blob, ref, BLOB_LINK_EXPIRATION_S)
 
 
+def _monolithic(name: str, digest: str) -> Response:
+    """A POST ``?digest=`` with the blob as its body: stored and checked first, so that a
+    body cut off or of another digest leaves no repository, namespace or row behind."""
+    model, store = registry()
+    upload_id = str(uuid.uuid4())
+    store.initiate_upload(upload_id)
+    hasher = resume_sha256(None, 0)
+    try:
+        length = store.write_chunk(upload_id, 0, request_chunks(), hasher)
+        store.complete_upload(upload_id, digest, hasher.to_state())
+    except BlobDigestMismatchException as exc:
+        store.cancel_upload(upload_id)
+        raise RegistryError("DIGEST_INVALID", {"expected": exc.expected,
+                                               "actual": exc.actual}) from None
+    except BaseException:
+        store.cancel_upload(upload_id)
+        raise
+    # The bytes are a blob now; until the link below commits, an orphan the sweep removes.
+    ref = find_or_create_repository(name)
+    upload = model.create_blob_upload(ref, upload_id, STORAGE_LOCATION, None)
+    upload = model.update_blob_upload(upload, length, None, length, 1, hasher.to_state())
+    if upload is None or model.commit_blob_upload(upload, digest,
+                                                   BLOB_LINK_EXPIRATION_S) is None:
+        raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"upload": upload_id})
+    return _blob_created(name, digest)
+
+
 def start_upload(name: str) -> Response:
     """POST: a mount (201), a monolithic upload with ``?digest=`` (201) or a session (202)."""
     source = request.args.get("from")
@@ -178,8 +205,10 @@ def start_upload(name: str) -> Response:
     digest = request.args.get("digest")
     if digest is not None:
         _checked_digest(digest)  # before anything is created
-    ref = find_or_create_repository(name)
     mount = request.args.get("mount")
+    if digest is not None and mount is None:
+        return _monolithic(name, digest)
+    ref = find_or_create_repository(name)
     if mount is not None and _mount(name, ref, mount, request.args.get("from")):
         return _blob_created(name, mount)
     if digest is None:

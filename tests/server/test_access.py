@@ -1,14 +1,18 @@
 """Accounts, tokens and scopes on the server (registry_model/server/access.py and token.py)."""
+import os
+
 import pytest
 
 from registry_model.auth.grants import grant
 from registry_model.auth.visibility import set_visibility
 from tests.server.conftest import (
+    OCI_MANIFEST,
     SERVICE,
     access_of,
     basic,
     bearer,
     digest_of,
+    image_manifest,
     push_blob,
     push_image,
     token_for,
@@ -164,3 +168,17 @@ def test_every_endpoint_refuses_a_caller_without_rights(auth_client, method, pat
     response = getattr(auth_client, method)(path)
     assert response.status_code == 403
     assert response.get_json()["errors"][0]["code"] == "DENIED"
+
+
+def test_a_failed_push_into_a_new_repository_creates_nothing(auth_client, store):
+    from registry_model.testing.databases import snapshot_rows
+    act_as(auth_client, basic("alice", "alice-pw"))
+    before = snapshot_rows()
+    wrong = auth_client.post("/v2/alice/new/blobs/uploads/?digest=%s" % digest_of(b"other"),
+                             data=LAYER)
+    assert wrong.status_code == 400
+    manifest = auth_client.put("/v2/alice/new/manifests/v1", data=image_manifest(b"{}", [LAYER]),
+                               content_type=OCI_MANIFEST)
+    assert manifest.get_json()["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN"
+    assert snapshot_rows() == before
+    assert not any(files for _, _, files in os.walk(store.root))

@@ -68,3 +68,14 @@ def test_basic_credentials_add_the_account_and_its_grants(auth_client, pushed):
     assert _counted(auth_client, "GET", path, basic("alice", "alice-pw")) == with_token + 1
     grant("bob", "pull", "alice", "app")
     assert _counted(auth_client, "GET", path, basic("bob", "bob-pw")) == with_token + 2
+
+
+def test_the_token_endpoint_reads_the_account_its_grants_and_visibility(auth_client):
+    query = ("/token?service=registry-test&scope=repository:alice/app:pull,push"
+             "&scope=repository:bob/app:pull&scope=repository:carol/app:pull")
+    with count_statements() as counted:
+        assert auth_client.get(query, headers=basic("alice", "alice-pw")).status_code == 200
+    assert counted.count == 2 + 2, counted.statements  # bob/app and carol/app: visibility
+    with count_statements() as counted:
+        assert auth_client.get(query).status_code == 200
+    assert counted.count == 3, counted.statements
