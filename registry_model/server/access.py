@@ -91,7 +91,8 @@ def caller() -> Caller:
     return found
 
 
-def _grants(account: Optional[str]) -> list:
+def request_grants(account: Optional[str]) -> list:
+    """The grants of ``account``, read once per request (one statement)."""
     cached = g.get("registry_grants")
     if cached is None:
         cached = g.registry_grants = grants.grants_of(account)
@@ -105,7 +106,7 @@ def account_holds(account: Optional[str], namespace: str, repository: str,
         return False
     if account == namespace:  # the owner: no need to read the grants
         return True
-    return action in permissions.held_actions(account, _grants(account), namespace,
+    return action in permissions.held_actions(account, request_grants(account), namespace,
                                               repository)
 
 

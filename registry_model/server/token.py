@@ -17,7 +17,7 @@ from registry_model.server.errors import RegistryError
 
 
 def _held(account, scope: scopes.Scope) -> frozenset:
-    held = permissions.held_actions(account, access._grants(account) if account else [],
+    held = permissions.held_actions(account, access.request_grants(account) if account else [],
                                     scope.namespace, scope.repository)
     if permissions.PULL in scope.actions and permissions.PULL not in held:
         ref = registry().model.lookup_repository(scope.namespace, scope.repository)

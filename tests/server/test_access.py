@@ -182,3 +182,11 @@ def test_a_failed_push_into_a_new_repository_creates_nothing(auth_client, store)
     assert manifest.get_json()["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN"
     assert snapshot_rows() == before
     assert not any(files for _, _, files in os.walk(store.root))
+
+
+def test_a_mounts_challenge_asks_for_pull_on_its_source_too(auth_client):
+    response = auth_client.post("/v2/alice/app/blobs/uploads/?mount=%s&from=bob/base"
+                                % digest_of(LAYER))
+    assert response.status_code == 401
+    assert ('scope="repository:alice/app:pull,push repository:bob/base:pull"'
+            in response.headers["WWW-Authenticate"])
