@@ -9,7 +9,7 @@ import os
 import time
 
 import pytest
-from jwcrypto import jwk
+from jwcrypto import jwk, jwt
 
 from registry_model import clock
 from registry_model.auth import passwords
@@ -153,11 +153,30 @@ def test_a_token_with_a_changed_signature_is_refused(auth_client, alice_image):
                            headers=bearer(token)).status_code == 200
 
 
-def test_a_token_signed_for_another_audience_is_refused(auth_client, authority, alice_image):
-    other = TokenAuthority(authority.key, "another-registry")
-    token, _ = other.issue("alice", {"alice/secret": frozenset({"pull"})})
-    _refused(auth_client.get("/v2/alice/secret/manifests/v1", headers=bearer(token)), 401,
-             "UNAUTHORIZED")
+def _signed(key, **changes) -> str:
+    """A token of this server's form and key, with some claims changed."""
+    now = int(time.time())
+    claims = dict({"iss": SERVICE, "aud": SERVICE, "sub": "alice", "iat": now, "nbf": now,
+                   "exp": now + 300, "jti": "x", "access": [
+                       {"type": "repository", "name": "alice/secret", "actions": ["pull"]}]},
+                  **changes)
+    token = jwt.JWT(header={"alg": "ES256"}, claims=claims)
+    token.make_signed_token(key)
+    return token.serialize()
+
+
+@pytest.mark.parametrize("changes", [{"aud": "another-registry"},
+                                     {"iss": "another-registry"},
+                                     {"exp": int(time.time()) - 600},
+                                     {"nbf": int(time.time()) + 600}],
+                         ids=["audience", "issuer", "expired", "not-yet-valid"])
+def test_a_token_signed_with_the_servers_key_but_wrong_claims_is_refused(
+        auth_client, authority, alice_image, changes):
+    assert auth_client.get("/v2/alice/secret/manifests/v1",
+                           headers=bearer(_signed(authority.key))).status_code == 200
+    _refused(auth_client.get("/v2/alice/secret/manifests/v1",
+                             headers=bearer(_signed(authority.key, **changes))),
+             401, "UNAUTHORIZED")
 
 
 def test_an_expired_token_is_refused(auth_client, authority, alice_image, monkeypatch):
