@@ -7,7 +7,7 @@ non-editable install can migrate a database from any working directory.
 from setuptools import find_packages, setup
 
 TESTING = ["pytest>=8", "factory-boy>=3.3"]
-SERVER = ["Flask>=3", "gunicorn>=22"]
+SERVER = ["Flask>=3", "gunicorn>=22", "bcrypt>=4"]
 
 setup(
     name="registry_model",

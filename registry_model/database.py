@@ -12,6 +12,7 @@ Connections and URIs live in :mod:`registry_model.connection`, transactions in
 (:mod:`registry_model.pre_oci.tables`, :mod:`registry_model.oci.tables`). Importing
 this module installs every wing.
 """
+from registry_model.auth.tables import AUTH_MODELS, Account, AccountGrant
 from registry_model.connection import (
     DEFAULT_URI,
     POOL_OPTIONS,
@@ -77,11 +78,13 @@ from registry_model.transactions import (
 # Every table, in an order that creates (and loads) referenced tables first.
 ALL_MODELS = LOOKUP_MODELS + (Namespace, Repository, ImageStorage, ImageStoragePlacement,
                               Image, RepositoryTag, TagManifest, Label, TagManifestLabel,
-                              BlobUpload, UploadedBlob) + OCI_MODELS
-assert set(ALL_MODELS) == set(SHARED_MODELS) | set(PRE_OCI_MODELS) | set(OCI_MODELS)
+                              BlobUpload, UploadedBlob) + OCI_MODELS + AUTH_MODELS
+assert set(ALL_MODELS) == (set(SHARED_MODELS) | set(PRE_OCI_MODELS) | set(OCI_MODELS)
+                           | set(AUTH_MODELS))
 
 __all__ = [
-    "ALIVE_TAG_INDEX", "ALIVE_TAG_MARKER_COLUMN", "ALL_MODELS", "DEFAULT_TAG_EXPIRATION_S",
+    "ALIVE_TAG_INDEX", "ALIVE_TAG_MARKER_COLUMN", "ALL_MODELS", "AUTH_MODELS", "Account",
+    "AccountGrant", "DEFAULT_TAG_EXPIRATION_S",
     "DEFAULT_URI", "LOOKUP_MODELS", "MAX_ANCESTORS_LENGTH", "OCI_ALIVE_TAG_INDEX", "OCI_MODELS",
     "POOL_OPTIONS", "PRE_OCI_MODELS",
     "SHARED_MODELS", "SQLITE_BUSY_TIMEOUT_MS", "AncestorsField", "BaseModel", "BlobUpload",

@@ -122,3 +122,7 @@ class ImmutableTagException(DataModelException):
 
 class UnsupportedOperationException(DataModelException):
     """The implementation cannot do this (the pre-OCI model has no immutable tags, say)."""
+
+
+class InvalidPasswordException(DataModelException):
+    """A password is empty or longer than bcrypt reads (72 UTF-8 bytes); nothing was stored."""

@@ -67,6 +67,8 @@ DESIGN_UNIQUE_COLUMNS = {
     "oci_manifest_child": {("manifest_id", "child_manifest_id")},
     "oci_tag": set(),  # only the alive-tag rule, checked on its own
     "oci_manifest_label": {("label_id",), ("manifest_id", "label_id")},
+    "account": {("name",)},
+    "account_grant": set(),  # one grant per (account, ns, repo, action): kept by grant()
 }
 # What DESIGN.md promises to be indexed (a leading column is enough), beside the unique rules.
 DESIGN_INDEXED_COLUMNS = {
@@ -81,6 +83,8 @@ ALIVE_TAG_RULES = {
     "oci_tag": (OCI_ALIVE_TAG_INDEX, "lifetime_end_ms"),
 }
 OCI_MIGRATION = "0005_oci"
+ACCOUNTS_MIGRATION = "0006_accounts"
+ACCOUNT_TABLES = {"account", "account_grant"}
 
 
 @pytest.fixture
@@ -416,8 +420,17 @@ def test_the_oci_migration_goes_down_and_up_leaving_the_other_tables(migrated_db
     oci_tables = {model._meta.table_name for model in OCI_MODELS}
     remaining = set(migrated_db.get_tables())
     assert not remaining & oci_tables
-    assert remaining == set(complete_schema) - oci_tables
+    assert remaining == set(complete_schema) - oci_tables - ACCOUNT_TABLES
     assert upgrade(migrated_db) == [OCI_MIGRATION] + later
+    assert _snapshot(migrated_db) == complete_schema
+
+
+def test_the_accounts_migration_goes_down_and_up_leaving_the_other_tables(migrated_db):
+    complete_schema = _snapshot(migrated_db)
+    downgrade(migrated_db, target=ACCOUNTS_MIGRATION)
+    remaining = set(migrated_db.get_tables())
+    assert remaining == set(complete_schema) - ACCOUNT_TABLES
+    assert upgrade(migrated_db) == [ACCOUNTS_MIGRATION]
     assert _snapshot(migrated_db) == complete_schema
 
 

@@ -25,6 +25,9 @@
     registry-model namespace show acme
     registry-model namespace set-window acme 1h
     registry-model serve --storage blobs --bind 127.0.0.1:5000
+    echo secret | registry-model user add alice --password-stdin
+    registry-model grant bob pull alice/app
+    registry-model visibility alice/app public
 
 ``--db`` defaults to ``$REGISTRY_MODEL_DATABASE_URI``, then ``sqlite:///registry.db``.
 This package holds the group and what its commands share (argument types, database access,
@@ -33,9 +36,10 @@ error reporting, table and JSON output); the commands live in one module per gro
 images, labels, history, inspect), :mod:`~registry_model.cli.tagging` (label, tag, untag,
 restore), :mod:`~registry_model.cli.transfer` (import, export, sample),
 :mod:`~registry_model.cli.gc` (gc, delete), :mod:`~registry_model.cli.namespaces`
-(namespace show, namespace set-window) and :mod:`~registry_model.cli.serve` (serve). Reads
-and writes go through the interface wherever it offers them: :data:`registry_model.oci_model`,
-or with ``--model pre-oci`` :data:`registry_model.registry_model` (see :func:`current_model`).
+(namespace show, namespace set-window), :mod:`~registry_model.cli.serve` (serve) and
+:mod:`~registry_model.cli.accounts` (user, grant, revoke, visibility). Reads and writes go
+through the interface wherever it offers them: :data:`registry_model.oci_model`, or with
+``--model pre-oci`` :data:`registry_model.registry_model` (see :func:`current_model`).
 Every failure a user can cause (a bad URI, an unreachable server, an unmigrated database, an
 unknown repository or tag, a bad archive) ends as one line on stderr and exit status 1; this
 package is the only part of the library that writes to stdout.
@@ -388,10 +392,20 @@ def main(ctx: click.Context, uri: str, model_name: str) -> None:
 
 
 # The command modules import the helpers above, so they are loaded once those exist.
-from registry_model.cli import gc, listing, namespaces, schema, serve, tagging, transfer  # noqa: E402
+from registry_model.cli import (  # noqa: E402
+    accounts,
+    gc,
+    listing,
+    namespaces,
+    schema,
+    serve,
+    tagging,
+    transfer,
+)
 
 for _command in (schema.migrate, transfer.import_command, transfer.export, transfer.sample,
                  listing.repos, listing.tags, listing.images, listing.labels, listing.history,
                  listing.inspect, tagging.label, tagging.tag, tagging.untag, tagging.restore,
-                 gc.gc, gc.delete, namespaces.namespace, serve.serve):
+                 gc.gc, gc.delete, namespaces.namespace, serve.serve, accounts.user,
+                 accounts.grant, accounts.revoke, accounts.visibility):
     main.add_command(_command)

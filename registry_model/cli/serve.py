@@ -1,9 +1,35 @@
-"""``registry-model serve``: the registry server (OCI Distribution API) under gunicorn."""
+"""``registry-model serve``: the registry server (OCI Distribution API) under gunicorn.
+
+Auth (accounts, Docker token auth, scopes) is on when the database holds an account
+(``--auth auto``, the default) or with ``--auth on``; the token signing key then lives in
+``--token-key`` (default ``./token-key.json``, beside the schema 1 signing key, outside
+the blob store), created on the first start. Without auth the server binds only loopback.
+"""
+import os
 from typing import Optional
 
 import click
+from peewee import SqliteDatabase
 
 from registry_model.cli import open_database
+from registry_model.cli.signing import is_inside
+from registry_model.database import configure
+
+TOKEN_KEY_VARIABLE = "REGISTRY_MODEL_TOKEN_KEY"
+DEFAULT_TOKEN_KEY = "token-key.json"
+
+
+def _has_accounts(uri: str) -> bool:
+    """True when the database at ``uri`` holds an account; False for a database not there
+    yet or without the accounts table (nothing is created to find out)."""
+    from registry_model.auth.tables import Account
+    database = configure(uri)
+    try:
+        if isinstance(database, SqliteDatabase) and not os.path.exists(database.database):
+            return False
+        return Account._meta.table_name in database.get_tables() and Account.select().exists()
+    finally:
+        database.close()
 
 
 @click.command()
@@ -12,16 +38,25 @@ from registry_model.cli import open_database
 @click.option("--storage", required=True, type=click.Path(file_okay=False),
               help="Folder of the blob store (created if missing).")
 @click.option("--bind", default="127.0.0.1:5000", show_default=True,
-              help="host:port to listen on; loopback only until accounts exist.")
+              help="host:port to listen on; loopback only while auth is off.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
               help="Worker processes.")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
               help="PEM certificate: serve HTTPS (with --tls-key).")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None,
               help="PEM private key of --tls-cert.")
+@click.option("--auth", "auth_choice", type=click.Choice(["auto", "on", "off"]),
+              default="auto", show_default=True,
+              help="Accounts and token auth: auto is on when the database has an account.")
+@click.option("--token-key", envvar=TOKEN_KEY_VARIABLE, default=DEFAULT_TOKEN_KEY,
+              show_default=True, show_envvar=True, type=click.Path(dir_okay=False),
+              help="File of the key signing tokens (created if missing), outside --storage.")
+@click.option("--service", default="registry-model", show_default=True,
+              help="Service name of the tokens (their issuer and audience).")
 @click.pass_obj
 def serve(group_uri: str, database_uri: Optional[str], storage: str, bind: str, workers: int,
-          tls_cert: Optional[str], tls_key: Optional[str]) -> None:
+          tls_cert: Optional[str], tls_key: Optional[str], auth_choice: str, token_key: str,
+          service: str) -> None:
     """Serve the OCI Distribution API v1.1 on the database and blob store.
 
     A new database is migrated first. Plain HTTP unless --tls-cert and --tls-key are given.
@@ -33,11 +68,27 @@ def serve(group_uri: str, database_uri: Optional[str], storage: str, bind: str, 
                                    "'registry_model[server]' (%s)" % exc) from exc
     if (tls_cert is None) != (tls_key is None):
         raise click.ClickException("--tls-cert and --tls-key go together")
+    uri = database_uri or group_uri
+    auth = auth_choice == "on"
+    if auth_choice == "auto":
+        with open_database(uri, require_migrated=False):  # its errors as one line
+            pass
+        auth = _has_accounts(uri)
     try:
-        server.check_bind(bind)
+        server.check_bind(bind, auth=auth)  # before a new database is made
     except server.NonLoopbackBindException as exc:
         raise click.ClickException(str(exc)) from exc
-    uri = database_uri or group_uri
     with open_database(uri, migrate_if_empty=True):
         pass  # reachable and migrated: the workers bind it themselves
-    server.run(uri, storage, bind, workers, tls_cert, tls_key)
+    key_path = None
+    if auth:
+        if is_inside(token_key, storage):
+            raise click.ClickException("token key %s lies inside the blob store %s: keep it "
+                                       "outside" % (token_key, storage))
+        from registry_model.auth.tokens import load_or_create_key
+        key_path = os.path.abspath(token_key)
+        load_or_create_key(key_path)  # before the workers fork: one key for all of them
+    click.echo("auth %s" % ("on (token key %s)" % key_path if auth else "off: loopback only"),
+               err=True)
+    server.run(uri, storage, bind, workers, tls_cert, tls_key, key_path,
+               service if auth else None)

@@ -23,14 +23,15 @@ SIGNING_KEY_VARIABLE = "REGISTRY_MODEL_SIGNING_KEY"
 DEFAULT_SIGNING_KEY = SIGNING_KEY_FILE
 
 
-def _inside(path: str, folder: str) -> bool:
+def is_inside(path: str, folder: str) -> bool:
+    """True when ``path`` lies in ``folder`` (or is it), links resolved."""
     path, folder = os.path.realpath(path), os.path.realpath(folder)
     return os.path.commonpath([path, folder]) == folder
 
 
 def check_outside_storage(key_path: str, storage: str) -> None:
     """A click error when ``key_path`` lies inside the blob store folder ``storage``."""
-    if _inside(key_path, storage):
+    if is_inside(key_path, storage):
         raise click.ClickException(
             "signing key %s lies inside the blob store %s: keep it outside (the default is "
             "./%s)" % (key_path, storage, DEFAULT_SIGNING_KEY))

@@ -16,18 +16,30 @@ from typing import Optional
 
 from flask import Flask
 
+from registry_model.auth.tokens import TokenAuthority, load_or_create_key
 from registry_model.blobstore import BlobStore, FilesystemBlobStore
 from registry_model.interface import RegistryDataInterface
+from registry_model.server.access import AUTH_EXTENSION, TOKEN_PATH
 from registry_model.server.context import EXTENSION, Registry
 from registry_model.server.errors import register_error_handlers
 from registry_model.server.routes import blueprint
+from registry_model.server.token import issue_token
 
 logger = logging.getLogger(__name__)
 
+# The service name tokens are issued for (their issuer and audience) unless told another.
+DEFAULT_SERVICE = "registry-model"
+
 
 def create_app(model: Optional[RegistryDataInterface] = None, store: Optional[BlobStore] = None,
-               database_uri: Optional[str] = None, storage_path: Optional[str] = None) -> Flask:
+               database_uri: Optional[str] = None, storage_path: Optional[str] = None,
+               auth: Optional[TokenAuthority] = None, token_key_path: Optional[str] = None,
+               service: str = DEFAULT_SERVICE) -> Flask:
     """A Flask app serving the Distribution API v1.1 under ``/v2/``.
+
+    With ``auth`` (or ``token_key_path``, the file of the token signing key, created when
+    missing, and ``service``) every request is checked against the accounts
+    (:mod:`.access`) and ``GET /token`` issues tokens; without, the API is open.
 
     ``model`` defaults to :data:`registry_model.oci_model`; ``store`` to a
     :class:`FilesystemBlobStore` at ``storage_path``. With ``database_uri`` the library is
@@ -46,5 +58,10 @@ def create_app(model: Optional[RegistryDataInterface] = None, store: Optional[Bl
     app = Flask(__name__)
     app.extensions[EXTENSION] = Registry(model, store)
     register_error_handlers(app)
+    if auth is None and token_key_path is not None:
+        auth = TokenAuthority(load_or_create_key(token_key_path), service)
+    if auth is not None:
+        app.extensions[AUTH_EXTENSION] = auth
+        app.add_url_rule(TOKEN_PATH, "token", issue_token, methods=["GET"])
     app.register_blueprint(blueprint)
     return app

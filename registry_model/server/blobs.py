@@ -1,6 +1,7 @@
 """Blobs: HEAD and GET (streamed, with Range) and DELETE (refused: blobs go by collection)."""
 from flask import Response, request
 
+from registry_model.auth.permissions import DELETE
 from registry_model.blobstore.base import is_blob_digest
 from registry_model.server.context import find_repository, registry
 from registry_model.server.errors import RegistryError
@@ -24,6 +25,6 @@ def delete_blob(name: str, digest: str) -> Response:
     A blob belongs to whatever manifests use it; it goes when the collector finds nothing
     referencing it, so deleting the manifests is how a client frees a blob.
     """
-    find_repository(name)
+    find_repository(name, DELETE)
     raise RegistryError("UNSUPPORTED", "blobs are removed by garbage collection once no "
                         "manifest uses them; delete the manifests instead")

@@ -3,13 +3,23 @@ from flask import Response, jsonify, request
 
 from registry_model import validation
 from registry_model.media_types import OCI_INDEX_CONTENT_TYPE
+from registry_model.server import access
 from registry_model.server.context import find_repository, registry
 from registry_model.server.errors import RegistryError
 from registry_model.server.paging import next_link, page_arguments
 
+# Repositories read per catalog query while filling a page with what the caller may see.
+CATALOG_BATCH = 200
+
 
 def api_root() -> Response:
-    """GET /v2/: 200 and an empty object; the API is v2 and open (no accounts yet)."""
+    """GET /v2/: 200 and an empty object, to a signed-in caller when auth is on.
+
+    An anonymous caller gets 401 and the Bearer challenge, which is how a client learns
+    where the token endpoint is; bad credentials are 401 too.
+    """
+    if access.authority() is not None and access.caller().via == access.ANONYMOUS:
+        raise access.unauthorized()
     response = jsonify({})
     response.headers["Docker-Distribution-API-Version"] = "registry/2.0"
     return response
@@ -23,7 +33,8 @@ def _page(items: list, n: int) -> tuple:
 
 
 def list_tags(name: str) -> Response:
-    """GET tags/list with ``n`` and ``last``: alive tags by name, a Link to the next page."""
+    """GET tags/list with ``n`` and ``last``: alive tags by name, a Link to the next page.
+    Needs pull."""
     ref = find_repository(name)
     n, last = page_arguments()
     tags = [] if n == 0 else [tag.name for tag in registry().model.lookup_active_repository_tags(
@@ -34,11 +45,32 @@ def list_tags(name: str) -> Response:
     return response
 
 
+def _listable_names(last, wanted: int) -> list:
+    """Up to ``wanted`` names after ``last`` that the caller may pull, in order.
+
+    Rows the caller may not see are skipped before the page is cut, so neither the page
+    nor its Link (which continues after the last name shown) holds a hidden name.
+    """
+    names = []
+    # Open, every row is shown: one statement of exactly the page.
+    size = wanted if access.authority() is None else max(wanted, CATALOG_BATCH)
+    while len(names) < wanted:
+        batch = registry().model.list_repositories(last=last, limit=size)
+        for ref in batch:
+            if access.may_list(ref.namespace_name, ref.name, ref.is_public):
+                names.append(ref.full_name)
+                if len(names) == wanted:
+                    break
+        if len(batch) < size:
+            break
+        last = batch[-1].full_name
+    return names
+
+
 def catalog() -> Response:
-    """GET _catalog with ``n`` and ``last``: repository names in order, a Link onwards."""
+    """GET _catalog with ``n`` and ``last``: the names the caller may pull, a Link onwards."""
     n, last = page_arguments()
-    names = [] if n == 0 else [ref.full_name for ref in registry().model.list_repositories(
-        last=last, limit=n + 1)]
+    names = [] if n == 0 else _listable_names(last, n + 1)
     names, after = _page(names, n)
     response = jsonify({"repositories": names})
     response.headers.update(next_link("/v2/_catalog", n, after))

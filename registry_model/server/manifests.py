@@ -10,9 +10,16 @@ import logging
 from flask import Response, request
 
 from registry_model import errors, validation
+from registry_model.auth.permissions import DELETE, PUSH
 from registry_model.datatypes import Manifest, RepositoryReference
 from registry_model.manifests import ManifestException, parse_manifest_from_bytes
-from registry_model.server.context import find_or_create_repository, find_repository, registry
+from registry_model.server.context import (
+    find_or_create_repository,
+    find_repository,
+    registry,
+    require,
+    split_name,
+)
 from registry_model.server.errors import RegistryError
 
 logger = logging.getLogger(__name__)
@@ -68,6 +75,7 @@ def _read_manifest_body() -> bytes:
 
 def put_manifest(name: str, reference: str) -> Response:
     """PUT: parse, check the digest a digest reference names, store, tag: 201."""
+    require(name, PUSH)
     if not _is_digest(reference) and not validation.is_valid_tag_name(reference):
         raise RegistryError("MANIFEST_INVALID", {"tag": reference},
                             message="invalid tag name: %s" % validation.TAG_RULE)
@@ -82,8 +90,14 @@ def put_manifest(name: str, reference: str) -> Response:
         raise RegistryError("MANIFEST_INVALID", str(exc)) from None
     if _is_digest(reference) and parsed.digest != reference:
         raise RegistryError("DIGEST_INVALID", {"expected": reference, "actual": parsed.digest})
-    ref = find_or_create_repository(name)
     model, store = registry()
+    if (model.lookup_repository(*split_name(name)) is None
+            and (parsed.blob_digests or parsed.child_manifests)):
+        # A new repository holds no blob and no manifest yet: the push would fail after
+        # creating it, so it fails before.
+        raise RegistryError("MANIFEST_BLOB_UNKNOWN", "the repository holds none of the "
+                            "manifest's blobs or manifests")
+    ref = find_or_create_repository(name)
     tag_name = None if _is_digest(reference) else reference
     try:
         manifest, _ = model.create_manifest_and_retarget_tag(ref, parsed, tag_name, store)
@@ -106,7 +120,7 @@ def put_manifest(name: str, reference: str) -> Response:
 def delete_manifest(name: str, reference: str) -> Response:
     """DELETE: by digest, end every tag of the manifest (a push by digest's too); by tag,
     end that tag: 202."""
-    ref = find_repository(name)
+    ref = find_repository(name, DELETE)
     model = registry().model
     try:
         if _is_digest(reference):

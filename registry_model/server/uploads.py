@@ -14,6 +14,8 @@ import uuid
 from flask import Response, request
 
 from registry_model import validation
+from registry_model.auth import scopes
+from registry_model.auth.permissions import PULL, PUSH
 from registry_model.blobstore import (
     BlobDigestMismatchException,
     InvalidHashStateException,
@@ -23,10 +25,12 @@ from registry_model.blobstore import (
 from registry_model.blobstore.base import is_blob_digest
 from registry_model.blobstore.hashing import resume_sha256
 from registry_model.datatypes import BlobUpload, RepositoryReference
+from registry_model.server import access
 from registry_model.server.context import (
     find_or_create_repository,
     find_repository,
     registry,
+    require,
     split_name,
 )
 from registry_model.server.errors import RegistryError
@@ -74,7 +78,7 @@ def _checked_digest(text) -> str:
 
 
 def _find_upload(name: str, upload_id: str) -> tuple:
-    ref = find_repository(name)
+    ref = find_repository(name, PUSH)
     if not validation.is_valid_uuid(upload_id):
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"upload": upload_id})
     upload = registry().model.lookup_blob_upload(ref, str(uuid.UUID(upload_id)))
@@ -152,22 +156,59 @@ def _mount(name: str, ref: RepositoryReference, digest: str, source_name) -> boo
     if source_name is None or not is_blob_digest(digest):
         return False
     try:
-        source = model.lookup_repository(*split_name(source_name))
+        source_namespace, source_repository = split_name(source_name)
     except RegistryError:
         return False
-    blob = model.get_repo_blob_by_digest(source, digest) if source is not None else None
+    readable = access.holds(source_namespace, source_repository, PULL)
+    source = model.lookup_repository(source_namespace, source_repository)
+    if source is None or not (readable or source.is_public):
+        return False  # an upload session instead: nothing said about the source
+    blob = model.get_repo_blob_by_digest(source, digest)
     if blob is None or not store.exists(digest):
         return False
     return model.mount_blob_into_repository(blob, ref, BLOB_LINK_EXPIRATION_S)
 
 
+def _monolithic(name: str, digest: str) -> Response:
+    """A POST ``?digest=`` with the blob as its body: stored and checked first, so that a
+    body cut off or of another digest leaves no repository, namespace or row behind."""
+    model, store = registry()
+    upload_id = str(uuid.uuid4())
+    store.initiate_upload(upload_id)
+    hasher = resume_sha256(None, 0)
+    try:
+        length = store.write_chunk(upload_id, 0, request_chunks(), hasher)
+        store.complete_upload(upload_id, digest, hasher.to_state())
+    except BlobDigestMismatchException as exc:
+        store.cancel_upload(upload_id)
+        raise RegistryError("DIGEST_INVALID", {"expected": exc.expected,
+                                               "actual": exc.actual}) from None
+    except BaseException:
+        store.cancel_upload(upload_id)
+        raise
+    # The bytes are a blob now; until the link below commits, an orphan the sweep removes.
+    ref = find_or_create_repository(name)
+    upload = model.create_blob_upload(ref, upload_id, STORAGE_LOCATION, None)
+    upload = model.update_blob_upload(upload, length, None, length, 1, hasher.to_state())
+    if upload is None or model.commit_blob_upload(upload, digest,
+                                                   BLOB_LINK_EXPIRATION_S) is None:
+        raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"upload": upload_id})
+    return _blob_created(name, digest)
+
+
 def start_upload(name: str) -> Response:
     """POST: a mount (201), a monolithic upload with ``?digest=`` (201) or a session (202)."""
+    source = request.args.get("from")
+    valid_source = request.args.get("mount") is not None and source is not None and (
+        scopes.split_repository_name(source) is not None)
+    require(name, PUSH, scopes.challenge_scope(source, PULL) if valid_source else None)
     digest = request.args.get("digest")
     if digest is not None:
         _checked_digest(digest)  # before anything is created
-    ref = find_or_create_repository(name)
     mount = request.args.get("mount")
+    if digest is not None and mount is None:
+        return _monolithic(name, digest)
+    ref = find_or_create_repository(name)
     if mount is not None and _mount(name, ref, mount, request.args.get("from")):
         return _blob_created(name, mount)
     if digest is None:

@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,8 @@ def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2, context=context) as response:
             return response.status == 200
+    except urllib.error.HTTPError as error:
+        return error.code == 401  # a server with auth on answers, challenging
     except OSError:
         return False
 
@@ -57,12 +60,24 @@ def _command() -> str:
     return str(beside) if beside.exists() else (shutil.which("registry-model") or "registry-model")
 
 
+def run_command(uri: str, *args: str, stdin: Optional[str] = None) -> str:
+    """Run ``registry-model --db uri ARGS`` (a user add, a grant) and return its output;
+    RuntimeError with its stderr when it fails."""
+    result = subprocess.run([_command(), "--db", uri, *args], input=stdin, capture_output=True,
+                            text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise RuntimeError("registry-model %s failed: %s" % (" ".join(args), result.stderr))
+    return result.stdout
+
+
 @contextmanager
-def served_registry(uri: str, storage, workers: int = 2,
-                    tls: Optional[tuple] = None) -> Iterator[ServedRegistry]:
+def served_registry(uri: str, storage, workers: int = 2, tls: Optional[tuple] = None,
+                    auth: bool = False) -> Iterator[ServedRegistry]:
     """Run ``registry-model serve`` on ``uri`` and ``storage`` for the block.
 
-    ``tls`` is ``(certificate file, key file)`` to serve HTTPS.
+    ``tls`` is ``(certificate file, key file)`` to serve HTTPS. With ``auth`` the server
+    checks accounts and issues tokens (its key beside the storage folder); without, it is
+    open. Either way it is ready when ``GET /v2/`` answers (200, or 401 with auth).
     """
     storage = Path(storage)
     storage.mkdir(parents=True, exist_ok=True)
@@ -72,6 +87,10 @@ def served_registry(uri: str, storage, workers: int = 2,
                "--storage", str(storage), "--bind", host, "--workers", str(workers)]
     if tls is not None:
         command += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    if auth:
+        command += ["--auth", "on", "--token-key", str(storage.parent / "token-key.json")]
+    else:
+        command += ["--auth", "off"]
     url = "%s://%s/v2/" % ("https" if tls is not None else "http", host)
     env = {key: value for key, value in os.environ.items() if key != "REGISTRY_MODEL_DATABASE_URI"}
     with open(log, "wb") as output:

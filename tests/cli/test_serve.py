@@ -24,3 +24,9 @@ def test_a_certificate_needs_its_key(tmp_path):
     result = serve(tmp_path, "--tls-cert", str(tmp_path / "cert.pem"))
     assert result.exit_code == 1
     assert "--tls-key" in result.output
+
+
+def test_with_accounts_the_token_key_must_lie_outside_the_storage(tmp_path):
+    result = serve(tmp_path, "--auth", "on", "--token-key", str(tmp_path / "blobs" / "k.json"))
+    assert result.exit_code == 1
+    assert "inside the blob store" in result.output

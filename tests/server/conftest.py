@@ -62,3 +62,56 @@ def push_image(client, name: str, tag: str, layers: list, config: bytes = CONFIG
                           content_type=OCI_MANIFEST)
     assert response.status_code == 201, response.get_json()
     return manifest, response.headers["Docker-Content-Digest"]
+
+
+# --- accounts and token auth -----------------------------------------------------------
+
+SERVICE = "registry-test"
+
+
+def basic(account: str, password: str) -> dict:
+    """The Authorization header of Basic credentials."""
+    import base64
+    encoded = base64.b64encode(("%s:%s" % (account, password)).encode()).decode()
+    return {"Authorization": "Basic " + encoded}
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": "Bearer " + token}
+
+
+@pytest.fixture
+def authority(tmp_path):
+    """The token authority of an auth app: a fresh key in a temp folder."""
+    from registry_model.auth.tokens import TokenAuthority, load_or_create_key
+    return TokenAuthority(load_or_create_key(str(tmp_path / "token-key.json")), SERVICE)
+
+
+@pytest.fixture
+def accounts(initialized_db, monkeypatch):
+    """Accounts alice and bob (passwords alice-pw, bob-pw), bcrypt at its lowest cost."""
+    from registry_model.auth import passwords
+    from registry_model.auth.accounts import add_account
+    monkeypatch.setattr(passwords, "ROUNDS", 4)
+    for name in ("alice", "bob"):
+        add_account(name, name + "-pw")
+    return {"alice": "alice-pw", "bob": "bob-pw"}
+
+
+@pytest.fixture
+def auth_client(oci_model, store, authority, accounts):
+    """A test client of the app with auth on (accounts alice and bob)."""
+    return create_app(oci_model, store, auth=authority).test_client()
+
+
+def token_for(client, scopes: list, credentials: dict = None) -> str:
+    """A token from the app's endpoint for those scopes, with those Basic credentials."""
+    from urllib.parse import urlencode
+    query = urlencode([("service", SERVICE)] + [("scope", scope) for scope in scopes])
+    response = client.get("/token?" + query, headers=credentials or {})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["token"]
+
+
+def access_of(authority, token: str) -> dict:
+    return authority.verify(token).access

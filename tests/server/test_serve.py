@@ -1,4 +1,4 @@
-"""The bind check of ``registry-model serve``: loopback only until accounts exist."""
+"""The bind check of ``registry-model serve``: loopback only while auth is off."""
 import pytest
 
 from registry_model.server.serve import NonLoopbackBindException, check_bind
@@ -15,3 +15,14 @@ def test_loopback_binds_are_accepted(bind):
 def test_other_binds_are_refused(bind):
     with pytest.raises(NonLoopbackBindException):
         check_bind(bind)
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:5000", "[::]:5000", "10.0.0.1:5000"])
+def test_with_auth_on_any_address_is_accepted(bind):
+    check_bind(bind, auth=True)
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1", ":5000"])
+def test_with_auth_on_a_malformed_bind_is_still_refused(bind):
+    with pytest.raises(NonLoopbackBindException):
+        check_bind(bind, auth=True)

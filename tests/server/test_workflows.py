@@ -2,18 +2,23 @@
 
 Pull, push, content discovery and content management, as the spec's text describes them:
 status codes, Location, Range, Docker-Content-Digest, OCI-Subject, Link and the bytes.
-Every test runs twice: through Flask's test client on the test database, and over HTTP
-against ``registry-model serve`` (gunicorn) on a scratch database of its own.
+Every test runs four times: through Flask's test client on the test database, and over
+HTTP against ``registry-model serve`` (gunicorn) on a scratch database of its own, each
+open and with auth on, signed in as account ``acme`` (owner of ``acme``, granted push on
+``team`` and ``zeta``): Basic credentials under the test client, the token dance of real
+clients over HTTP.
 """
+import base64
 import json
 
 import pytest
 
+from registry_model.auth.tokens import TokenAuthority, load_or_create_key
 from registry_model.blobstore import FilesystemBlobStore
 from registry_model.media_types import OCI_EMPTY_CONTENT_TYPE
 from registry_model.server import create_app
 from registry_model.testing.databases import scratch_database
-from registry_model.testing.served import served_registry
+from registry_model.testing.served import run_command, served_registry
 from tests.server.conftest import (
     OCI_INDEX,
     OCI_MANIFEST,
@@ -23,22 +28,54 @@ from tests.server.conftest import (
     push_blob,
     push_image,
 )
-from tests.server.http_client import HttpClient
+from tests.server.http_client import HttpClient, TokenHttpClient
 
 LAYER = b"layer bytes " * 1000
 CONFIG = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
 
 
-@pytest.fixture(params=["flask-test-client", "gunicorn"])
+ACCOUNT, PASSWORD, GRANTED = "acme", "acme-password", ("team", "zeta")
+
+
+def _add_account_in_process(monkeypatch) -> None:
+    from registry_model.auth import grants, passwords
+    from registry_model.auth.accounts import add_account
+    monkeypatch.setattr(passwords, "ROUNDS", 4)
+    add_account(ACCOUNT, PASSWORD)
+    for namespace in GRANTED:
+        grants.grant(ACCOUNT, "push", namespace)
+
+
+@pytest.fixture(params=["flask-test-client", "gunicorn", "flask-test-client-with-account",
+                        "gunicorn-with-account"])
 def endpoint(request, tmp_path):
     """``(client, store)``: the app under Flask's test client, or a served registry."""
-    if request.param == "flask-test-client":
+    with_account = request.param.endswith("-with-account")
+    if request.param.startswith("flask-test-client"):
         store = FilesystemBlobStore(tmp_path / "blobs", fsync=False)
-        yield create_app(request.getfixturevalue("oci_model"), store).test_client(), store
+        model = request.getfixturevalue("oci_model")
+        authority = None
+        if with_account:
+            _add_account_in_process(request.getfixturevalue("monkeypatch"))
+            authority = TokenAuthority(load_or_create_key(str(tmp_path / "key.json")), "test")
+        client = create_app(model, store, auth=authority).test_client()
+        if with_account:
+            client.environ_base["HTTP_AUTHORIZATION"] = _basic(ACCOUNT, PASSWORD)
+        yield client, store
         return
-    with scratch_database() as uri, served_registry(uri, tmp_path / "blobs",
-                                                    workers=1) as running:
-        yield HttpClient(running.host), FilesystemBlobStore(running.storage, fsync=False)
+    with scratch_database() as uri, served_registry(uri, tmp_path / "blobs", workers=1,
+                                                    auth=with_account) as running:
+        client = HttpClient(running.host)
+        if with_account:
+            run_command(uri, "user", "add", ACCOUNT, "--password-stdin", stdin=PASSWORD)
+            for namespace in GRANTED:
+                run_command(uri, "grant", ACCOUNT, "push", namespace)
+            client = TokenHttpClient(running.host, ACCOUNT, PASSWORD)
+        yield client, FilesystemBlobStore(running.storage, fsync=False)
+
+
+def _basic(account: str, password: str) -> str:
+    return "Basic " + base64.b64encode(("%s:%s" % (account, password)).encode()).decode()
 
 
 @pytest.fixture
