@@ -11,6 +11,12 @@ index. Its database ``id`` is ``manifest id * 65536 + place``.
 What the view shows of each layer (digest, size, and created / created_by /
 comment from the config's history) is kept at push time in
 ``Manifest.layer_history``, so no read touches blob storage.
+
+A Docker schema 1 manifest carried over from the pre-OCI tables
+(:mod:`registry_model.backfill`) keeps its legacy images' own V1 ids instead: its
+entries name them (``v1_id``) with everything the pre-OCI image rows showed
+(:func:`schema1_layer_history`), so a V1 id a client saw before the backfill names
+the same image after it.
 """
 import json
 from datetime import UTC, datetime
@@ -62,6 +68,37 @@ def layer_history(parsed: ParsedManifest, config: Optional[ImageConfig]) -> Opti
     return json.dumps(entries, ensure_ascii=False)
 
 
+def schema1_layer_history(images: list) -> str:
+    """The JSON kept for the legacy view of a schema 1 manifest whose images are known.
+
+    ``images`` holds the manifest's legacy images, base first, each with
+    ``docker_image_id``, ``blob_digest``, ``image_size``, ``aggregate_size``, ``created``
+    (a datetime or None), ``comment``, ``command`` (its JSON text) and
+    ``v1_json_metadata``, as the pre-OCI image rows hold them.
+    """
+    return json.dumps([{"digest": image.blob_digest, "size": image.image_size,
+                        "created": image.created.isoformat() if image.created else None,
+                        "created_by": None, "comment": image.comment,
+                        "v1_id": image.docker_image_id, "command": image.command,
+                        "v1_json": image.v1_json_metadata,
+                        "aggregate_size": image.aggregate_size}
+                       for image in images], ensure_ascii=False)
+
+
+def find_image(images: list, docker_image_id: str, place: int) -> Optional[LegacyImage]:
+    """The image of that V1 id among one manifest's ``images`` (top first), or None.
+
+    ``place`` is what the id says when read as synthetic; a schema 1 image is found by
+    its own id wherever it sits.
+    """
+    if place < len(images) and images[place].docker_image_id == docker_image_id:
+        return images[place]
+    for image in images:
+        if image.docker_image_id == docker_image_id:
+            return image
+    return None
+
+
 def _created(value: Optional[str]) -> Optional[datetime]:
     """An RFC 3339 time (nanoseconds allowed) as naive UTC, or None."""
     if not value:
@@ -91,14 +128,19 @@ def legacy_images(manifest, tags: Optional[tuple] = None) -> list:
         place = len(entries) - 1 - index
         aggregate += entry["size"] or 0
         parents = (built[-1],) + built[-1].parents if built else ()
-        command = json.dumps([entry["created_by"]], ensure_ascii=False) \
-            if entry.get("created_by") is not None else None
         layer_tags = None if tags is None else (tuple(tags) if place == 0 else ())
+        if "v1_id" in entry:  # a schema 1 manifest's own legacy image, as it was
+            docker_image_id, command = entry["v1_id"], entry["command"]
+            aggregate_size, v1_metadata = entry["aggregate_size"], entry["v1_json"]
+        else:
+            docker_image_id = legacy_image_id(manifest.digest, place)
+            command = json.dumps([entry["created_by"]], ensure_ascii=False) \
+                if entry.get("created_by") is not None else None
+            aggregate_size, v1_metadata = aggregate, None
         built.append(LegacyImage(
-            id=manifest.id * ID_STRIDE + place,
-            docker_image_id=legacy_image_id(manifest.digest, place),
+            id=manifest.id * ID_STRIDE + place, docker_image_id=docker_image_id,
             created=_created(entry.get("created")), comment=entry.get("comment"),
-            command=command, image_size=entry["size"], aggregate_size=aggregate,
-            uploading=False, v1_metadata_string=None, blob_digest=entry["digest"],
+            command=command, image_size=entry["size"], aggregate_size=aggregate_size,
+            uploading=False, v1_metadata_string=v1_metadata, blob_digest=entry["digest"],
             parents=parents, tags=layer_tags))
     return built[::-1]

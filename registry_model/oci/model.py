@@ -130,10 +130,18 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         (2 statements). Top layers first within each manifest, manifests in push order."""
         rows = manifest_model.image_manifests(repository_id(repository_ref))
         tags = tag_model.alive_tag_names_by_manifest(repository_ref.id, clock.now_ms())
-        images: list = []
+        images: dict = {}
         for row in rows:
-            images += legacy.legacy_images(row, tuple(tags.get(row.id, ())))
-        return images
+            for image in legacy.legacy_images(row, tuple(tags.get(row.id, ()))):
+                seen = images.get(image.docker_image_id)
+                if seen is None:
+                    images[image.docker_image_id] = image
+                elif image.tags:
+                    # Backfilled schema 1 manifests share V1 images (each tag had its own
+                    # manifest over one chain): one image, the tags of every manifest.
+                    images[image.docker_image_id] = seen._replace(
+                        tags=tuple(dict.fromkeys(seen.tags + image.tags)))
+        return list(images.values())
 
     @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,
@@ -144,13 +152,16 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         if parsed is None:
             return None
         prefix, place = parsed
-        row = manifest_model.find_image_manifest_by_prefix(repo_id, prefix)
+        if place < legacy.ID_STRIDE:
+            row = manifest_model.find_image_manifest_by_prefix(repo_id, prefix)
+        else:  # not a synthetic id: a backfilled schema 1 image's own
+            row = manifest_model.find_schema1_manifest_by_v1_id(repo_id, docker_image_id)
         if row is None:
             return None
         images = legacy.legacy_images(row)
-        if place >= len(images):
+        image = legacy.find_image(images, docker_image_id, place)
+        if image is None:
             return None
-        image = images[place]
         return image if include_parents else image._replace(parents=None)
 
     def get_legacy_images_owned_by_tag(self, tag: Tag) -> list:
