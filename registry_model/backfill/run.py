@@ -4,9 +4,9 @@ A batch reads the next tags after the last one seen, stores the manifests they p
 that the OCI tables lack (bytes as stored, so digests stay; blobs from the image chain;
 the legacy view from the image rows), carries the tag rows the OCI tables do not hold
 yet (:mod:`registry_model.backfill.pairing`) and copies their manifests' labels up to
-what the OCI manifest already has. About fifteen statements per batch, whatever its
-size. Progress needs no checkpoint: what is carried is read back from the OCI tables,
-so a run that was killed is simply run again.
+what the OCI manifest already has. At most :data:`STATEMENTS_PER_BATCH` statements per
+batch, whatever its size. Progress needs no checkpoint: what is carried is read back
+from the OCI tables, so a run that was killed is simply run again.
 """
 import functools
 import logging
@@ -26,6 +26,10 @@ from registry_model.transactions import run_with_retry
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 500
+# Reads: the tags, their images, existing manifests, the names' rows in either wing, the
+# labels and the OCI labels (7); writes: manifests with id read-back and blob rows (3),
+# tag ends, tags (2), labels with id read-back and links (3); the lookup cache (1).
+STATEMENTS_PER_BATCH = 16
 
 Progress = Callable[[int, int], None]
 
