@@ -352,3 +352,7 @@ for _command in (schema.migrate, transfer.import_command, transfer.export, trans
                  listing.inspect, tagging.label, tagging.tag, tagging.untag, tagging.restore,
                  gc.gc, gc.delete, namespaces.namespace):
     main.add_command(_command)
+
+from registry_model.cli import backfill  # noqa: E402
+
+main.add_command(backfill.migrate_to_oci)
