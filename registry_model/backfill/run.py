@@ -98,11 +98,9 @@ def _carry_tags(tags: list, manifest_ids: dict, rejected: list) -> tuple:
             "or start" % row.name))
     updated = target.set_tag_ends(plan.ends)
     carried = target.insert_tags([
-        {"repository": row.repository_id, "name": row.name,
-         "manifest": manifest_ids[row.repository_id, row.digest],
-         "lifetime_start_ms": row.lifetime_start_ts * 1000,
-         "lifetime_end_ms": pairing.end_ms(row.lifetime_end_ts),
-         "hidden": row.hidden, "reversion": row.reversion, "immutable": False}
+        (row.repository_id, row.name, manifest_ids[row.repository_id, row.digest],
+         row.lifetime_start_ts * 1000, pairing.end_ms(row.lifetime_end_ts), row.hidden,
+         row.reversion, False)
         for row in plan.carry])
     return carried, updated
 

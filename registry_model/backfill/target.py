@@ -1,7 +1,8 @@
 """Reading and writing the OCI tables for the backfill, in bulk.
 
-Every function is a fixed number of statements whatever the number of rows: reads by IN
-lists, writes by ``insert_many`` and one ``UPDATE ... CASE``. They run inside the batch's
+Every function is a fixed number of statements whatever the number of rows (up to the
+size limits of :mod:`registry_model.backfill.bulk`): reads by IN lists, writes by
+multi-row INSERTs and one ``UPDATE ... CASE``. They run inside the batch's
 transaction (:mod:`registry_model.backfill.run`).
 """
 from collections import Counter
@@ -9,6 +10,7 @@ from typing import Iterable, NamedTuple, Optional
 
 from peewee import Case
 
+from registry_model.backfill.bulk import insert_rows
 from registry_model.model import label as shared_labels
 from registry_model.model import lookup
 from registry_model.model.tables import Label
@@ -69,16 +71,15 @@ def insert_manifests(manifests: list) -> tuple:
     id}, blob rows written)``."""
     if not manifests:
         return {}, 0
-    Manifest.insert_many([{"repository": new.repository_id, "digest": new.digest,
-                           "media_type": new.media_type_id,
-                           "manifest_bytes": new.manifest_bytes,
-                           "layer_history": new.layer_history} for new in manifests]).execute()
+    insert_rows(Manifest, (Manifest.repository, Manifest.digest, Manifest.media_type,
+                           Manifest.manifest_bytes, Manifest.layer_history),
+                [(new.repository_id, new.digest, new.media_type_id, new.manifest_bytes,
+                  new.layer_history) for new in manifests])
     ids = manifest_ids({(new.repository_id, new.digest) for new in manifests})
-    links = [{"repository": new.repository_id, "manifest": ids[new.repository_id, new.digest],
-              "blob": blob_id}
+    links = [(new.repository_id, ids[new.repository_id, new.digest], blob_id)
              for new in manifests for blob_id in dict.fromkeys(new.blob_ids)]
-    if links:
-        ManifestBlob.insert_many(links).execute()
+    insert_rows(ManifestBlob, (ManifestBlob.repository, ManifestBlob.manifest,
+                               ManifestBlob.blob), links)
     return ids, len(links)
 
 
@@ -91,10 +92,13 @@ def set_tag_ends(ends: dict) -> int:
     return len(ends)
 
 
+TAG_FIELDS = (Tag.repository, Tag.name, Tag.manifest, Tag.lifetime_start_ms,
+              Tag.lifetime_end_ms, Tag.hidden, Tag.reversion, Tag.immutable)
+
+
 def insert_tags(rows: list) -> int:
-    """Write the OCI tag rows (dicts of Tag's columns): one statement."""
-    if rows:
-        Tag.insert_many(rows).execute()
+    """Write the OCI tag rows (tuples in the order of :data:`TAG_FIELDS`): one statement."""
+    insert_rows(Tag, TAG_FIELDS, rows)
     return len(rows)
 
 

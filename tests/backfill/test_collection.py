@@ -20,8 +20,9 @@ def _answers(model, written) -> dict:
 
 def _end_everything(model, written, clock) -> None:
     """End every alive tag through ``model`` and collect its wing's garbage at once."""
+    for namespace in {repo.namespace_name for repo in written.repositories}:
+        model.set_namespace_tag_expiration(namespace, 0)
     for repo in written.repositories:
-        model.set_namespace_tag_expiration(repo.namespace_name, 0)
         for tag in model.list_all_active_repository_tags(repo):
             model.delete_tag(repo, tag.name)
     clock.tick(10)
