@@ -9,7 +9,10 @@ database's ``execute_sql``, so statement counting sees it. A statement holds at 
 :data:`MAX_PARAMETERS` values (below SQLite's limit) and about :data:`MAX_BYTES` of
 text and bytes (well below MariaDB's 16 MiB packet); past either, the rows are split.
 """
+from itertools import chain
 from typing import Sequence
+
+from peewee import ForeignKeyField, IntegerField
 
 from registry_model.connection import db
 
@@ -38,16 +41,21 @@ def insert_rows(model, fields: Sequence, rows: Sequence[tuple]) -> int:
     """
     if not rows:
         return 0
-    first = model.insert_many([rows[0]], fields=list(fields)).as_rowcount()
+    first = model.insert_many([rows[0]], fields=list(fields)).returning()  # no RETURNING
     sql, _ = first.sql()
     head, _, group = sql.rpartition(" VALUES ")
     if not group.startswith("(") or not group.endswith(")"):
         raise AssertionError("unexpected INSERT rendering: %s" % sql)
-    converters = [field.db_value for field in fields]
+    # Integers (and ids) go to every driver as they are; the rest as peewee binds them.
+    converters = [None if isinstance(field, (IntegerField, ForeignKeyField)) else field.db_value
+                  for field in fields]
     statements = 0
     for chunk in _chunks(rows, len(fields)):
-        params = [convert(value) for row in chunk
-                  for convert, value in zip(converters, row, strict=True)]
+        if not any(converters):
+            params = list(chain.from_iterable(chunk))
+        else:
+            params = [convert(value) if convert is not None else value for row in chunk
+                      for convert, value in zip(converters, row, strict=True)]
         db.execute_sql("%s VALUES %s" % (head, ", ".join([group] * len(chunk))), params)
         statements += 1
     return statements
