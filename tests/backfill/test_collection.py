@@ -56,3 +56,18 @@ def test_collecting_one_wing_after_a_backfill_keeps_what_the_other_uses(
     assert all(not manifests for manifests, _ in _answers(going, written).values())
     assert _answers(staying, written) == before
     _assert_blobs_kept(staying, before, written, store)
+
+
+def test_a_repository_deleted_after_a_backfill_goes_once_both_wings_collected_it(
+        registry_model, oci_model, clock, store):
+    written = write_random_registry(registry_model, 6, clock.tick, repositories=1, steps=10,
+                                    store=store)
+    backfill_to_oci()
+    repo = written.repositories[0]
+    registry_model.mark_repository_for_deletion(repo)
+    first = registry_model.collect_garbage(store, grace_s=0)
+    assert first.purged == 0 and first.tags > 0  # its rows went; the OCI rows hold the name
+    assert registry_model.get_repository(repo.namespace_name, repo.name) is not None
+    second = oci_model.collect_garbage(store, grace_s=0)
+    assert second.purged == 1
+    assert registry_model.get_repository(repo.namespace_name, repo.name) is None
