@@ -162,3 +162,21 @@ def test_the_statements_of_a_batch_do_not_grow_with_its_size(registry_model, wri
     per_batch = run.STATEMENTS_PER_BATCH
     assert large.count <= per_batch + 2  # the count of tags, the last empty batch's read
     assert small.count <= few.batches * per_batch + 2
+
+
+def test_the_oci_legacy_reads_of_backfilled_images_keep_their_budgets(registry_model, oci_model,
+                                                                      written):
+    from registry_model.testing.budgets import budget
+
+    backfill_to_oci()
+    repo = written.repositories[0]
+    with count_statements() as counter:
+        images = oci_model.get_legacy_images(repo)
+    assert counter.count <= budget("get_legacy_images")
+    for image in images:
+        for parents, variant in ((False, None), (True, "with parents")):
+            with count_statements() as counter:
+                found = oci_model.get_legacy_image(repo, image.docker_image_id,
+                                                   include_parents=parents)
+            assert found.docker_image_id == image.docker_image_id
+            assert counter.count <= budget("get_legacy_image", variant)
