@@ -11,6 +11,7 @@ from registry_model.testing.factories import (
     RepositoryTagFactory,
     TagManifestFactory,
 )
+from registry_model.testing.oci_builder import OCIImageBuilder
 from registry_model.testing.pre_oci_builder import PreOCIImageBuilder
 from tests.backfill.test_run import rows_of
 
@@ -64,8 +65,6 @@ def test_a_run_over_rejected_rows_reports_them_again_and_writes_nothing(registry
 
 def test_an_alive_tag_whose_name_is_alive_in_the_oci_tables_is_reported(registry_model,
                                                                          oci_model, store):
-    from registry_model.testing.oci_builder import OCIImageBuilder
-
     pre_builder = PreOCIImageBuilder(registry_model, store)
     repo = pre_builder.repository("acme", "both")
     pre_builder.push_image(repo, "latest", [b"old"])

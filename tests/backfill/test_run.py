@@ -3,8 +3,9 @@ import pytest
 
 from registry_model import errors
 from registry_model.backfill import backfill_to_oci, run, target
-from registry_model.oci.tables import OCI_MODELS
+from registry_model.oci.tables import OCI_MODELS, Tag
 from registry_model.pre_oci.tables import PRE_OCI_MODELS
+from registry_model.testing.budgets import budget
 from registry_model.testing.pre_oci_registry import write_random_registry
 from registry_model.testing.queries import count_statements
 from tests.backfill.equivalence import assert_same_answers
@@ -80,7 +81,6 @@ def test_a_run_killed_mid_batch_keeps_whole_batches_and_resumes_to_the_same_rows
     monkeypatch.setattr(target, "insert_tags", dying_insert_tags)
     with pytest.raises(KeyboardInterrupt):
         backfill_to_oci(batch_size=10)
-    from registry_model.oci.tables import Tag
     assert Tag.select().count() == sum(calls[:2])  # the third batch left nothing
     monkeypatch.setattr(target, "insert_tags", real_insert_tags)
     resumed = backfill_to_oci(batch_size=10)
@@ -166,8 +166,6 @@ def test_the_statements_of_a_batch_do_not_grow_with_its_size(registry_model, wri
 
 def test_the_oci_legacy_reads_of_backfilled_images_keep_their_budgets(registry_model, oci_model,
                                                                       written):
-    from registry_model.testing.budgets import budget
-
     backfill_to_oci()
     repo = written.repositories[0]
     with count_statements() as counter:
