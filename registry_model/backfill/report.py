@@ -22,9 +22,9 @@ class BackfillReport(NamedTuple):
 
     ``tags_seen`` is every pre-OCI tag row looked at; ``tags_carried``,
     ``manifests_carried``, ``blobs_linked`` and ``labels_carried`` count OCI rows this
-    run wrote (0 on a run over data carried before); ``tag_ends_updated`` counts carried
-    tags whose end changed in the pre-OCI table since and was brought over; ``rejected``
-    lists what stays only in the pre-OCI tables.
+    run wrote (0 on a run over data carried before); ``tags_updated`` counts carried
+    tags whose end or ``hidden`` changed in the pre-OCI table since and was brought over;
+    ``rejected`` lists what stays only in the pre-OCI tables.
     """
 
     batches: int = 0
@@ -33,7 +33,7 @@ class BackfillReport(NamedTuple):
     manifests_carried: int = 0
     blobs_linked: int = 0
     labels_carried: int = 0
-    tag_ends_updated: int = 0
+    tags_updated: int = 0
     rejected: tuple = ()
 
     def add(self, other: "BackfillReport") -> "BackfillReport":
@@ -44,4 +44,4 @@ class BackfillReport(NamedTuple):
     def changed(self) -> bool:
         """Whether this run wrote anything to the OCI tables."""
         return any((self.tags_carried, self.manifests_carried, self.blobs_linked,
-                    self.labels_carried, self.tag_ends_updated))
+                    self.labels_carried, self.tags_updated))

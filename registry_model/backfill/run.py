@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 500
 # Reads: the tags, their images, existing manifests, the names' rows in either wing, the
 # labels and the OCI labels (7); writes: manifests with id read-back and blob rows (3),
-# tag ends, tags (2), labels with id read-back and links (3); the lookup cache (1).
+# tag changes, tags (2), labels with id read-back and links (3); the lookup cache (1).
 STATEMENTS_PER_BATCH = 16
 
 Progress = Callable[[int, int], None]
@@ -85,7 +85,7 @@ def _store_manifests(tags: list, rejected: list) -> tuple:
 
 
 def _carry_tags(tags: list, manifest_ids: dict, rejected: list) -> tuple:
-    """Carry the batch's tag rows and bring over changed ends: ``(carried, ends updated)``."""
+    """Carry the batch's tag rows and bring over changed ones: ``(carried, updated)``."""
     names = {(tag.repository_id, tag.name) for tag in tags}
     history = [row for row in source.tag_histories(names) if row.digest is not None]
     plan = pairing.plan_tags({tag.id for tag in tags}, history, target.tags_named(names))
@@ -96,7 +96,7 @@ def _carry_tags(tags: list, manifest_ids: dict, rejected: list) -> tuple:
             else str(row.repository_id), row.name,
             "alive tag %s is alive in the OCI tables already with another manifest "
             "or start" % row.name))
-    updated = target.set_tag_ends(plan.ends)
+    updated = target.update_tags(plan.updates)
     carried = target.insert_tags([
         (row.repository_id, row.name, manifest_ids[row.repository_id, row.digest],
          row.lifetime_start_ts * 1000, pairing.end_ms(row.lifetime_end_ts), row.hidden,
@@ -161,7 +161,7 @@ def _carry_batch(after_id: int, batch_size: int) -> tuple:
     labels = _carry_labels(carriable, manifest_ids, rejected)
     report = BackfillReport(batches=1, tags_seen=len(tags), tags_carried=carried,
                             manifests_carried=manifests,
-                            blobs_linked=links, labels_carried=labels, tag_ends_updated=updated,
+                            blobs_linked=links, labels_carried=labels, tags_updated=updated,
                             rejected=tuple(rejected))
     return report, tags[-1].id
 
@@ -175,8 +175,8 @@ def backfill_to_oci(batch_size: int = DEFAULT_BATCH_SIZE,
     manifest it points at byte for byte (same digest; its blobs from the legacy image
     chain; its legacy images, V1 ids included, kept for the OCI legacy view); the
     manifest's labels as copies. Pre-OCI rows are only read. Running it again carries
-    only what is new and brings over tag ends changed since; a killed run is resumed by
-    running it again. A row that cannot be carried (a tag without manifest, a manifest
+    only what is new and brings over tag ends and hiding changed since; a killed run is
+    resumed by running it again. A row that cannot be carried (a tag without manifest, a manifest
     that does not parse or whose digest does not match, a label the OCI wing refuses, an
     alive tag whose name is alive in the OCI tables already) is logged, left in the
     pre-OCI tables and listed in the report's ``rejected``. ``progress(done, total)`` is

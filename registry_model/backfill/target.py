@@ -83,13 +83,19 @@ def insert_manifests(manifests: list) -> tuple:
     return ids, len(links)
 
 
-def set_tag_ends(ends: dict) -> int:
-    """Set ``lifetime_end_ms`` of the OCI tags ``{tag id: end or None}``: one statement."""
-    if not ends:
+def update_tags(changes: dict) -> int:
+    """Set end and ``hidden`` of the OCI tags ``{tag id: (end ms or None, hidden)}``: one
+    statement."""
+    if not changes:
         return 0
-    (Tag.update(lifetime_end_ms=Case(Tag.id, sorted(ends.items())))
-     .where(Tag.id.in_(sorted(ends))).execute())
-    return len(ends)
+    ids = sorted(changes)
+    # ELSE the column: the CASE then has the column's type even when every new end is
+    # NULL (PostgreSQL would read an all-NULL CASE as text).
+    (Tag.update(lifetime_end_ms=Case(Tag.id, [(tag_id, changes[tag_id][0]) for tag_id in ids],
+                                     Tag.lifetime_end_ms),
+                hidden=Case(Tag.id, [(tag_id, changes[tag_id][1]) for tag_id in ids], Tag.hidden))
+     .where(Tag.id.in_(ids)).execute())
+    return len(changes)
 
 
 TAG_FIELDS = (Tag.repository, Tag.name, Tag.manifest, Tag.lifetime_start_ms,

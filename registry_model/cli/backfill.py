@@ -14,10 +14,10 @@ from registry_model.cli import echo_json, echo_table, one_line, open_database
 
 
 def _summary(report: BackfillReport) -> str:
-    return ("carried %d tags, %d manifests, %d blob links, %d labels; brought %d tag ends "
+    return ("carried %d tags, %d manifests, %d blob links, %d labels; brought %d tags "
             "up to date (%d pre-OCI tag rows in %d batches)"
             % (report.tags_carried, report.manifests_carried, report.blobs_linked,
-               report.labels_carried, report.tag_ends_updated, report.tags_seen,
+               report.labels_carried, report.tags_updated, report.tags_seen,
                report.batches))
 
 
@@ -31,8 +31,8 @@ def migrate_to_oci(uri: str, batch_size: int, as_json: bool) -> None:
 
     Pre-OCI rows are only read, so the pre-OCI model keeps working meanwhile. Each batch is
     one transaction; stopped at any point, the command finishes the job when run again, and
-    a run over carried data changes nothing (it only brings over tag ends changed since).
-    Rows that cannot be carried (a tag without a manifest, a manifest that does not parse)
+    a run over carried data changes nothing (it only brings over tag ends and hiding changed
+    since). Rows that cannot be carried (a tag without a manifest, a manifest that does not parse)
     are listed and stay where they are.
     """
     with open_database(uri), tqdm(desc="carrying", unit="tag", file=sys.stderr,

@@ -32,24 +32,32 @@ def _layers(rng: random.Random, pool: list) -> list:
 def write_random_registry(model, seed: int, tick: Tick, repositories: int = 3,
                           steps: int = 40, store=None) -> RandomRegistry:
     """Write a random registry through ``model`` (a PreOCIModel); ``tick(seconds)`` moves
-    the registry's clock. ``steps`` operations per repository after its first push."""
+    the registry's clock. ``steps`` random operations per repository."""
+    written = RandomRegistry([], {}, {})
+    for number in range(repositories):
+        written.repositories.append(model.create_repository(
+            "ns%d" % (number % 2), "repo%d" % number, create_namespace=True))
+    return change_random_registry(model, written, seed, tick, steps, store)
+
+
+def change_random_registry(model, written: RandomRegistry, seed: int, tick: Tick,
+                           steps: int = 40, store=None) -> RandomRegistry:
+    """Go on changing the repositories of ``written`` through ``model``: ``steps`` random
+    operations per repository; ``written``'s names and digests grow with what it does."""
     rng = random.Random(seed)
     builder = PreOCIImageBuilder(model, store)
     pool = [b"shared layer %d" % number for number in range(6)]
-    written = RandomRegistry([], {}, {})
-    for number in range(repositories):
-        repo = builder.repository("ns%d" % (number % 2), "repo%d" % number)
-        written.repositories.append(repo)
+    for repo in written.repositories:
         names = written.tag_names.setdefault(repo.full_name, [])
         digests = written.digests.setdefault(repo.full_name, [])
         for step in range(steps):
             tick(rng.choice((0, 0, 1, 7, 60, 3600)))
-            _step(model, builder, rng, repo, names, digests, pool, step)
+            _step(model, builder, rng, repo, names, digests, pool, "%d-%d" % (seed, step))
     return written
 
 
 def _push(builder, rng, repo, names, digests, pool, step) -> None:
-    name = rng.choice(names) if names and rng.random() < 0.5 else "tag%d" % step
+    name = rng.choice(names) if names and rng.random() < 0.5 else "tag%s" % step
     labels = None
     if rng.random() < 0.4:
         labels = {"com.example.step": str(step), "com.example.color":
@@ -57,7 +65,7 @@ def _push(builder, rng, repo, names, digests, pool, step) -> None:
         if rng.random() < 0.2:
             labels["quay.expires-after"] = rng.choice(("1h", "2d"))
     config = {"created": "2024-0%d-0%dT00:00:00Z" % (rng.randint(1, 9), rng.randint(1, 9)),
-              "command": ["/bin/sh", "-c", "step %d" % step]}
+              "command": ["/bin/sh", "-c", "step %s" % step]}
     pushed = builder.push_image(repo, name, _layers(rng, pool), labels=labels, config=config)
     if name not in names:
         names.append(name)
@@ -91,7 +99,7 @@ def _step(model, builder, rng, repo, names, digests, pool, step) -> None:
     elif choice < 0.85:
         manifest = model.get_manifest_for_tag(tag)
         if manifest is not None:
-            model.create_manifest_label(manifest, "api.step%d" % (step % 3),
+            model.create_manifest_label(manifest, "api.step%d" % rng.randrange(3),
                                         rng.choice(("x", '{"a": 1}')), "api")
     elif choice < 0.9:
         manifest = model.get_manifest_for_tag(tag)

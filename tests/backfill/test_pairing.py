@@ -23,7 +23,7 @@ def test_seconds_become_milliseconds():
 def test_rows_without_an_oci_pair_in_the_batch_are_carried():
     history = [pre(1, 10, 20), pre(2, 20)]
     plan = plan_tags({1, 2}, history, [])
-    assert (plan.carry, plan.ends, plan.conflicts) == (history, {}, [])
+    assert (plan.carry, plan.updates, plan.conflicts) == (history, {}, [])
 
 
 def test_rows_of_later_batches_wait_for_them():
@@ -33,7 +33,7 @@ def test_rows_of_later_batches_wait_for_them():
 
 def test_paired_rows_are_not_carried_again():
     plan = plan_tags({1, 2}, [pre(1, 10, 20), pre(2, 20)], [oci(7, 10, 20), oci(8, 20)])
-    assert (plan.carry, plan.ends, plan.conflicts) == ([], {}, [])
+    assert (plan.carry, plan.updates, plan.conflicts) == ([], {}, [])
 
 
 def test_identical_rows_within_one_second_pair_one_to_one_in_id_order():
@@ -44,13 +44,13 @@ def test_identical_rows_within_one_second_pair_one_to_one_in_id_order():
 
 def test_an_end_set_since_the_row_was_carried_is_brought_over():
     plan = plan_tags({2}, [pre(1, 10, 30), pre(2, 30, None)], [oci(7, 10)])
-    assert plan.ends == {7: 30_000}
+    assert plan.updates == {7: (30_000, False)}
     assert [row.id for row in plan.carry] == [2]
 
 
-def test_a_different_manifest_start_hidden_or_reversion_is_another_row():
+def test_a_different_manifest_start_or_reversion_is_another_row():
     oci_rows = [oci(7, 10, 20, digest="sha256:" + "b" * 64), oci(8, 11, 20),
-                oci(9, 10, 20, hidden=True), oci(10, 10, 20, reversion=True)]
+                oci(10, 10, 20, reversion=True)]
     plan = plan_tags({1}, [pre(1, 10, 20)], oci_rows)
     assert [row.id for row in plan.carry] == [1]
 
@@ -64,10 +64,15 @@ def test_an_alive_row_whose_name_is_alive_in_the_oci_tables_is_a_conflict():
 def test_an_end_lifted_while_another_row_of_the_name_is_alive_is_a_conflict():
     native = oci(8, 50, digest="sha256:" + "b" * 64)
     plan = plan_tags(set(), [pre(1, 10, None)], [oci(7, 10, 40), native])
-    assert plan.ends == {}
+    assert plan.updates == {}
     assert [row.id for row in plan.conflicts] == [1]
 
 
 def test_other_names_do_not_conflict():
     plan = plan_tags({1}, [pre(1, 10)], [oci(7, 50, name="other")])
     assert [row.id for row in plan.carry] == [1]
+
+
+def test_a_row_hidden_since_it_was_carried_is_hidden_in_its_pair():
+    plan = plan_tags({1}, [pre(1, 10, hidden=True)], [oci(7, 10)])
+    assert (plan.updates, plan.carry, plan.conflicts) == ({7: (None, True)}, [], [])

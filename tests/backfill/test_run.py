@@ -1,4 +1,6 @@
 """The backfill carries a pre-OCI registry into the OCI tables, and the OCI model answers alike."""
+from datetime import UTC, datetime
+
 import pytest
 
 from registry_model import errors
@@ -6,6 +8,7 @@ from registry_model.backfill import backfill_to_oci, run, target
 from registry_model.oci.tables import OCI_MODELS, Tag
 from registry_model.pre_oci.tables import PRE_OCI_MODELS
 from registry_model.testing.budgets import budget
+from registry_model.testing.pre_oci_builder import PreOCIImageBuilder
 from registry_model.testing.pre_oci_registry import write_random_registry
 from registry_model.testing.queries import count_statements
 from tests.backfill.equivalence import assert_same_answers
@@ -123,7 +126,7 @@ def test_a_tag_ended_in_the_pre_oci_tables_after_its_backfill_ends_in_the_oci_ta
     clock.tick(5)
     registry_model.delete_tag(repo, alive.name)
     report = backfill_to_oci()
-    assert (report.tag_ends_updated, report.tags_carried) == (1, 0)
+    assert (report.tags_updated, report.tags_carried) == (1, 0)
     assert oci_model.find_matching_tag(repo, [alive.name]) is None
     assert_same_answers(registry_model, oci_model, written)
 
@@ -178,3 +181,22 @@ def test_the_oci_legacy_reads_of_backfilled_images_keep_their_budgets(registry_m
                                                    include_parents=parents)
             assert found.docker_image_id == image.docker_image_id
             assert counter.count <= budget("get_legacy_image", variant)
+
+
+def test_a_tag_hidden_or_given_no_end_after_its_backfill_is_so_in_the_oci_tables(
+        registry_model, oci_model, clock, store):
+    builder = PreOCIImageBuilder(registry_model, store)
+    repo = builder.repository("acme", "changes")
+    hidden = builder.push_image(repo, "hidden", [b"one"]).tag
+    ending = builder.push_image(repo, "ending", [b"two"]).tag
+    registry_model.change_repository_tag_expiration(ending,
+                                                    datetime.fromtimestamp(clock.now + 3600, UTC))
+    ending = registry_model.get_repo_tag(repo, "ending")
+    backfill_to_oci()
+    builder.hide_tag(hidden)
+    registry_model.change_repository_tag_expiration(ending, None)
+    report = backfill_to_oci()
+    assert (report.tags_updated, report.tags_carried) == (2, 0)
+    assert oci_model.get_repo_tag(repo, "hidden") is None
+    assert oci_model.get_repo_tag(repo, "ending").lifetime_end_ts is None
+    assert not backfill_to_oci().changed

@@ -58,7 +58,7 @@ def test_migrate_to_oci_twice_carries_nothing_the_second_time(pre_oci_uri):
     second = json.loads(succeeds(uri, "migrate-to-oci", "--json", "--batch-size", "3"))
     assert first["tags_carried"] > 0 and first["batches"] == 1
     assert [second[key] for key in ("tags_carried", "manifests_carried", "blobs_linked",
-                                    "labels_carried", "tag_ends_updated")] == [0] * 5
+                                    "labels_carried", "tags_updated")] == [0] * 5
     assert second["rejected"] == first["rejected"] != []
     assert set(second["rejected"][0]) == {"table", "row_id", "repository", "name", "reason"}
     assert row_counts(uri) == counts
