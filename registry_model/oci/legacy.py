@@ -85,6 +85,14 @@ def schema1_layer_history(images: list) -> str:
                        for image in images], ensure_ascii=False)
 
 
+def top_image_id(manifest) -> Optional[str]:
+    """The V1 id of a manifest row's top layer (a schema 1 image's own), None without layers."""
+    entries = json.loads(manifest.layer_history) if manifest.layer_history else []
+    if not entries:
+        return None
+    return entries[-1].get("v1_id") or legacy_image_id(manifest.digest, 0)
+
+
 def find_image(images: list, docker_image_id: str, place: int) -> Optional[LegacyImage]:
     """The image of that V1 id among one manifest's ``images`` (top first), or None.
 

@@ -200,3 +200,18 @@ def test_a_tag_hidden_or_given_no_end_after_its_backfill_is_so_in_the_oci_tables
     assert oci_model.get_repo_tag(repo, "hidden") is None
     assert oci_model.get_repo_tag(repo, "ending").lifetime_end_ts is None
     assert not backfill_to_oci().changed
+
+
+def test_a_backfilled_top_legacy_image_can_be_tagged_on_the_oci_model(registry_model, oci_model,
+                                                                       written):
+    backfill_to_oci()
+    repo = written.repositories[0]
+    tag = oci_model.get_most_recent_tag(repo)
+    top = next(image for image in oci_model.get_legacy_images(repo) if tag.name in image.tags)
+    assert oci_model.retarget_tag(repo, "from-legacy", top).name == "from-legacy"
+    shown = {image.docker_image_id: image.tags for image in oci_model.get_legacy_images(repo)}
+    assert "from-legacy" in shown[top.docker_image_id]
+    below = top.parents[0] if top.parents else None
+    if below is not None:
+        with pytest.raises(errors.UnsupportedOperationException):
+            oci_model.retarget_tag(repo, "from-below", below)
