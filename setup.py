@@ -7,6 +7,7 @@ non-editable install can migrate a database from any working directory.
 from setuptools import find_packages, setup
 
 TESTING = ["pytest>=8", "factory-boy>=3.3"]
+SERVER = ["Flask>=3", "gunicorn>=22"]
 
 setup(
     name="registry_model",
@@ -33,7 +34,8 @@ setup(
     # suite `test` (which includes `testing`).
     extras_require={
         "testing": TESTING,
-        "test": TESTING + ["ruff", "hypothesis==6.170.17"],
+        "server": SERVER,
+        "test": TESTING + SERVER + ["ruff", "hypothesis==6.170.17", "oras"],
     },
     entry_points={
         "console_scripts": ["registry-model=registry_model.cli:main"],

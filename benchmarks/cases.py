@@ -217,11 +217,13 @@ def _raw_repo_tag(cur, ctx: Context) -> list:
                  "AND t.hidden = %%s" % ALIVE, ctx.repository.id, "latest", ctx.now, False)
 
 
-def _raw_active_tags(limit: Optional[int]) -> Callable:
+def _raw_active_tags(limit: Optional[int], select: str = TAGS_WITH_DIGEST, alive: str = ALIVE,
+                     now: Callable = lambda ctx: ctx.now) -> Callable:
+    """Alive, non-hidden tag rows by name (``select``, ``alive`` and ``now``: another wing's)."""
     def raw(cur, ctx: Context) -> list:
-        sql = (TAGS_WITH_DIGEST + "WHERE t.repository_id = %%s AND %s AND t.hidden = %%s "
-               "ORDER BY t.name" % ALIVE)
-        params = [ctx.repository.id, ctx.now, False]
+        sql = (select + "WHERE t.repository_id = %%s AND %s AND t.hidden = %%s "
+               "ORDER BY t.name" % alive)
+        params = [ctx.repository.id, now(ctx), False]
         if limit is not None:
             sql += " LIMIT %s"
             params.append(limit)
@@ -229,15 +231,17 @@ def _raw_active_tags(limit: Optional[int]) -> Callable:
     return raw
 
 
-def _raw_history(tag_name: Optional[str]) -> Callable:
+def _raw_history(tag_name: Optional[str], select: str = TAGS_WITH_DIGEST,
+                 start: str = "t.lifetime_start_ts") -> Callable:
+    """A page of non-hidden tag rows, newest first (``select`` and ``start``: another wing's)."""
     def raw(cur, ctx: Context) -> list:
         where = "WHERE t.repository_id = %s AND t.hidden = %s"
         params = [ctx.repository.id, False]
         if tag_name is not None:
             where += " AND t.name = %s"
             params.append(tag_name)
-        rows = _rows(cur, TAGS_WITH_DIGEST + where + " ORDER BY t.lifetime_start_ts DESC, "
-                     "t.id DESC LIMIT %s OFFSET %s", *params, 101, 0)
+        rows = _rows(cur, select + where + " ORDER BY %s DESC, t.id DESC LIMIT %%s OFFSET %%s"
+                     % start, *params, 101, 0)
         return rows[:100]
     return raw
 
@@ -263,6 +267,27 @@ def _raw_owned_by_tag(cur, ctx: Context) -> list:
     return _rows(cur, "SELECT %s FROM image i JOIN image_storage s ON s.id = i.storage_id "
                  "WHERE i.id IN (%s)" % (IMAGE_COLUMNS, ", ".join(["%s"] * len(owned))),
                  *sorted(owned))
+
+
+def tag_listing_cases(raw_active_tags: Callable, raw_history: Callable,
+                      raw_has_expired: Callable) -> list:
+    """The cases of tag listings, history and expired names, over a wing's raw statements."""
+    return [
+        Case("list_all_active_repository_tags",
+             lambda c, m: m.list_all_active_repository_tags(c.repository),
+             raw_active_tags(None), len),
+        Case("lookup_active_repository_tags",
+             lambda c, m: m.lookup_active_repository_tags(c.repository, limit=100),
+             raw_active_tags(100), len),
+        Case("list_repository_tag_history",
+             lambda c, m: m.list_repository_tag_history(c.repository),
+             raw_history(None), lambda r: len(r[0])),
+        Case("list_repository_tag_history(specific_tag_name)",
+             lambda c, m: m.list_repository_tag_history(c.repository, specific_tag_name="latest"),
+             raw_history("latest"), lambda r: len(r[0])),
+        Case("has_expired_tag", lambda c, m: m.has_expired_tag(c.repository, c.dead_tag),
+             raw_has_expired, lambda r: int(bool(r))),
+    ]
 
 
 READS = [
@@ -319,18 +344,7 @@ READS = [
          _raw_blob_upload, _one),
     Case("get_repo_tag", lambda c, m: m.get_repo_tag(c.repository, "latest"),
          _raw_repo_tag, _one),
-    Case("list_all_active_repository_tags",
-         lambda c, m: m.list_all_active_repository_tags(c.repository), _raw_active_tags(None), len),
-    Case("lookup_active_repository_tags",
-         lambda c, m: m.lookup_active_repository_tags(c.repository, limit=100),
-         _raw_active_tags(100), len),
-    Case("list_repository_tag_history", lambda c, m: m.list_repository_tag_history(c.repository),
-         _raw_history(None), lambda r: len(r[0])),
-    Case("list_repository_tag_history(specific_tag_name)",
-         lambda c, m: m.list_repository_tag_history(c.repository, specific_tag_name="latest"),
-         _raw_history("latest"), lambda r: len(r[0])),
-    Case("has_expired_tag", lambda c, m: m.has_expired_tag(c.repository, c.dead_tag),
-         _raw_has_expired, lambda r: int(bool(r))),
+    *tag_listing_cases(_raw_active_tags, _raw_history, _raw_has_expired),
     Case("get_legacy_images_owned_by_tag", lambda c, m: m.get_legacy_images_owned_by_tag(c.tag),
          _raw_owned_by_tag, len),
 ]
@@ -422,4 +436,7 @@ GLOBAL_WRITES = [
 NOT_TIMED = {
     "lookup_referrers": "schema 1 manifests have no subject: [] without a statement",
     "change_tag_immutability": "no immutable tags: UnsupportedOperationException",
+    # Not statement-free, but on this model exactly two timed methods in a row.
+    "delete_manifest": "lookup_manifest_by_digest then delete_tags_for_manifest, both timed",
+    "has_any_tag": "one SELECT ... LIMIT 1 that stops at the first tag row: no size to scale",
 }

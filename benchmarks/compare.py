@@ -1,7 +1,7 @@
 """Compare latency results across scales: growth per method, and the misses of the targets.
 
-Give it the JSON files ``benchmarks/latency.py`` wrote; they are grouped by backend, and each
-backend's smallest and largest scale are compared::
+Give it the JSON files ``benchmarks/latency.py`` wrote; they are grouped by model (pre-OCI or
+OCI) and backend, and each group's smallest and largest scale are compared::
 
     python benchmarks/compare.py benchmarks/results/*.json
     python benchmarks/compare.py --markdown benchmarks/results/*.json > benchmarks/results/README.md
@@ -24,14 +24,14 @@ GROWTH_TARGET = 1.2
 
 
 def load(paths: list) -> dict:
-    """``{backend: [run, ...]}`` sorted by scale."""
+    """``{(model, backend): [run, ...]}`` sorted by scale (runs before ``--model``: pre-OCI)."""
     runs = defaultdict(list)
     for path in paths:
         with open(path, encoding="utf-8") as handle:
             run = json.load(handle)
-        runs[run["backend"]].append(run)
-    for backend in runs:
-        runs[backend].sort(key=lambda run: run["scale"])
+        runs[run.get("model", "pre-oci"), run["backend"]].append(run)
+    for key in runs:
+        runs[key].sort(key=lambda run: run["scale"])
     return dict(runs)
 
 
@@ -85,10 +85,12 @@ def render(backend: str, small: dict, large: dict, rows: list, markdown: bool) -
                .replace("large", "%g%%" % (large["scale"] * 100)) for title, _ in COLUMNS]
     cells = [[_cell(row[key]) for _, key in COLUMNS] for row in rows]
     target = RAW_TARGETS.get(backend)
-    title = ("%s: scale %g vs %g, raw target %s, growth target %gx; load average %s and %s "
+    title = ("%s%s: scale %g vs %g, raw target %s, growth target %gx; load average %s and %s "
              "(%d cpus, shared), commit %s"
-             % (backend, small["scale"], large["scale"], "%gx" % target if target else "none",
-                GROWTH_TARGET, small["machine"]["load_average"], large["machine"]["load_average"],
+             % ("OCI model, " if large.get("model") == "oci" else "pre-OCI model, ", backend,
+                small["scale"], large["scale"], "%gx" % target if target else "none",
+                GROWTH_TARGET,
+                small["machine"]["load_average"], large["machine"]["load_average"],
                 large["machine"]["cpus"], large["machine"]["commit"]))
     fills = "; ".join("fill at %g%%: %ss, %.0f MiB, %s tag rows, %s images" % (
         run["scale"] * 100, run["fill"]["fill_seconds"], run["fill"]["database_bytes"] / 1048576.0,
@@ -112,15 +114,16 @@ def render(backend: str, small: dict, large: dict, rows: list, markdown: bool) -
 def main(paths, markdown: bool) -> None:
     """Compare each backend's smallest and largest scale in the given result files."""
     total = 0
-    for backend, runs in sorted(load(list(paths)).items()):
+    for (model, backend), runs in sorted(load(list(paths)).items()):
         if len(runs) < 2:
-            click.echo("%s: one run only (scale %g), nothing to compare"
-                       % (backend, runs[0]["scale"]), err=True)
+            click.echo("%s on %s: one run only (scale %g), nothing to compare"
+                       % (model, backend, runs[0]["scale"]), err=True)
             continue
         rows, misses = compare(runs[0], runs[-1])
         total += misses
         click.echo(render(backend, runs[0], runs[-1], rows, markdown))
-        click.echo("\n%s: %d of %d rows miss a target\n" % (backend, misses, len(rows)))
+        click.echo("\n%s on %s: %d of %d rows miss a target\n"
+                   % (model, backend, misses, len(rows)))
     sys.exit(1 if total else 0)
 
 

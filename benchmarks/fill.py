@@ -2,7 +2,10 @@
 
 Migrates the database named by ``--db`` (which must hold no repository yet), then bulk-loads
 the rows of :mod:`shape` at ``--scale`` (1 is 10,000 namespaces, 100,000 repositories,
-1,000,000 tag rows, 1,000,000 legacy images, 200,000 labels; 0.01 is a hundredth of that)::
+1,000,000 tag rows, 1,000,000 legacy images, 200,000 labels; 0.01 is a hundredth of that),
+and in the same repositories the OCI wing's rows of :mod:`shape_oci` (as many tag rows
+again, on about 330,000 OCI image manifests with indexes, referrers and labels), as a
+registry holds both during the backfill::
 
     python benchmarks/fill.py --db postgresql://postgres@127.0.0.1:5432/rm_bench_100 --scale 1
     python benchmarks/fill.py --db sqlite:////tmp/bench_1.db --scale 0.01
@@ -38,6 +41,7 @@ logger = logging.getLogger(__name__)
 META_TABLE = "benchmark_fill"
 BATCH_ROWS = 20_000
 BATCH_BYTES = 32 << 20
+BYTES_COLUMN = {"tag_manifest": 3, "oci_manifest": 4}  # tables batched by their bytes
 
 
 class Loader:
@@ -84,6 +88,8 @@ class PostgresLoader(Loader):
 
     def write(self, table: str, columns: tuple, rows: list) -> None:
         buffer = io.StringIO()
+        if table == "oci_manifest":  # bytea in COPY's text form
+            rows = [row[:4] + ("\\x" + row[4].hex(),) + row[5:] for row in rows]
         csv.writer(buffer, lineterminator="\n").writerows(rows)
         buffer.seek(0)
         cursor = self.connection.cursor()
@@ -169,8 +175,8 @@ class Sink:
         """Queue one row; write the table's batch when it is full."""
         rows = self.rows[table]
         rows.append(row)
-        if table == "tag_manifest":
-            self.bytes += len(row[3])
+        if table in BYTES_COLUMN:
+            self.bytes += len(row[BYTES_COLUMN[table]])
             if self.bytes >= BATCH_BYTES:
                 self.flush(table)
         elif len(rows) >= BATCH_ROWS:
@@ -182,7 +188,7 @@ class Sink:
             if self.rows[name]:
                 self.loader.write(name, TABLES[name], self.rows[name])
                 self.rows[name] = []
-                if name == "tag_manifest":
+                if name in BYTES_COLUMN:
                     self.bytes = 0
 
 
@@ -210,11 +216,12 @@ def check_constraints(loader: Loader) -> None:
             if missing:
                 raise click.ClickException("%d rows of %s.%s point nowhere"
                                            % (missing, child, field.column_name))
-    doubled = loader.execute("SELECT COUNT(*) FROM (SELECT repository_id, name FROM "
-                             "repository_tag WHERE lifetime_end_ts IS NULL GROUP BY "
-                             "repository_id, name HAVING COUNT(*) > 1) d")[0][0]
-    if doubled:
-        raise click.ClickException("%d tag names have two alive rows" % doubled)
+    for table, end in (("repository_tag", "lifetime_end_ts"), ("oci_tag", "lifetime_end_ms")):
+        doubled = loader.execute("SELECT COUNT(*) FROM (SELECT repository_id, name FROM %s "
+                                 "WHERE %s IS NULL GROUP BY repository_id, name "
+                                 "HAVING COUNT(*) > 1) d" % (table, end))[0][0]
+        if doubled:
+            raise click.ClickException("%d names of %s have two alive rows" % (doubled, table))
 
 
 def record(loader: Loader, values: dict) -> None:

@@ -35,12 +35,14 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import cases_oci  # noqa: E402
 from cases import GLOBAL_WRITES, READS, WRITES, Context  # noqa: E402
 from shape import DEAD_TAG, SUBJECT_TAG, SUBJECTS  # noqa: E402
 
-from registry_model import registry_model  # noqa: E402
+from registry_model import oci_model, registry_model  # noqa: E402
 from registry_model.blobstore import InMemoryBlobStore  # noqa: E402
 from registry_model.database import backend_name, configure, db  # noqa: E402
+from registry_model.manifests import parse_manifest_from_bytes  # noqa: E402
 from registry_model.testing.queries import count_statements  # noqa: E402
 
 WARMUP = 5
@@ -69,7 +71,7 @@ class RawConnection:
                 host=parsed.hostname, port=parsed.port or 3306, user=parsed.username,
                 password=unquote(parsed.password or ""), database=parsed.path.lstrip("/"),
                 autocommit=True, charset="utf8mb4")
-        self.cursor = _Cursor(self.connection.cursor(), self.backend == "sqlite")
+        self.cursor = _Cursor(self.connection.cursor(), self.backend)
 
     def query(self, sql: str, *params) -> list:
         """Rows of one statement (``%s`` placeholders on every backend)."""
@@ -78,10 +80,11 @@ class RawConnection:
 
 
 class _Cursor:
-    """A DB-API cursor that takes ``%s`` placeholders on SQLite too."""
+    """A DB-API cursor that takes ``%s`` placeholders on SQLite too; ``backend`` names it."""
 
-    def __init__(self, cursor, qmark: bool) -> None:
-        self.cursor, self.qmark = cursor, qmark
+    def __init__(self, cursor, backend: str) -> None:
+        self.cursor, self.backend = cursor, backend
+        self.qmark = backend == "sqlite"
         self.statements = 0
 
     def execute(self, sql: str, params: tuple) -> None:
@@ -135,6 +138,48 @@ def build_context(raw: RawConnection, subject, now: int) -> Context:
                "orphan_store": orphan_store, "last_repositories_after": max(0, last_id - 100)})
 
 
+def build_oci_context(raw: RawConnection, subject, now: int) -> Context:
+    """The same, for the OCI model: ``latest``'s manifest, an index child, a referrer."""
+    m = oci_model
+    repository = m.lookup_repository(subject.namespace, subject.name)
+    tag = m.get_repo_tag(repository, SUBJECT_TAG)
+    manifest = m.get_manifest_for_tag(tag)
+    if manifest is None:
+        raise click.ClickException("no OCI rows in %s/%s: fill the database again with "
+                                   "benchmarks/fill.py" % (subject.namespace, subject.name))
+    leaf = m.get_legacy_image(repository, tag.docker_image_id, include_parents=True)
+    other = next(t for t in m.lookup_active_repository_tags(repository, limit=20)
+                 if t.manifest_digest != manifest.digest and t.docker_image_id is not None)
+    labels = m.list_manifest_labels(manifest)
+    dead_digest = raw.query("SELECT m.digest FROM oci_manifest m JOIN oci_tag t ON "
+                            "t.manifest_id = m.id WHERE t.repository_id = %s AND t.name = %s",
+                            repository.id, DEAD_TAG)[0][0]
+    # A child no tag points at when there is one (found through its list alone).
+    child_digest = raw.query(
+        "SELECT c.digest FROM oci_manifest_child mc JOIN oci_manifest c ON "
+        "c.id = mc.child_manifest_id WHERE mc.repository_id = %s ORDER BY CASE WHEN EXISTS "
+        "(SELECT 1 FROM oci_tag t WHERE t.manifest_id = c.id) THEN 1 ELSE 0 END, c.id LIMIT 1",
+        repository.id)[0][0]
+    referrer_digest = raw.query("SELECT digest FROM oci_manifest WHERE repository_id = %s AND "
+                                "subject = %s ORDER BY id LIMIT 1",
+                                repository.id, manifest.digest)[0][0]
+    return Context(
+        size_class=subject.size_class, model=m, repository=repository, tag=tag,
+        manifest=manifest, leaf=leaf, other_manifest=m.get_manifest_for_tag(other),
+        label_uuid=labels[len(labels) // 2].uuid, dead_tag=DEAD_TAG, dead_digest=dead_digest,
+        upload_id=None, foreign_blob=None, link_digests=[], now=now,
+        extra={"manifest_digest": manifest.digest, "child_digest": child_digest,
+               "referrer_digest": referrer_digest, "dead_digest": dead_digest,
+               "artifact_type": "application/spdx+json",
+               "latest_parsed": parse_manifest_from_bytes(manifest.manifest_bytes,
+                                                          manifest.media_type)})
+
+
+# Per model: its cases (reads, writes, database-wide writes) and how to find their values.
+MODELS = {"pre-oci": (READS, WRITES, GLOBAL_WRITES, build_context),
+          "oci": (cases_oci.READS, cases_oci.WRITES, [], build_oci_context)}
+
+
 def _p99(samples: list) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
@@ -142,8 +187,8 @@ def _p99(samples: list) -> float:
 
 def _invoke(case, ctx: Context, prepared=None):
     if case.prepare is None:
-        return case.call(ctx, registry_model)
-    return case.call(ctx, registry_model, prepared)
+        return case.call(ctx, ctx.model)
+    return case.call(ctx, ctx.model, prepared)
 
 
 def _repeats(seconds_each: float, repeat: int, budget: float) -> int:
@@ -253,14 +298,15 @@ def _cell(value) -> str:
 # Tables the write cases touch: their rolled-back rows leave dead tuples on PostgreSQL.
 WRITTEN_TABLES = ("repository", "repository_tag", "tag_manifest", "label", "tag_manifest_label",
                   "image", "image_storage", "image_storage_placement", "blob_upload",
-                  "uploaded_blob")
+                  "uploaded_blob", "oci_manifest", "oci_manifest_blob", "oci_tag",
+                  "oci_manifest_label")
 
 
 class Target:
     """One database under test: its peewee binding, raw connection, fill record and results."""
 
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
+    def __init__(self, uri: str, model: str = "pre-oci") -> None:
+        self.uri, self.model = uri, model
         self.database = configure(uri)
         self.raw = RawConnection(uri)
         self.fill = {name: json.loads(value) for name, value in
@@ -287,7 +333,7 @@ class Target:
         """Keep one measurement and show progress on stderr."""
         self.records.append(dict({"method": case.name, "size_class": size_class,
                                   "scope": case.scope, "scale": self.fill["scale"],
-                                  "backend": self.backend}, **measured))
+                                  "backend": self.backend, "model": self.model}, **measured))
         click.echo("%-8s %-6g %-48s %-8s %10s us  raw %s us"
                    % (self.backend, self.fill["scale"], case.name, size_class,
                       measured["median_us"], measured["raw_median_us"]), err=True)
@@ -304,7 +350,8 @@ class Target:
         if json_path:
             Path(json_path).parent.mkdir(parents=True, exist_ok=True)
             Path(json_path).write_text(json.dumps(
-                {"backend": self.backend, "scale": fill["scale"], "fill": fill,
+                {"backend": self.backend, "model": self.model, "scale": fill["scale"],
+                 "fill": fill,
                  "machine": self.machine, "results": self.records}, indent=1) + "\n")
 
 
@@ -319,11 +366,14 @@ class Target:
 @click.option("--budget", type=float, default=2.0, show_default=True,
               help="Seconds a side may take per case; slow calls get fewer repeats.")
 @click.option("--only", default=None, help="Only the cases whose name contains this.")
-def main(uris, json_paths, repeat: int, budget: float, only) -> None:
+@click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), default="pre-oci",
+              show_default=True, help="Time registry_model (pre-OCI) or oci_model.")
+def main(uris, json_paths, repeat: int, budget: float, only, model_name: str) -> None:
     """Print (and optionally save) the latency table of every interface method."""
     if json_paths and len(json_paths) != len(uris):
         raise click.UsageError("give one --json per --db, or none")
-    targets = [Target(uri) for uri in uris]
+    reads, writes, global_writes, context_of = MODELS[model_name]
+    targets = [Target(uri, model_name) for uri in uris]
     now = int(time.time())
     # Databases filled before the subjects were recorded hold all of them.
     subjects = [subject for subject in SUBJECTS if all(
@@ -333,7 +383,7 @@ def main(uris, json_paths, repeat: int, budget: float, only) -> None:
         target.bind()
         target.vacuum()
         for subject in subjects:
-            target.contexts[subject.size_class] = build_context(target.raw, subject, now)
+            target.contexts[subject.size_class] = context_of(target.raw, subject, now)
     flip = False
 
     def each_target(measure) -> None:
@@ -344,7 +394,7 @@ def main(uris, json_paths, repeat: int, budget: float, only) -> None:
             measure(target)
 
     for subject in subjects:
-        for case in READS + WRITES:
+        for case in reads + writes:
             if only and only not in case.name:
                 continue
             each_target(lambda t, case=case, subject=subject: t.add(
@@ -352,7 +402,7 @@ def main(uris, json_paths, repeat: int, budget: float, only) -> None:
                 time_read(case, t.contexts[subject.size_class], t.raw, repeat, budget)
                 if case.raw is not None else
                 time_write(case, t.contexts[subject.size_class], repeat, budget)))
-    for case in GLOBAL_WRITES:
+    for case in global_writes:
         if not only or only in case.name:
             each_target(lambda t, case=case: t.add(
                 case, "database", time_write(case, t.contexts[subjects[-1].size_class],

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The benchmark at scale in one command: fill PostgreSQL and SQLite at 1% and 100% (once;
-# databases already filled at that scale are reused), time every interface method on each,
-# and write benchmarks/results/<backend>-<scale>.json plus benchmarks/results/README.md.
+# databases already filled at that scale are reused; each holds both wings), time every
+# interface method of the pre-OCI and the OCI model on each, and write
+# benchmarks/results/<backend>-<scale>.json (pre-OCI), oci-<backend>-<scale>.json (OCI) and
+# benchmarks/results/README.md.
 #
 #   bash benchmarks/run_all.sh
 #   PG_BASE=postgresql://postgres@127.0.0.1:5432 DB_PREFIX=rm_bench SQLITE_DIR=/tmp/rm_bench \
 #       PYTHON=.venv/bin/python bash benchmarks/run_all.sh
 #   BACKENDS="postgresql sqlite mysql" MYSQL_BASE=mysql://root@127.0.0.1:3306 bash benchmarks/run_all.sh
+#   MODELS=oci bash benchmarks/run_all.sh        # only the OCI model
 #   REPORT_ONLY=1 bash benchmarks/run_all.sh     # only rewrite README.md from the JSON files
 #
-# The 100% fills take a few minutes each and about 4 GB of disk per backend.
+# The 100% fills take 5 to 15 minutes each and about 7 GB of disk per backend.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,6 +23,7 @@ SQLITE_DIR=${SQLITE_DIR:-/tmp/registry_model_bench}
 MYSQL_BASE=${MYSQL_BASE:-mysql://root@127.0.0.1:3306}
 BACKENDS=${BACKENDS:-"postgresql sqlite"}
 SCALES=${SCALES:-"1 100"}  # percent
+MODELS=${MODELS:-"pre-oci oci"}  # latency.py --model: registry_model and oci_model
 REPEAT=${REPEAT:-200}
 RESULTS=benchmarks/results
 
@@ -72,11 +76,18 @@ PY
 done
 
 # Both sizes of a backend in one run, case by case in turn: they see the same machine load.
+# The OCI model's results go to oci-<backend>-<scale>.json.
 for backend in $BACKENDS; do
-    echo "== latency ${backend}"
-    # shellcheck disable=SC2086  # the argument lists are meant to split
-    "$PYTHON" benchmarks/latency.py ${DB_ARGS[$backend]} ${JSON_ARGS[$backend]} \
-        --repeat "$REPEAT"
+    for model in $MODELS; do
+        echo "== latency ${backend} (${model})"
+        json_args=${JSON_ARGS[$backend]}
+        if [ "$model" = oci ]; then
+            json_args=${json_args//${RESULTS}\//${RESULTS}/oci-}
+        fi
+        # shellcheck disable=SC2086  # the argument lists are meant to split
+        "$PYTHON" benchmarks/latency.py --model "$model" ${DB_ARGS[$backend]} ${json_args} \
+            --repeat "$REPEAT"
+    done
 done
 
 {

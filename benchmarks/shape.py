@@ -15,6 +15,9 @@ and at 100% does the same work on a bigger database:
 The rest is skewed as registries are: most repositories hold a few tags, a few hold hundreds
 (at 100%, four more repositories of the largest shape); base layers are shared across
 repositories (same blob record, same V1 id); tags of one repository share images.
+
+After each repository's rows, :class:`shape_oci.OCIRows` writes its OCI wing's rows (OCI
+manifests on the same images' blobs, OCI tags, indexes, referrers, labels).
 """
 import hashlib
 import json
@@ -22,6 +25,8 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Callable, Optional
+
+from shape_oci import OCI_TABLES, OCIRows
 
 # Columns written per table, in the order rows are emitted. The ids are explicit.
 TABLES = {
@@ -41,6 +46,7 @@ TABLES = {
     "blob_upload": ("id", "repository_id", "uuid", "byte_count", "uncompressed_byte_count",
                     "chunk_count", "sha_state", "location_id", "storage_metadata", "created"),
     "uploaded_blob": ("id", "repository_id", "blob_id", "uploaded_at", "expires_at"),
+    **OCI_TABLES,
 }
 
 WINDOW_S = 14 * 24 * 3600  # the default time-machine window
@@ -141,6 +147,7 @@ class Generator:
         self.ids = _Ids()
         self.labels_left = self.totals.labels
         self.recent_manifests: list = []  # (manifest id, repository id) for the label top-up
+        self.oci = OCIRows(self, SUBJECT_TAG, DEAD_TAG)
 
     # --- shared pieces ------------------------------------------------------------------
 
@@ -252,7 +259,8 @@ class Generator:
                    "%0120x" % rng.getrandbits(480)))
 
     def _labels(self, rng: random.Random, repository_id: int, manifest_id: int,
-                count: int) -> None:
+                count: int, link_table: str = "tag_manifest_label") -> None:
+        """``count`` labels on the manifest; only pre-OCI ones count against the total."""
         for index in range(count):
             roll = rng.random()
             source = "manifest" if roll < 0.7 else ("api" if roll < 0.95 else "internal")
@@ -267,9 +275,10 @@ class Generator:
             label_id = self.ids.take("label")
             self.emit("label", (label_id, "%s" % _uuid(rng), key, value,
                                 self.lookups["media:" + media], self.lookups["source:" + source]))
-            self.emit("tag_manifest_label", (self.ids.take("tag_manifest_label"), repository_id,
-                                             manifest_id, label_id))
-        self.labels_left -= count
+            self.emit(link_table, (self.ids.take(link_table), repository_id, manifest_id,
+                                   label_id))
+        if link_table == "tag_manifest_label":
+            self.labels_left -= count
 
     def _tags(self, rng: random.Random, repository_id: int, namespace: str, repository: str,
               alive: int, dead: int, images: list, tips: list, window: int,
@@ -370,6 +379,8 @@ class Generator:
             self._tags(rng, repository_id, subject.namespace, subject.name, subject.alive_tags,
                        subject.dead_tags, images, tips, WINDOW_S, subject.labels, 0.0)
             self._uploads(rng, repository_id, subject.uploads, images[-2:])
+            self.oci.repository(repository_id, images, tips, subject.alive_tags,
+                                subject.dead_tags, WINDOW_S, subject)
             subject_tags += subject.alive_tags + subject.dead_tags
 
         rng = random.Random(self.seed)
@@ -412,6 +423,7 @@ class Generator:
                                           else 0)
             uploads_left, links_left = uploads_left - uploads, links_left - links
             self._uploads(rng, repository_id, uploads, [rng.choice(images) for _ in range(links)])
+            self.oci.repository(repository_id, images, tips, tag_rows - dead, dead, window)
         while self.labels_left > 0 and self.recent_manifests:
             manifest_id, repository_id = self.recent_manifests.pop()
             self._labels(rng, repository_id, manifest_id, min(self.labels_left, 2))

@@ -18,9 +18,10 @@ import logging
 import os
 from typing import NamedTuple, Optional
 
-from registry_model import errors, validation
+from registry_model import errors, media_types, validation
 from registry_model import registry_model as default_model
 from registry_model.archive import ArchiveException, config_from_v1_layers, write_docker_archive
+from registry_model.archive.oci_reader import DOCKER_ARCHIVE, FORMATS
 from registry_model.blobstore import BlobNotFoundException, BlobStore
 from registry_model.images import Progress, report
 from registry_model.interface import RegistryDataInterface
@@ -84,19 +85,12 @@ def _check_blob(store: BlobStore, digest: str, reference: str) -> int:
     return size
 
 
-def export_image(namespace_name: str, repo_name: str, tag_name: str, archive_path,
-                 store: BlobStore, *, model: Optional[RegistryDataInterface] = None,
-                 progress: Optional[Progress] = None) -> ExportResult:
-    """Write the image tagged ``namespace/repo:tag`` as a ``docker save`` archive.
+def find_tagged_manifest(model: RegistryDataInterface, namespace_name: str, repo_name: str,
+                         tag_name: str) -> tuple:
+    """``(RepositoryReference, Manifest)`` of the alive tag ``namespace/repo:tag``.
 
-    The config is rebuilt from the manifest's V1 JSON (architecture, os, labels, env, command
-    come from the top layer's) with the layer digests as diff_ids, and each layer is streamed
-    from ``store`` unchanged; the archive's V1 folders are the manifest's. The file appears
-    whole or not at all. Raises NotFoundException for an unknown repository or tag or a tag
-    without manifest, BlobNotFoundException for a layer missing from the store, and
-    ArchiveException for a layer that is not an uncompressed tar.
+    NotFoundException for an unknown repository or tag, or a tag without manifest.
     """
-    model = model if model is not None else default_model
     reference = "%s/%s:%s" % (namespace_name, repo_name, tag_name)
     ref = model.lookup_repository(namespace_name, repo_name)
     if ref is None:
@@ -107,6 +101,43 @@ def export_image(namespace_name: str, repo_name: str, tag_name: str, archive_pat
     manifest = model.get_manifest_for_tag(tag)
     if manifest is None:
         raise errors.NotFoundException("tag %s has no manifest" % reference)
+    return ref, manifest
+
+
+def export_image(namespace_name: str, repo_name: str, tag_name: str, archive_path,
+                 store: BlobStore, *, model: Optional[RegistryDataInterface] = None,
+                 progress: Optional[Progress] = None,
+                 archive_format: str = DOCKER_ARCHIVE) -> ExportResult:
+    """Write the image tagged ``namespace/repo:tag`` as a ``docker save`` archive.
+
+    On a model that stores manifests as they are (the OCI model) ``archive_format`` may
+    also be ``oci-archive`` or ``oci`` (a layout folder), and the manifests and configs are
+    written as stored: see :func:`registry_model.oci_image_export.export_layout`. What
+    follows is the pre-OCI model's export, which writes docker-archives only
+    (UnsupportedOperationException for another format).
+
+    The config is rebuilt from the manifest's V1 JSON (architecture, os, labels, env, command
+    come from the top layer's) with the layer digests as diff_ids, and each layer is streamed
+    from ``store`` unchanged; the archive's V1 folders are the manifest's. The file appears
+    whole or not at all. Raises NotFoundException for an unknown repository or tag or a tag
+    without manifest, BlobNotFoundException for a layer missing from the store, and
+    ArchiveException for a layer that is not an uncompressed tar.
+    """
+    model = model if model is not None else default_model
+    if archive_format not in FORMATS:
+        raise errors.DataModelException("unknown archive format %r (one of %s)"
+                                        % (archive_format, ", ".join(FORMATS)))
+    if media_types.OCI_MANIFEST_CONTENT_TYPE in model.stored_manifest_media_types:
+        # Imported here, not at the top: registry_model.oci_image_export builds on this module.
+        from registry_model.oci_image_export import export_layout
+
+        return export_layout(namespace_name, repo_name, tag_name, archive_path, store,
+                             model=model, progress=progress, archive_format=archive_format)
+    if archive_format != DOCKER_ARCHIVE:
+        raise errors.UnsupportedOperationException(
+            "the pre-OCI model exports docker-archive only, not %s" % archive_format)
+    reference = "%s/%s:%s" % (namespace_name, repo_name, tag_name)
+    ref, manifest = find_tagged_manifest(model, namespace_name, repo_name, tag_name)
     parsed = parse_manifest_from_bytes(manifest.manifest_bytes, manifest.media_type,
                                        validate=False)
     v1_jsons = [layer.raw_v1_metadata for layer in parsed.layers]

@@ -41,7 +41,7 @@ from typing import Callable, NamedTuple, Optional
 
 from jwcrypto.jwk import JWK
 
-from registry_model import errors, validation
+from registry_model import errors, media_types, validation
 from registry_model import registry_model as default_model
 from registry_model.archive import (
     ArchiveException,
@@ -83,7 +83,11 @@ class SigningKeyException(errors.DataModelException):
 
 
 class ImportedLayer(NamedTuple):
-    """One layer of an import, base first: its digest, size, V1 id and whether it was uploaded."""
+    """One layer of an import, base first: its digest, size, V1 id and whether it was uploaded.
+
+    On a model that stores manifests as they are (OCI) every blob is listed, configs
+    included, and ``v1_id`` is None.
+    """
 
     digest: str
     size: int
@@ -99,6 +103,7 @@ class ImportResult(NamedTuple):
     manifest: Manifest
     layers: tuple
     created_repository: bool
+    children: tuple = ()  # the child Manifests of an imported index, stored by digest
 
     @property
     def uploaded_bytes(self) -> int:
@@ -249,16 +254,17 @@ def _create_repository(model: RegistryDataInterface, namespace_name: str,
 
 
 def _layers_to_upload(model: RegistryDataInterface, ref: Optional[RepositoryReference],
-                      store: BlobStore, archive: DockerArchive) -> list:
-    """The archive's layers to upload: each digest once, unless linked and in the store."""
+                      store: BlobStore, blobs) -> list:
+    """The blobs to upload (anything with ``blob_digest``, ``size`` and ``open()``, such as
+    an archive's layers): each digest once, unless linked and in the store."""
     pending, seen = [], set()
-    for layer in archive.layers:
-        if layer.diff_id in seen:
+    for layer in blobs:
+        if layer.blob_digest in seen:
             continue
-        seen.add(layer.diff_id)
-        linked = ref is not None and model.get_repo_blob_by_digest(ref, layer.diff_id)
-        if linked and store.exists(layer.diff_id):
-            logger.debug("layer %s is linked to the repository already", layer.diff_id)
+        seen.add(layer.blob_digest)
+        linked = ref is not None and model.get_repo_blob_by_digest(ref, layer.blob_digest)
+        if linked and store.exists(layer.blob_digest):
+            logger.debug("blob %s is linked to the repository already", layer.blob_digest)
             continue
         pending.append(layer)
     return pending
@@ -292,8 +298,8 @@ def _upload_layer(model: RegistryDataInterface, store: BlobStore, ref: Repositor
                 if upload is None:
                     raise errors.NotFoundException("upload %s vanished" % upload_id)
                 report(progress, "upload", len(chunk), total)
-        store.complete_upload(upload_id, layer.diff_id, hasher.to_state())
-        committed = model.commit_blob_upload(upload, layer.diff_id,
+        store.complete_upload(upload_id, layer.blob_digest, hasher.to_state())
+        committed = model.commit_blob_upload(upload, layer.blob_digest,
                                              BLOB_LINK_EXPIRATION_S) is not None
         if not committed:
             raise errors.NotFoundException("upload %s vanished before its commit" % upload_id)
@@ -304,14 +310,23 @@ def _upload_layer(model: RegistryDataInterface, store: BlobStore, ref: Repositor
             except StoreUploadNotFound:
                 pass  # never started, or completed into a blob: a documented orphan
             model.delete_blob_upload(upload)
-    logger.debug("uploaded layer %s (%d bytes, %d chunks)", layer.diff_id, layer.size, chunks)
+    logger.debug("uploaded blob %s (%d bytes, %d chunks)", layer.blob_digest, layer.size, chunks)
 
 
 def import_archive(archive_path, namespace_name: str, repo_name: str, store: BlobStore,
                    signing_key: Optional[JWK], tag_name: Optional[str] = None, *,
                    model: Optional[RegistryDataInterface] = None,
-                   progress: Optional[Progress] = None) -> ImportResult:
+                   progress: Optional[Progress] = None, platform: Optional[str] = None,
+                   all_platforms: bool = False) -> ImportResult:
     """Import the image of a ``docker save`` archive as ``namespace/repo:tag``.
+
+    On a model that stores Docker schema 2 and OCI manifests as they are (its
+    ``stored_manifest_media_types``, the OCI model) the archive may also be an
+    oci-archive or an OCI layout folder, recognized by content, and nothing is
+    synthesized: see :func:`registry_model.oci_images.import_image`, which also takes
+    ``platform`` (``os/arch[/variant]``) and ``all_platforms`` for a multi-platform index;
+    ``signing_key`` is unused there. What follows is the schema 1 import of the pre-OCI
+    model.
 
     ``tag_name`` defaults to the archive's own tag (see :func:`archive_tag`), else
     ``latest``. The namespace and a private repository are created when missing. The layers
@@ -328,6 +343,17 @@ def import_archive(archive_path, namespace_name: str, repo_name: str, store: Blo
     validation.check_repository_name(repo_name)
     if tag_name is not None:
         validation.check_tag_name(tag_name)
+    if media_types.OCI_MANIFEST_CONTENT_TYPE in model.stored_manifest_media_types:
+        # Imported here, not at the top: registry_model.oci_images builds on this module.
+        from registry_model.oci_images import PlatformSpec, import_image
+
+        return import_image(archive_path, namespace_name, repo_name, store, tag_name,
+                            model=model, progress=progress, all_platforms=all_platforms,
+                            platform=PlatformSpec.parse(platform) if platform else None)
+    if isinstance(archive_path, (str, os.PathLike)) and os.path.isdir(archive_path):
+        raise errors.UnsupportedOperationException(
+            "%s is a folder: the pre-OCI model imports docker save archives only"
+            % os.fspath(archive_path))
     archive = read_docker_archive(archive_path)
     if not archive.layers:
         raise ArchiveException("the archive's image has no layers")
@@ -338,7 +364,7 @@ def import_archive(archive_path, namespace_name: str, repo_name: str, store: Blo
                               signing_key)
 
     ref = _importable_repository(model, namespace_name, repo_name)
-    pending = _layers_to_upload(model, ref, store, archive)
+    pending = _layers_to_upload(model, ref, store, archive.layers)
     _verify(pending, progress)
     created = ref is None
     if created:

@@ -20,10 +20,12 @@ from registry_model.testing.databases import scratch_database
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import cases  # noqa: E402
+import cases_oci  # noqa: E402
 import compare  # noqa: E402
 import fill  # noqa: E402
 import latency  # noqa: E402
 import shape  # noqa: E402
+import shape_oci  # noqa: E402
 
 # Read-method budgets of the interface docstrings, for the cases that time them.
 READ_BUDGETS = {"get_legacy_images": 2, "get_legacy_image(include_parents)": 2,
@@ -52,7 +54,12 @@ def test_fill_then_latency_agree_with_raw_sql(filled_uri, tmp_path):
     totals = shape.totals(0.001)
     assert counts["namespace"] == totals.namespaces
     assert counts["repository"] == totals.repositories
-    assert counts["label"] == totals.labels
+    assert counts["tag_manifest_label"] == totals.labels
+    assert counts["label"] == counts["tag_manifest_label"] + counts["oci_manifest_label"]
+    # The OCI wing holds as many tag rows, on about one manifest per three of them.
+    assert counts["oci_tag"] == counts["repository_tag"]
+    assert counts["oci_tag"] // 4 < counts["oci_manifest"] < counts["oci_tag"]
+    assert counts["oci_manifest_blob"] > counts["oci_manifest"]
     assert counts["repository_tag"] >= totals.tags
     assert counts["image"] >= totals.images
     ended = raw.query("SELECT COUNT(*) FROM repository_tag WHERE lifetime_end_ts IS NOT NULL "
@@ -87,3 +94,30 @@ def test_fill_then_latency_agree_with_raw_sql(filled_uri, tmp_path):
     assert by_name["list_manifest_labels"]["rows"] == shape.SUBJECTS[0].labels
     rows, _ = compare.compare(run, run)
     assert all(row["growth"] == 1.0 for row in rows)
+
+
+# The OCI model's read budgets, for the cases that time them (1 otherwise).
+OCI_READ_BUDGETS = {"get_legacy_images": 2, "get_legacy_images(raw: statements only)": 2,
+                    "get_legacy_images_owned_by_tag": 3}
+
+
+def test_latency_on_the_oci_model_agrees_with_raw_sql(filled_uri, tmp_path):
+    out = tmp_path / "oci.json"
+    result = CliRunner().invoke(latency.main, ["--model", "oci", "--db", filled_uri,
+                                               "--json", str(out), "--repeat", "1",
+                                               "--budget", "0"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    run = json.loads(out.read_text())
+    assert run["model"] == "oci"
+    by_name = {record["method"]: record for record in run["results"]}
+    assert set(by_name) == {case.name for case in cases_oci.READS + cases_oci.WRITES}
+    for case in cases_oci.READS:
+        record = by_name[case.name]
+        assert record["raw_median_us"] > 0 and record["rows"] is not None
+        assert 1 <= record["statements"] <= OCI_READ_BUDGETS.get(case.name, 1), record
+    small = shape_oci.SUBJECT_SHAPES["small"]
+    assert by_name["lookup_referrers"]["rows"] == small.referrers
+    # Two image manifests on the small subject's chains, and one layer per referrer.
+    assert by_name["get_legacy_images"]["rows"] > small.images + small.referrers
+    assert by_name["list_manifest_labels"]["rows"] == shape.SUBJECTS[0].labels
+    assert by_name["list_all_active_repository_tags"]["rows"] == shape.SUBJECTS[0].alive_tags

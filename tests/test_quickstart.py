@@ -86,7 +86,9 @@ def test_quickstart_says_so_when_its_tags_were_ended(tmp_path):
     run_quickstart(tmp_path)
     script = Path(sys.executable).parent / "registry-model"
     for tag_name in ("latest", "v1"):
-        done = subprocess.run([str(script), "untag", "acme/quickstart:" + tag_name],
+        # The quickstart writes through the pre-OCI model layer: the command must use it too.
+        done = subprocess.run([str(script), "--model", "pre-oci", "untag",
+                               "acme/quickstart:" + tag_name],
                               cwd=tmp_path, capture_output=True, text=True, timeout=120,
                               env=_clean_env())
         assert done.returncode == 0, done.stderr

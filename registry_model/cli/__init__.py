@@ -5,7 +5,10 @@
     registry-model --db sqlite:///registry.db migrate
     registry-model sample sample.tar
     registry-model import sample.tar acme/hello:latest
+    registry-model import layout-folder acme/multi:v1 --all
     registry-model export acme/hello:latest copy.tar
+    registry-model export acme/multi:v1 copy-oci.tar --format oci-archive
+    registry-model --model pre-oci import sample.tar acme/legacy:latest
     registry-model repos
     registry-model tags acme/hello --json
     registry-model images acme/hello
@@ -21,19 +24,21 @@
     registry-model gc acme/hello --orphans --grace 3600
     registry-model namespace show acme
     registry-model namespace set-window acme 1h
+    registry-model serve --storage blobs --bind 127.0.0.1:5000
 
 ``--db`` defaults to ``$REGISTRY_MODEL_DATABASE_URI``, then ``sqlite:///registry.db``.
 This package holds the group and what its commands share (argument types, database access,
 error reporting, table and JSON output); the commands live in one module per group:
 :mod:`~registry_model.cli.schema` (migrate), :mod:`~registry_model.cli.listing` (repos, tags,
 images, labels, history, inspect), :mod:`~registry_model.cli.tagging` (label, tag, untag,
-restore), :mod:`~registry_model.cli.transfer` (import, export, sample) and
-:mod:`~registry_model.cli.gc` (gc, delete) and :mod:`~registry_model.cli.namespaces`
-(namespace show, namespace set-window). Reads and writes go
-through the interface (:data:`registry_model.registry_model`) wherever it offers them. Every
-failure a user can cause (a bad URI, an unreachable server, an unmigrated database, an unknown
-repository or tag, a bad archive) ends as one line on stderr and exit status 1; this package is
-the only part of the library that writes to stdout.
+restore), :mod:`~registry_model.cli.transfer` (import, export, sample),
+:mod:`~registry_model.cli.gc` (gc, delete), :mod:`~registry_model.cli.namespaces`
+(namespace show, namespace set-window) and :mod:`~registry_model.cli.serve` (serve). Reads
+and writes go through the interface wherever it offers them: :data:`registry_model.oci_model`,
+or with ``--model pre-oci`` :data:`registry_model.registry_model` (see :func:`current_model`).
+Every failure a user can cause (a bad URI, an unreachable server, an unmigrated database, an
+unknown repository or tag, a bad archive) ends as one line on stderr and exit status 1; this
+package is the only part of the library that writes to stdout.
 """
 import json
 import os
@@ -45,11 +50,17 @@ from urllib.parse import urlparse
 import click
 from peewee import Database, DatabaseError, OperationalError, SqliteDatabase
 
-from registry_model import errors, migration, registry_model, validation
+from registry_model import errors, migration, oci_model, registry_model, validation
 from registry_model.database import DEFAULT_URI, configure
 from registry_model.datatypes import Manifest, RepositoryReference, Tag
+from registry_model.interface import RegistryDataInterface
 
 URI_VARIABLE = "REGISTRY_MODEL_DATABASE_URI"
+MODEL_VARIABLE = "REGISTRY_MODEL_MODEL"
+# --model: which interface implementation the commands read and write through.
+MODELS = {"oci": oci_model, "pre-oci": registry_model}
+DEFAULT_MODEL = "oci"
+_MODEL_KEY = "registry_model.model"
 SHORT_ID_LENGTH = 12
 
 
@@ -232,9 +243,35 @@ def open_database(uri: str, require_migrated: bool = True, migrate_if_empty: boo
         database.close()
 
 
+def current_model(refuse: bool = True, quiet: bool = False) -> RegistryDataInterface:
+    """The model this command works on (``--model``), once the database is known to suit it.
+
+    With the OCI model by default (no ``--model`` nor ``$REGISTRY_MODEL_MODEL``), a
+    database whose OCI tables hold no tag while the pre-OCI ones do would look empty: the
+    command is refused, saying how to backfill; with ``refuse`` False (a command that adds
+    an image) that is a note on stderr instead, unless ``quiet``. Checked once per command
+    (2 statements).
+    """
+    root = click.get_current_context().find_root()
+    name, defaulted = root.meta.get(_MODEL_KEY, (DEFAULT_MODEL, True))
+    model = MODELS[name]
+    if defaulted and name == "oci":
+        root.meta[_MODEL_KEY] = (name, False)
+        if not model.has_any_tag() and MODELS["pre-oci"].has_any_tag():
+            message = ("database %s holds pre-OCI images only, which the OCI model (the "
+                       "default) does not see: copy them into the OCI tables with "
+                       "`registry-model migrate-to-oci`, or pass --model pre-oci"
+                       % redacted(root.obj))
+            if refuse:
+                raise click.ClickException(message)
+            if not quiet:
+                click.echo("note: " + message, err=True)
+    return model
+
+
 def lookup_or_fail(namespace: str, name: str) -> RepositoryReference:
     """The repository, or a click error saying it was not found."""
-    repository = registry_model.lookup_repository(namespace, name)
+    repository = current_model().lookup_repository(namespace, name)
     if repository is None:
         raise click.ClickException("repository %s/%s not found" % (namespace, name))
     return repository
@@ -243,10 +280,10 @@ def lookup_or_fail(namespace: str, name: str) -> RepositoryReference:
 def tag_and_manifest(repository: RepositoryReference, tag_name: str) -> tuple:
     """``(Tag, Manifest)`` of an alive tag, or a click error for a missing tag or manifest."""
     shown = "%s:%s" % (repository.full_name, tag_name)
-    tag = registry_model.get_repo_tag(repository, tag_name)
+    tag = current_model().get_repo_tag(repository, tag_name)
     if tag is None:
         raise click.ClickException("tag %s not found" % shown)
-    manifest: Optional[Manifest] = registry_model.get_manifest_for_tag(tag)
+    manifest: Optional[Manifest] = current_model().get_manifest_for_tag(tag)
     if manifest is None:
         raise click.ClickException("tag %s has no manifest" % shown)
     return tag, manifest
@@ -337,20 +374,26 @@ def tag_row(tag: Tag) -> dict:
 @click.option("--db", "uri", envvar=URI_VARIABLE, default=DEFAULT_URI, show_default=True,
               show_envvar=True, metavar="URI",
               help="Database to use: sqlite:///file.db, postgresql://... or mysql://...")
+@click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), default=DEFAULT_MODEL,
+              envvar=MODEL_VARIABLE, show_default=True, show_envvar=True,
+              help="The data model to read and write: oci (every manifest format) or pre-oci "
+                   "(schema 1 images and their V1 chain).")
 @click.pass_context
-def main(ctx: click.Context, uri: str) -> None:
+def main(ctx: click.Context, uri: str, model_name: str) -> None:
     """Import and export images, manage tags and labels, and list what a registry_model
     database holds."""
     ctx.obj = uri
+    defaulted = ctx.get_parameter_source("model_name") is click.core.ParameterSource.DEFAULT
+    ctx.meta[_MODEL_KEY] = (model_name, defaulted)
 
 
 # The command modules import the helpers above, so they are loaded once those exist.
-from registry_model.cli import gc, listing, namespaces, schema, tagging, transfer  # noqa: E402
+from registry_model.cli import gc, listing, namespaces, schema, serve, tagging, transfer  # noqa: E402
 
 for _command in (schema.migrate, transfer.import_command, transfer.export, transfer.sample,
                  listing.repos, listing.tags, listing.images, listing.labels, listing.history,
                  listing.inspect, tagging.label, tagging.tag, tagging.untag, tagging.restore,
-                 gc.gc, gc.delete, namespaces.namespace):
+                 gc.gc, gc.delete, namespaces.namespace, serve.serve):
     main.add_command(_command)
 
 from registry_model.cli import backfill  # noqa: E402

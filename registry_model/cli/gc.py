@@ -12,10 +12,10 @@ from typing import Optional
 import click
 from tqdm import tqdm
 
-from registry_model import registry_model
 from registry_model.blobstore import FilesystemBlobStore
 from registry_model.cli import (
     RepositoryNameType,
+    current_model,
     echo_json,
     human_size,
     lookup_or_fail,
@@ -30,7 +30,7 @@ _ROWS = ("tags", "manifests", "labels", "images", "links", "uploads", "blobs")
 
 def _any_repository(namespace: str, name: str) -> RepositoryReference:
     """The repository, marked for deletion or not (gc purges marked ones), or a click error."""
-    found = registry_model.get_repository(namespace, name)
+    found = current_model().get_repository(namespace, name)
     if found is None:
         raise click.ClickException("repository %s/%s not found" % (namespace, name))
     return found
@@ -80,9 +80,11 @@ def gc(uri: str, repository: Optional[tuple], storage: str, dry_run: bool, orpha
     store = FilesystemBlobStore(storage)
     with open_database(uri), tqdm(desc="collecting", unit="repo", file=sys.stderr,
                                   disable=not sys.stderr.isatty(), leave=False) as bar:
+        # Collecting is as valid on a database the model never wrote as on any: a note only.
+        current_model(refuse=False)
         if repository is not None:
             bar.reset(total=1)
-            summary = registry_model.garbage_collect_repository(
+            summary = current_model().garbage_collect_repository(
                 _any_repository(*repository), store, dry_run=dry_run, grace_s=grace_s)
             bar.update(1)
         else:
@@ -92,10 +94,10 @@ def gc(uri: str, repository: Optional[tuple], storage: str, dry_run: bool, orpha
                 bar.n = done
                 bar.refresh()
 
-            summary = registry_model.collect_garbage(store, dry_run=dry_run, grace_s=grace_s,
+            summary = current_model().collect_garbage(store, dry_run=dry_run, grace_s=grace_s,
                                                      progress=progress)
         if orphans:
-            swept = registry_model.sweep_orphan_blobs(store, grace_s, dry_run=dry_run)
+            swept = current_model().sweep_orphan_blobs(store, grace_s, dry_run=dry_run)
             summary = summary._replace(orphan_files=swept.orphan_files,
                                        orphan_bytes=swept.orphan_bytes,
                                        recent_files=summary.recent_files + swept.recent_files)
@@ -116,6 +118,8 @@ def delete(uri: str, repository: tuple) -> None:
     """
     namespace, name = repository
     with open_database(uri):
-        registry_model.mark_repository_for_deletion(lookup_or_fail(namespace, name))
+        # Repositories are shared by both models: deleting one needs no note, let alone a refusal.
+        current_model(refuse=False, quiet=True)
+        current_model().mark_repository_for_deletion(lookup_or_fail(namespace, name))
     click.echo("marked %s/%s for deletion; `registry-model gc %s/%s` removes it"
                % (namespace, name, namespace, name))

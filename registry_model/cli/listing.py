@@ -3,13 +3,13 @@ from typing import Iterator
 
 import click
 
-from registry_model import registry_model
 from registry_model.cli import (
     SHORT_ID_LENGTH,
     ManifestReferenceType,
     RepositoryNameType,
     TagNameType,
     TagReferenceType,
+    current_model,
     echo_json,
     echo_table,
     human_size,
@@ -22,7 +22,8 @@ from registry_model.cli import (
     tag_row,
 )
 from registry_model.datatypes import LegacyImage, RepositoryReference
-from registry_model.manifests import parse_manifest_from_bytes
+from registry_model.manifests import DockerSchema1Manifest, parse_manifest_from_bytes
+from registry_model.oci_images import platform_name
 
 HISTORY_PAGE_SIZE = 100
 REPOSITORY_PAGE_SIZE = 100
@@ -32,7 +33,7 @@ def _all_repositories() -> Iterator[RepositoryReference]:
     """Every repository not marked for deletion, by name, a keyset page at a time."""
     last = None
     while True:
-        page = registry_model.list_repositories(last=last, limit=REPOSITORY_PAGE_SIZE)
+        page = current_model().list_repositories(last=last, limit=REPOSITORY_PAGE_SIZE)
         yield from page
         if len(page) < REPOSITORY_PAGE_SIZE:
             return
@@ -65,7 +66,7 @@ def tags(uri: str, repository: tuple, as_json: bool) -> None:
     """List the alive, non-hidden tags of NS/REPO."""
     with open_database(uri):
         ref = lookup_or_fail(*repository)
-        found = registry_model.list_all_active_repository_tags(ref)
+        found = current_model().list_all_active_repository_tags(ref)
     rows = [{"name": tag.name, "docker_image_id": tag.docker_image_id,
              "lifetime_start": rfc3339(tag.lifetime_start_ts),
              "lifetime_end": rfc3339(tag.lifetime_end_ts)} for tag in found]
@@ -100,6 +101,16 @@ def _tree(images: list) -> Iterator[tuple]:
                           child_prefix + ("    " if last else "│   ")))
 
 
+def _short_ids(ids: list) -> list:
+    """The ids cut to SHORT_ID_LENGTH, unless that makes two alike: the OCI model's synthetic
+    V1 ids of one manifest share their start (its digest) and differ in their last 8 digits
+    (the layer), which are shown after an ellipsis then."""
+    short = [image_id[:SHORT_ID_LENGTH] for image_id in ids]
+    if len(set(short)) == len(set(ids)):
+        return short
+    return ["%s…%s" % (image_id[:SHORT_ID_LENGTH], image_id[-8:]) for image_id in ids]
+
+
 def _image_row(image: LegacyImage, depth: int) -> dict:
     return {"docker_image_id": image.docker_image_id,
             "parent_id": image.parents[0].docker_image_id if image.parents else None,
@@ -121,17 +132,17 @@ def images(uri: str, repository: tuple, as_json: bool) -> None:
     shows its short id, its blob size and the names of its alive tags.
     """
     with open_database(uri):
-        found = registry_model.get_legacy_images(lookup_or_fail(*repository))
+        found = current_model().get_legacy_images(lookup_or_fail(*repository))
     tree = list(_tree(found))
     if as_json:
         echo_json([_image_row(image, depth) for image, depth, _ in tree])
         return
     if not tree:
         click.echo("no images")
-    for image, _, prefix in tree:
+    shown = _short_ids([image.docker_image_id for image, _, _ in tree])
+    for (image, _, prefix), short in zip(tree, shown, strict=True):
         names = "  " + ", ".join(image.tags) if image.tags else ""
-        click.echo("%s%s  %s%s" % (prefix, image.docker_image_id[:SHORT_ID_LENGTH],
-                                   human_size(image.image_size), names))
+        click.echo("%s%s  %s%s" % (prefix, short, human_size(image.image_size), names))
 
 
 @click.command()
@@ -146,14 +157,14 @@ def labels(uri: str, reference: tuple, as_json: bool) -> None:
     """
     namespace, name, tag_name = reference
     with open_database(uri):
-        tag = registry_model.find_matching_tag(lookup_or_fail(namespace, name), [tag_name])
+        tag = current_model().find_matching_tag(lookup_or_fail(namespace, name), [tag_name])
         if tag is None:
             raise click.ClickException("tag %s/%s:%s not found" % (namespace, name, tag_name))
-        manifest = registry_model.get_manifest_for_tag(tag)
+        manifest = current_model().get_manifest_for_tag(tag)
         if manifest is None:
             raise click.ClickException("tag %s/%s:%s has no manifest"
                                        % (namespace, name, tag_name))
-        found = registry_model.list_manifest_labels(manifest)
+        found = current_model().list_manifest_labels(manifest)
     rows = [{"key": label.key, "value": label.value, "source_type": label.source_type_name,
              "media_type": label.media_type_name, "uuid": label.uuid} for label in found]
     if as_json:
@@ -180,7 +191,7 @@ def history(uri: str, repository: tuple, tag_name: str, as_json: bool) -> None:
         found: list = []
         page = 1
         while True:
-            tags, has_more = registry_model.list_repository_tag_history(
+            tags, has_more = current_model().list_repository_tag_history(
                 ref, page=page, size=HISTORY_PAGE_SIZE, specific_tag_name=tag_name)
             found.extend(tags)
             if not has_more:
@@ -195,6 +206,36 @@ def history(uri: str, repository: tuple, tag_name: str, as_json: bool) -> None:
                      row["docker_image_id"][:SHORT_ID_LENGTH], row["lifetime_start"],
                      row["lifetime_end"], "yes" if row["reversion"] else None]
                     for row in rows], empty="no tag history")
+
+
+def _show_descriptors(ref: RepositoryReference, manifest, parsed, as_json: bool) -> None:
+    """``inspect`` of a schema 2 or OCI manifest: its config, layers or child manifests."""
+    config = parsed.config
+    document = {"repository": ref.full_name, "digest": manifest.digest,
+                "media_type": manifest.media_type, "artifact_type": parsed.artifact_type,
+                "config": ({"digest": config.digest, "media_type": config.media_type,
+                            "size": config.size} if config is not None else None),
+                "layers": [{"digest": layer.digest, "media_type": layer.media_type,
+                            "size": layer.size} for layer in parsed.layers],
+                "manifests": [{"digest": child.digest, "media_type": child.media_type,
+                               "size": child.size, "platform": platform_name(child.platform)}
+                              for child in parsed.child_manifests]}
+    if as_json:
+        echo_json(document)
+        return
+    for label, value in (("DIGEST", manifest.digest), ("MEDIA TYPE", manifest.media_type),
+                         ("CONFIG", config.digest if config is not None else "-"),
+                         ("ARTIFACT TYPE", parsed.artifact_type or "-")):
+        click.echo("%-13s %s" % (label, value))
+    click.echo()
+    if parsed.child_manifests:
+        echo_table(["MANIFEST", "PLATFORM", "MEDIA TYPE", "SIZE"],
+                   [[row["digest"], row["platform"], row["media_type"], human_size(row["size"])]
+                    for row in document["manifests"]], empty="no manifests")
+        return
+    echo_table(["LAYER (BASE FIRST)", "MEDIA TYPE", "SIZE"],
+               [[row["digest"], row["media_type"], human_size(row["size"])]
+                for row in document["layers"]], empty="no layers")
 
 
 def _layer_row(layer) -> dict:
@@ -224,7 +265,7 @@ def inspect(uri: str, reference: tuple, as_json: bool, raw: bool) -> None:
         if digest is None:
             _, manifest = tag_and_manifest(ref, tag_name)
         else:
-            manifest = registry_model.lookup_manifest_by_digest(ref, digest, allow_dead=True)
+            manifest = current_model().lookup_manifest_by_digest(ref, digest, allow_dead=True)
             if manifest is None:
                 raise click.ClickException("manifest %s not found in %s"
                                            % (digest, ref.full_name))
@@ -233,6 +274,9 @@ def inspect(uri: str, reference: tuple, as_json: bool, raw: bool) -> None:
             return
         parsed = parse_manifest_from_bytes(manifest.manifest_bytes, manifest.media_type,
                                            validate=False)
+    if not isinstance(parsed, DockerSchema1Manifest):
+        _show_descriptors(ref, manifest, parsed, as_json)
+        return
     document = {"repository": ref.full_name, "digest": manifest.digest,
                 "media_type": manifest.media_type, "name": parsed.name, "tag": parsed.tag,
                 "architecture": parsed.architecture, "signed": parsed.is_signed,

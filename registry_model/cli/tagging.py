@@ -4,11 +4,11 @@ Each is one write through the interface, reported on one line (or as JSON with `
 """
 import click
 
-from registry_model import registry_model
 from registry_model.cli import (
     DigestType,
     TagNameType,
     TagReferenceType,
+    current_model,
     echo_json,
     lookup_or_fail,
     open_database,
@@ -48,7 +48,7 @@ def label_add(uri: str, reference: tuple, key: str, value: str, media_type: str,
     namespace, name, tag_name = reference
     with open_database(uri):
         _, manifest = tag_and_manifest(lookup_or_fail(namespace, name), tag_name)
-        created = registry_model.create_manifest_label(manifest, key, value, API_SOURCE,
+        created = current_model().create_manifest_label(manifest, key, value, API_SOURCE,
                                                        media_type)
     if as_json:
         echo_json(_label_row(created))
@@ -69,7 +69,7 @@ def label_rm(uri: str, reference: tuple, label_uuid: str) -> None:
     namespace, name, tag_name = reference
     with open_database(uri):
         _, manifest = tag_and_manifest(lookup_or_fail(namespace, name), tag_name)
-        removed = registry_model.delete_manifest_label(manifest, label_uuid)
+        removed = current_model().delete_manifest_label(manifest, label_uuid)
     if removed is None:
         raise click.ClickException("label %s not found on %s/%s:%s"
                                    % (label_uuid, namespace, name, tag_name))
@@ -90,7 +90,7 @@ def tag(uri: str, source: tuple, new_tag: str, as_json: bool) -> None:
     with open_database(uri):
         ref = lookup_or_fail(namespace, name)
         _, manifest = tag_and_manifest(ref, source_tag)
-        moved = registry_model.retarget_tag(ref, new_tag, manifest, None, None)
+        moved = current_model().retarget_tag(ref, new_tag, manifest, None, None)
     if moved is None:
         raise click.ClickException("manifest of %s:%s vanished while tagging"
                                    % (ref.full_name, source_tag))
@@ -108,8 +108,8 @@ def untag(uri: str, reference: tuple) -> None:
     namespace, name, tag_name = reference
     with open_database(uri):
         ref = lookup_or_fail(namespace, name)
-        current = registry_model.get_repo_tag(ref, tag_name)
-        ended = registry_model.delete_tag(ref, tag_name) if current is not None else None
+        current = current_model().get_repo_tag(ref, tag_name)
+        ended = current_model().delete_tag(ref, tag_name) if current is not None else None
     if ended is None:
         raise click.ClickException("tag %s:%s not found" % (ref.full_name, tag_name))
     digest = current.manifest_digest
@@ -135,15 +135,15 @@ def restore(uri: str, reference: tuple, digest: str, as_json: bool) -> None:
     namespace, name, tag_name = reference
     with open_database(uri):
         ref = lookup_or_fail(namespace, name)
-        current = registry_model.get_repo_tag(ref, tag_name)
+        current = current_model().get_repo_tag(ref, tag_name)
         if current is not None and current.manifest_digest == digest:
             restored, changed = current, False
         else:
-            manifest = registry_model.lookup_manifest_by_digest(ref, digest, allow_dead=True)
+            manifest = current_model().lookup_manifest_by_digest(ref, digest, allow_dead=True)
             if manifest is None:
                 raise click.ClickException("manifest %s not found in %s, nor in its time "
                                            "machine" % (digest, ref.full_name))
-            restored = registry_model.retarget_tag(ref, tag_name, manifest, None, None,
+            restored = current_model().retarget_tag(ref, tag_name, manifest, None, None,
                                                    is_reversion=True)
             changed = True
     if restored is None:

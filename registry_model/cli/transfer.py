@@ -15,9 +15,12 @@ from urllib.parse import urlparse
 import click
 from tqdm import tqdm
 
+from registry_model import media_types
+from registry_model.archive.oci_reader import DOCKER_ARCHIVE, FORMATS
 from registry_model.blobstore import FilesystemBlobStore
 from registry_model.cli import (
     TagReferenceType,
+    current_model,
     echo_json,
     human_size,
     open_database,
@@ -121,6 +124,8 @@ def _new_paths_removed_on_failure(paths: list) -> Iterator[None]:
 
 
 def _check_archive_readable(archive: str) -> None:
+    if os.path.isdir(archive):
+        return  # an OCI layout folder: what it holds is checked by the import
     try:
         with open(archive, "rb"):
             pass
@@ -129,10 +134,19 @@ def _check_archive_readable(archive: str) -> None:
                                    % (archive, exc.strerror or exc)) from exc
 
 
+def _stores_schema1_only(model) -> bool:
+    """True for a model that needs a schema 1 manifest made (and signed) for an image."""
+    return media_types.OCI_MANIFEST_CONTENT_TYPE not in model.stored_manifest_media_types
+
+
 @click.command(name="import")
-@click.argument("archive", type=click.Path(dir_okay=False))
+@click.argument("archive", type=click.Path())
 @click.argument("reference", type=TagReferenceType(tag_optional=True), metavar="NS/REPO[:TAG]")
 @storage_option
+@click.option("--all", "all_platforms", is_flag=True,
+              help="Of a multi-platform index: import the index and every platform's image.")
+@click.option("--platform", metavar="OS/ARCH[/VARIANT]",
+              help="Of a multi-platform index: import only this platform's image, under TAG.")
 @click.option("--signing-key", envvar=SIGNING_KEY_VARIABLE, show_envvar=True,
               type=click.Path(dir_okay=False), metavar="PATH",
               help="JWK file of the key that signs the manifest; must exist and lie outside "
@@ -140,17 +154,22 @@ def _check_archive_readable(archive: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as a JSON object.")
 @quiet_option
 @click.pass_obj
-def import_command(uri: str, archive: str, reference: tuple, storage: str,
-                   signing_key: Optional[str], as_json: bool, quiet: bool) -> None:
-    """Import the image of a `docker save` ARCHIVE as NS/REPO:TAG.
+def import_command(uri: str, archive: str, reference: tuple, storage: str, all_platforms: bool,
+                   platform: Optional[str], signing_key: Optional[str], as_json: bool,
+                   quiet: bool) -> None:
+    """Import the image of ARCHIVE as NS/REPO:TAG.
 
-    Reads archives of docker save (any version), skopeo and podman, gzipped or not. TAG
-    defaults to the archive's own tag without its registry host, else `latest`. The
-    namespace and repository are created when missing. Layers the repository holds already
+    ARCHIVE is a docker-archive (docker save of any version, skopeo, podman; gzipped or
+    not), an oci-archive or an OCI image layout folder, told apart by content. On the OCI
+    model (the default) manifests and configs are stored byte for byte; a multi-platform
+    index needs --all or --platform; a docker-archive gets a Docker schema 2 manifest. TAG
+    defaults to the archive's own tag (or the layout's ref name), else `latest`. The
+    namespace and repository are created when missing. Blobs the repository holds already
     are skipped; the others are checked against their digests before anything is written,
-    then uploaded into the blob store. The manifest is schema 1, signed with the registry's
-    key (kept outside the blob store; one found at the old place <storage>/signing-key.json
-    is moved to the default path).
+    then uploaded into the blob store. With --model pre-oci only docker-archives are read
+    and the manifest is schema 1, signed with the registry's key (kept outside the blob
+    store; one found at the old place <storage>/signing-key.json is moved to the default
+    path).
 
     A brand-new database (a SQLite file that does not exist yet, or a server database
     without any table) is migrated first; any other database must be up to date (see
@@ -158,6 +177,8 @@ def import_command(uri: str, archive: str, reference: tuple, storage: str,
     database file, blob store folder or key it created is removed again.
     """
     namespace, name, tag_name = reference
+    if all_platforms and platform:
+        raise click.UsageError("--all and --platform exclude each other")
     key_path = signing_key or DEFAULT_SIGNING_KEY
     check_outside_storage(key_path, storage)
     _check_archive_readable(archive)
@@ -165,7 +186,11 @@ def import_command(uri: str, archive: str, reference: tuple, storage: str,
             _sqlite_files(uri) + [storage] + ([] if signing_key else [key_path])):
         store = FilesystemBlobStore(storage)
         with open_database(uri, migrate_if_empty=True, quiet=quiet), _progress(quiet) as bars:
-            if signing_key:
+            model = current_model(refuse=False, quiet=quiet)
+            key = None
+            if not _stores_schema1_only(model):
+                pass  # manifests are stored as the archive has them: nothing to sign
+            elif signing_key:
                 key = load_signing_key(signing_key, create=False)
             else:
                 moved_from = adopt_legacy_key(storage, key_path)
@@ -174,37 +199,48 @@ def import_command(uri: str, archive: str, reference: tuple, storage: str,
                                % (moved_from, key_path), err=True)
                 key = load_signing_key(key_path)
             result = import_archive(archive, namespace, name, store, key, tag_name,
-                                    progress=bars)
+                                    model=model, progress=bars, platform=platform,
+                                    all_platforms=all_platforms)
     uploaded = sum(1 for layer in result.layers if layer.uploaded)
     if as_json:
         echo_json({
             "repository": result.repository.full_name, "tag": result.tag.name,
             "manifest_digest": result.manifest.digest,
+            "media_type": result.manifest.media_type,
             "docker_image_id": result.tag.docker_image_id,
             "created_repository": result.created_repository,
             "uploaded_bytes": result.uploaded_bytes,
-            "layers": [layer._asdict() for layer in result.layers]})
+            "layers": [layer._asdict() for layer in result.layers],
+            "children": [child.digest for child in result.children]})
         return
-    click.echo("imported %s:%s %s (%d layers: %d uploaded, %s; %d already present)"
+    unit = "layers" if key is not None or _stores_schema1_only(model) else "blobs"
+    children = (", %d child manifests" % len(result.children)) if result.children else ""
+    click.echo("imported %s:%s %s (%d %s: %d uploaded, %s; %d already present%s)"
                % (result.repository.full_name, result.tag.name, result.manifest.digest,
-                  len(result.layers), uploaded, human_size(result.uploaded_bytes),
-                  len(result.layers) - uploaded))
+                  len(result.layers), unit, uploaded, human_size(result.uploaded_bytes),
+                  len(result.layers) - uploaded, children))
 
 
 @click.command()
 @click.argument("reference", type=TagReferenceType(), metavar="NS/REPO:TAG")
-@click.argument("archive", type=click.Path(dir_okay=False))
+@click.argument("archive", type=click.Path())
 @storage_option
+@click.option("--format", "archive_format", type=click.Choice(FORMATS), default=DOCKER_ARCHIVE,
+              show_default=True, help="docker-archive (docker save), oci-archive (a tar of "
+                                      "an OCI layout) or oci (an OCI layout folder).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as a JSON object.")
 @quiet_option
 @click.pass_obj
-def export(uri: str, reference: tuple, archive: str, storage: str, as_json: bool,
-           quiet: bool) -> None:
-    """Write the image NS/REPO:TAG as a `docker save` ARCHIVE.
+def export(uri: str, reference: tuple, archive: str, storage: str, archive_format: str,
+           as_json: bool, quiet: bool) -> None:
+    """Write the image NS/REPO:TAG to ARCHIVE.
 
-    The archive has the legacy layout `docker load` reads (skopeo and podman read it as
-    docker-archive:ARCHIVE); its layers are the stored blobs, byte for byte, and its config
-    is rebuilt from the manifest's V1 metadata.
+    A docker-archive has the legacy layout `docker load` reads (skopeo and podman read it
+    as docker-archive:ARCHIVE); an oci-archive or oci layout (read as oci-archive:ARCHIVE,
+    oci:ARCHIVE:TAG) holds the stored manifests byte for byte, a multi-platform index with
+    every child, so the manifest digest is the one imported. Layers are the stored blobs
+    (decompressed for a docker-archive). With --model pre-oci only docker-archive is
+    written, its config rebuilt from the manifest's V1 metadata.
     """
     namespace, name, tag_name = reference
     if not os.path.isdir(storage):
@@ -213,17 +249,20 @@ def export(uri: str, reference: tuple, archive: str, storage: str, as_json: bool
     with _file_errors():
         store = FilesystemBlobStore(storage)
         with open_database(uri), _progress(quiet) as bars:
-            result = export_image(namespace, name, tag_name, archive, store, progress=bars)
+            result = export_image(namespace, name, tag_name, archive, store,
+                                  model=current_model(), progress=bars,
+                                  archive_format=archive_format)
     if as_json:
-        echo_json({"repo_tag": result.repo_tag, "path": result.path,
+        echo_json({"repo_tag": result.repo_tag, "path": result.path, "format": archive_format,
                    "manifest_digest": result.manifest_digest,
                    "config_digest": result.config_digest,
                    "layers": [{"digest": digest, "size": size} for digest, size
                               in zip(result.layer_digests, result.layer_sizes, strict=True)]})
         return
-    click.echo("exported %s %s to %s (%d layers, %s)"
+    unit = "layers" if archive_format == DOCKER_ARCHIVE else "blobs"
+    click.echo("exported %s %s to %s (%d %s, %s)"
                % (result.repo_tag, result.manifest_digest, result.path,
-                  len(result.layer_digests), human_size(sum(result.layer_sizes))))
+                  len(result.layer_digests), unit, human_size(sum(result.layer_sizes))))
 
 
 @click.command()

@@ -9,6 +9,11 @@ from abc import ABC, abstractmethod
 class ManifestsInterface(ABC):
     """Manifests (stored and pushed) and their labels."""
 
+    # The manifest media types create_manifest_and_retarget_tag stores as they are; a
+    # caller holding another format (an importer, a registry's push handler) converts it
+    # first or refuses it. Reading it sends no statement.
+    stored_manifest_media_types: frozenset = frozenset()
+
     @abstractmethod
     def get_manifest_for_tag(self, tag):
         """The Manifest stored for the Tag, or None. Budget: 1 statement."""
@@ -34,6 +39,19 @@ class ManifestsInterface(ABC):
         ``validation.MAX_MANIFEST_BYTES`` (4 MiB) raises ManifestTooLargeException,
         a config label over the label limit LabelValueTooLargeException, before
         any write. Budget: 16 statements (whatever the number of layers).
+        """
+
+    @abstractmethod
+    def delete_manifest(self, repository_ref, manifest_digest):
+        """End every alive tag pointing at the repository's manifest of that digest.
+
+        What a registry's DELETE of a manifest by digest does: hidden tags (a push by digest)
+        end too, so the manifest stops being found by digest unless an alive list or index
+        still holds it (on the OCI model also while it is a referrer of a found subject).
+        The ended non-hidden Tags (maybe none), or None when no manifest of that digest is
+        found in the repository (a malformed digest included). ImmutableTagException when
+        one of the tags is immutable, nothing changed then. Retried after a lost race.
+        Budget: 4 statements.
         """
 
     @abstractmethod

@@ -94,6 +94,15 @@ class TagsInterface(ABC):
         """
 
     @abstractmethod
+    def has_any_tag(self):
+        """True when this model's tables hold a tag row of any repository: alive, ended or
+        hidden.
+
+        Tells a database this model has never written (one written through the other
+        model only, say) from an empty one. Budget: 1 statement.
+        """
+
+    @abstractmethod
     def has_expired_tag(self, repository_ref, tag_name):
         """True when the repository holds an ended row of that tag name. Budget: 1 statement."""
 

@@ -63,28 +63,35 @@ def visible_clause(now, any_tag: bool = False) -> Expression:
             | (Manifest.subject.is_null(False) & fn.EXISTS(subject_visible)))
 
 
-def _manifest_columns():
-    return (Manifest.id, Manifest.digest, Manifest.media_type, Manifest.manifest_bytes,
-            Manifest.config_media_type, Manifest.artifact_type, Manifest.subject,
-            Manifest.layers_compressed_size, Manifest.layer_history)
+def _manifest_columns(datatype_only: bool = False):
+    """The columns of a flat manifest row; ``datatype_only``: what a Manifest datatype
+    reads (id, digest, media type, bytes), leaving the layer history (about 200 bytes a
+    layer) and the push-time columns unread."""
+    columns = (Manifest.id, Manifest.digest, Manifest.media_type, Manifest.manifest_bytes)
+    if datatype_only:
+        return columns
+    return columns + (Manifest.config_media_type, Manifest.artifact_type, Manifest.subject,
+                      Manifest.layers_compressed_size, Manifest.layer_history)
 
 
-_VISIBLE_BY_DIGEST = Statement(lambda any_tag: (
-    Manifest.select(*_manifest_columns())
+_VISIBLE_BY_DIGEST = Statement(lambda any_tag, datatype_only: (
+    Manifest.select(*_manifest_columns(datatype_only))
     .where(Manifest.repository == param("repository_id"), Manifest.digest == param("digest"),
            visible_clause(param("now"), any_tag))))
 
 
 def find_manifest_by_digest(repository_id: int, digest: str, now_ms: int,
-                            allow_dead: bool = False) -> Optional[tuple]:
+                            allow_dead: bool = False,
+                            datatype_only: bool = False) -> Optional[tuple]:
     """The visible manifest with that digest (``allow_dead``: under any tag row), or None.
 
-    Flat row of the manifest's columns; one query; None for a malformed digest.
+    Flat row of the manifest's columns (``datatype_only``: the Manifest datatype's); one
+    query; None for a malformed digest.
     """
     if not validation.is_valid_digest(digest):
         return None
-    return _VISIBLE_BY_DIGEST.first((bool(allow_dead),), repository_id=repository_id,
-                                    digest=digest, now=now_ms)
+    return _VISIBLE_BY_DIGEST.first((bool(allow_dead), datatype_only),
+                                    repository_id=repository_id, digest=digest, now=now_ms)
 
 
 def _by_id(by_digest: bool):
@@ -113,15 +120,31 @@ def manifest_repository(manifest_id: int, digest: str):
             .where(Manifest.id == manifest_id, Manifest.digest == digest).get_or_none())
 
 
-_FOR_TAG = Statement(lambda: (
-    Manifest.select(*_manifest_columns())
+_FOR_TAG = Statement(lambda datatype_only: (
+    Manifest.select(*_manifest_columns(datatype_only))
     .join(Tag, on=(Tag.manifest == Manifest.id))
     .where(Tag.id == param("tag_id"), Tag.name == param("name"))))
 
 
-def get_manifest_for_tag(tag_id: int, tag_name: str) -> Optional[tuple]:
-    """The manifest the tag row points at (the row checked by its name), flat: one query."""
-    return _FOR_TAG.first(tag_id=tag_id, name=tag_name)
+def get_manifest_for_tag(tag_id: int, tag_name: str,
+                         datatype_only: bool = False) -> Optional[tuple]:
+    """The manifest the tag row points at (the row checked by its name), flat: one query.
+
+    ``datatype_only``: only the columns of a Manifest datatype.
+    """
+    return _FOR_TAG.first((datatype_only,), tag_id=tag_id, name=tag_name)
+
+
+_IMAGE_MANIFEST_FOR_TAG = Statement(lambda: (
+    Manifest.select(Manifest.id, Manifest.digest, Manifest.layer_history)
+    .join(Tag, on=(Tag.manifest == Manifest.id))
+    .where(Tag.id == param("tag_id"), Tag.name == param("name"))))
+
+
+def get_image_manifest_for_tag(tag_id: int, tag_name: str) -> Optional[tuple]:
+    """The (id, digest, layer_history) of the manifest the tag row points at (the row
+    checked by its name), what the legacy view needs of it: one query."""
+    return _IMAGE_MANIFEST_FOR_TAG.first(tag_id=tag_id, name=tag_name)
 
 
 def _referrers(by_type: bool):
@@ -140,14 +163,14 @@ def find_referrers(repository_id: int, subject_digest: str,
                    artifact_type: Optional[str] = None) -> list:
     """The repository's manifests whose subject is that digest, oldest first: one query.
 
-    Flat rows (digest, media_type_id, artifact_type, manifest_bytes). The subject need
+    Plain tuples (digest, media_type_id, artifact_type, manifest_bytes). The subject need
     not be stored (a referrer may arrive first); ``artifact_type`` keeps only that
     type. A malformed digest has no referrers (no query).
     """
     if not validation.is_valid_digest(subject_digest):
         return []
-    return _REFERRERS.rows((artifact_type is not None,), repository_id=repository_id,
-                           subject=subject_digest, artifact_type=artifact_type)
+    return _REFERRERS.tuples((artifact_type is not None,), repository_id=repository_id,
+                             subject=subject_digest, artifact_type=artifact_type)
 
 
 def _existing(repository_id: int, digest: str) -> Optional[Manifest]:

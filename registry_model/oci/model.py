@@ -64,7 +64,7 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     def get_manifest_for_tag(self, tag: Tag) -> Optional[Manifest]:
         """The Manifest the tag points at, or None."""
         tag_id(tag)
-        row = manifest_model.get_manifest_for_tag(tag.id, tag.name)
+        row = manifest_model.get_manifest_for_tag(tag.id, tag.name, datatype_only=True)
         return manifest_datatype(row) if row is not None else None
 
     @stale_ok(confirm_miss=True)
@@ -78,7 +78,8 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         """
         row = manifest_model.find_manifest_by_digest(repository_id(repository_ref),
                                                      manifest_digest, clock.now_ms(),
-                                                     allow_dead=allow_dead)
+                                                     allow_dead=allow_dead,
+                                                     datatype_only=True)
         return manifest_datatype(row) if row is not None else None
 
     @stale_ok
@@ -86,9 +87,9 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
                          artifact_type: Optional[str] = None) -> list:
         """The Referrers of that digest in the repository, oldest first."""
         media_names = lookup.names("media_types")
-        return [Referrer.for_manifest_row(row, media_names[row.media_type_id])
-                for row in manifest_model.find_referrers(repository_id(repository_ref),
-                                                         manifest_digest, artifact_type)]
+        return [Referrer.for_columns(digest, media_names[media_type_id], artifact, data)
+                for digest, media_type_id, artifact, data in manifest_model.find_referrers(
+                    repository_id(repository_ref), manifest_digest, artifact_type)]
 
     # --- labels ----------------------------------------------------------------------
 
@@ -130,23 +131,23 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         (2 statements). Top layers first within each manifest, manifests in push order."""
         rows = manifest_model.image_manifests(repository_id(repository_ref))
         tags = tag_model.alive_tag_names_by_manifest(repository_ref.id, clock.now_ms())
-        images: dict = {}
+        images: list = []
+        memo: dict = {}  # history steps converted once for the whole listing
+        shared = False
         for row in rows:
-            for image in legacy.legacy_images(row, tuple(tags.get(row.id, ()))):
-                seen = images.get(image.docker_image_id)
-                if seen is None:
-                    images[image.docker_image_id] = image
-                elif image.tags:
-                    # Backfilled schema 1 manifests share V1 images (each tag had its own
-                    # manifest over one chain): one image, the tags of every manifest.
-                    images[image.docker_image_id] = seen._replace(
-                        tags=tuple(dict.fromkeys(seen.tags + image.tags)))
-        return list(images.values())
+            images += legacy.legacy_images(row, tuple(tags.get(row.id, ())), memo=memo)
+            shared = shared or legacy.has_own_v1_ids(row)
+        return legacy.merge_shared_images(images) if shared else images
 
     @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,
                          include_parents: bool = False) -> Optional[LegacyImage]:
-        """That LegacyImage or None; parents filled when asked."""
+        """That LegacyImage or None; parents filled when asked.
+
+        A synthetic id is found by its manifest's digest (1 statement); any other V1 id
+        (a backfilled schema 1 image's own), or a synthetic-looking one no manifest
+        holds, by a search of the repository's kept histories (1 more).
+        """
         repo_id = repository_id(repository_ref)
         parsed = legacy.parse_legacy_image_id(docker_image_id)
         if parsed is None:
@@ -154,26 +155,24 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         prefix, place = parsed
         if place < legacy.ID_STRIDE:
             row = manifest_model.find_image_manifest_by_prefix(repo_id, prefix)
-        else:  # not a synthetic id: a backfilled schema 1 image's own
-            row = manifest_model.find_schema1_manifest_by_v1_id(repo_id, docker_image_id)
+            image = legacy.find_image(row, docker_image_id, place, include_parents) \
+                if row is not None else None
+            if image is not None:
+                return image
+        # Not a synthetic id (or a schema 1 image's own id that reads as one, one V1 id
+        # in 65536): a backfilled schema 1 image's, searched in the kept histories.
+        row = manifest_model.find_schema1_manifest_by_v1_id(repo_id, docker_image_id)
         if row is None:
             return None
-        images = legacy.legacy_images(row)
-        image = legacy.find_image(images, docker_image_id, place)
-        if image is None:
-            return None
-        return image if include_parents else image._replace(parents=None)
+        return legacy.find_image(row, docker_image_id, place, include_parents)
 
     def get_legacy_images_owned_by_tag(self, tag: Tag) -> list:
         """The tag's manifest's LegacyImages when no other alive tag points at that manifest
         (2 statements)."""
         tag_id(tag)
-        row = manifest_model.get_manifest_for_tag(tag.id, tag.name)
+        row = manifest_model.get_image_manifest_for_tag(tag.id, tag.name)
         if row is None or row.layer_history is None:
             return []
-        others = [other for other in tag_model.alive_tags_of_manifest(row.id, clock.now_ms(),
-                                                                      include_hidden=True)
-                  if other.id != tag.id]
-        if others:
+        if tag_model.has_other_alive_tag(row.id, tag.id, clock.now_ms()):
             return []
-        return [image._replace(parents=None) for image in legacy.legacy_images(row)]
+        return legacy.legacy_images(row, with_parents=False)

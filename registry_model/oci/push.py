@@ -2,7 +2,7 @@
 import logging
 from typing import Optional
 
-from registry_model import clock, errors, validation
+from registry_model import clock, errors, media_types, validation
 from registry_model.blobstore.base import BlobNotFoundException
 from registry_model.datatypes import (
     LegacyImage,
@@ -56,6 +56,11 @@ def manifest_datatype(row) -> Manifest:
 
 class PushMixin:
     """create_manifest_and_retarget_tag and retarget_tag."""
+
+    stored_manifest_media_types = frozenset({
+        media_types.DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE,
+        media_types.DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE,
+        *media_types.IMAGE_MANIFEST_CONTENT_TYPES, *media_types.MANIFEST_LIST_CONTENT_TYPES})
 
     # How long a manifest pushed by digest alone stays under its hidden temporary tag.
     temporary_tag_s: int = 60 * 60

@@ -163,15 +163,23 @@ def delete_tag(repository_id: int, tag_name: str, now_ms: Optional[int] = None) 
     return run_with_retry(write)
 
 
-def _tag_rows():
+def _tag_rows(joined: bool = False):
     """Tag columns plus the manifest's digest and layers' size (NULL: not an image).
 
-    Scalar subqueries, not a join, as in the pre-OCI wing: the planner cannot tell
-    that the alive-name index returns one row.
+    Scalar subqueries by default, as in the pre-OCI wing: the planner cannot tell that
+    the alive-name index returns one row. ``joined`` reads them through a join instead,
+    for pages (100 rows by name or by start: one probe a row instead of two, half the
+    time on PostgreSQL at 100%) and for a whole listing on SQLite (a fifth less); a
+    whole repository's listing on PostgreSQL keeps the subqueries, where a join is
+    planned as a parallel merge three times slower.
     """
-    return Tag.select(Tag.id, Tag.repository, Tag.name, Tag.manifest, Tag.lifetime_start_ms,
-                      Tag.lifetime_end_ms, Tag.hidden, Tag.reversion, Tag.immutable,
-                      _manifest_digest(), _manifest_layers_size())
+    columns = (Tag.id, Tag.repository, Tag.name, Tag.manifest, Tag.lifetime_start_ms,
+               Tag.lifetime_end_ms, Tag.hidden, Tag.reversion, Tag.immutable)
+    if not joined:
+        return Tag.select(*columns, _manifest_digest(), _manifest_layers_size())
+    return (Tag.select(*columns, Manifest.digest.alias("manifest_digest"),
+                       Manifest.layers_compressed_size.alias("manifest_layers_size"))
+            .join(Manifest, on=(Manifest.id == Tag.manifest)))
 
 
 def _visible(query, include_hidden: bool):
@@ -209,7 +217,8 @@ def get_most_recent_tag(repository_id: int, now_ms: int) -> Optional[tuple]:
 
 
 def _alive_tags_page(after_name: bool, limited: bool):
-    query = (_tag_rows()
+    # Compiled per database, so the backend is known here (see _tag_rows).
+    query = (_tag_rows(joined=limited or backend_name() != "postgresql")
              .where(Tag.repository == param("repository_id"), alive_clause(param("now")),
                     Tag.hidden == False)  # noqa: E712
              .order_by(Tag.name))
@@ -232,7 +241,9 @@ def list_alive_tags_page(repository_id: int, now_ms: int, last: Optional[str] = 
 
 
 def _history_page(one_name: bool, active_only: bool):
-    query = (_tag_rows()
+    # One name's rows keep the subqueries: PostgreSQL misjudges (repository, name) and
+    # would hash-join every manifest (a millisecond where the subqueries take 0.2).
+    query = (_tag_rows(joined=not one_name)
              .where(Tag.repository == param("repository_id"), Tag.hidden == False)  # noqa: E712
              .order_by(Tag.lifetime_start_ms.desc(), Tag.id.desc())
              .limit(param("limit")).offset(param("offset")))
@@ -262,6 +273,11 @@ _EXPIRED_TAG = Statement(lambda: (
     .where(Tag.repository == param("repository_id"), Tag.name == param("name"),
            Tag.hidden == False, Tag.lifetime_end_ms <= param("now"))  # noqa: E712
     .limit(1)))
+
+
+def any_tag_exists() -> bool:
+    """True when the table holds any tag row (one ``SELECT 1 ... LIMIT 1``)."""
+    return Tag.select(Tag.id).exists()
 
 
 def has_expired_tag(repository_id: int, tag_name: str, now_ms: int) -> bool:
@@ -326,6 +342,20 @@ def change_tag_immutability(tag_id: int, immutable: bool, now_ms: int,
     return tag
 
 
+_OTHER_ALIVE_TAG = Statement(lambda: (
+    Tag.select(Tag.id)
+    .where(Tag.manifest == param("manifest_id"), alive_clause(param("now")),
+           Tag.id != param("tag_id"))
+    .limit(1)))
+
+
+def has_other_alive_tag(manifest_id: int, tag_id: int, now_ms: int) -> bool:
+    """True when an alive tag row other than ``tag_id`` (hidden ones too) points at the
+    manifest: one query."""
+    return _OTHER_ALIVE_TAG.first(manifest_id=manifest_id, tag_id=tag_id,
+                                  now=now_ms) is not None
+
+
 _ALIVE_TAGS_OF_MANIFEST = Statement(lambda include_hidden: _visible(
     _tag_rows().where(Tag.manifest == param("manifest_id"), alive_clause(param("now"))),
     include_hidden))
@@ -336,16 +366,16 @@ def alive_tags_of_manifest(manifest_id: int, now_ms: int, include_hidden: bool =
     return _ALIVE_TAGS_OF_MANIFEST.rows((include_hidden,), manifest_id=manifest_id, now=now_ms)
 
 
-def end_tags_of_manifest(manifest_id: int, now_ms: int) -> list:
-    """End every alive, non-hidden tag of the manifest now; the ended rows. Two statements.
+def end_tags_of_manifest(manifest_id: int, now_ms: int, include_hidden: bool = False) -> list:
+    """End every alive tag of the manifest now (hidden ones only when asked); the ended rows.
 
-    ImmutableTagException when any of them is immutable, nothing changed. Runs in its own
-    transaction (or the caller's).
+    Two statements. ImmutableTagException when any of them is immutable, nothing changed.
+    Runs in its own transaction (or the caller's).
     """
     with transaction():
-        rows = list(locked(_tag_rows().where(Tag.manifest == manifest_id,
-                                             alive_clause(now_ms),
-                                             Tag.hidden == False)))  # noqa: E712
+        rows = list(locked(_visible(_tag_rows().where(Tag.manifest == manifest_id,
+                                                      alive_clause(now_ms)),
+                                    include_hidden)))
         _refuse_immutable(rows, "deleted")
         if rows:
             (Tag.update(lifetime_end_ms=now_ms)
@@ -385,7 +415,7 @@ _ALIVE_TAG_NAMES = Statement(lambda: (
 def alive_tag_names_by_manifest(repository_id: int, now_ms: int) -> dict:
     """``{manifest id: [names]}`` of the alive, non-hidden tags, names sorted: one query."""
     by_manifest: dict = {}
-    for manifest_id, name in _ALIVE_TAG_NAMES.rows(repository_id=repository_id, now=now_ms):
+    for manifest_id, name in _ALIVE_TAG_NAMES.tuples(repository_id=repository_id, now=now_ms):
         by_manifest.setdefault(manifest_id, []).append(name)
     return by_manifest
 

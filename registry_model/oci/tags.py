@@ -21,6 +21,7 @@ from registry_model.oci import manifest as manifest_model
 from registry_model.oci import tag as tag_model
 from registry_model.oci.legacy import legacy_image_id
 from registry_model.replicas import stale_ok
+from registry_model.transactions import run_with_retry
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,23 @@ def tag_datatype(row, repository_ref: RepositoryReference) -> Tag:
     docker_image_id = (legacy_image_id(row.manifest_digest, 0)
                        if row.manifest_layers_size is not None else None)
     return Tag.for_oci_tag(row, repository_ref, docker_image_id)
+
+
+def tag_datatypes(rows: list, repository_ref: RepositoryReference) -> list:
+    """Tags of many rows (as :func:`tag_datatype`), each manifest's V1 id made once: tags
+    of a repository share a few manifests."""
+    docker_ids: dict = {}
+    tags = []
+    for row in rows:
+        if row.manifest_layers_size is None:
+            docker_image_id = None
+        else:
+            docker_image_id = docker_ids.get(row.manifest_digest)
+            if docker_image_id is None:
+                docker_image_id = docker_ids[row.manifest_digest] = legacy_image_id(
+                    row.manifest_digest, 0)
+        tags.append(Tag.for_oci_tag(row, repository_ref, docker_image_id))
+    return tags
 
 
 def _milliseconds(value: Optional[datetime]) -> Optional[int]:
@@ -75,15 +93,15 @@ class TagLifecycleMixin:
     @stale_ok
     def list_all_active_repository_tags(self, repository_ref: RepositoryReference) -> list:
         """Every alive, non-hidden Tag of the repository, by name."""
-        return [tag_datatype(row, repository_ref) for row in tag_model.list_alive_tags_page(
-            repository_id(repository_ref), clock.now_ms(), limit=None)]
+        return tag_datatypes(tag_model.list_alive_tags_page(
+            repository_id(repository_ref), clock.now_ms(), limit=None), repository_ref)
 
     @stale_ok
     def lookup_active_repository_tags(self, repository_ref: RepositoryReference,
                                       last: Optional[str] = None, limit: int = 100) -> list:
         """Up to ``limit`` alive, non-hidden Tags named after ``last``, by name."""
-        return [tag_datatype(row, repository_ref) for row in tag_model.list_alive_tags_page(
-            repository_id(repository_ref), clock.now_ms(), last, limit)]
+        return tag_datatypes(tag_model.list_alive_tags_page(
+            repository_id(repository_ref), clock.now_ms(), last, limit), repository_ref)
 
     @stale_ok
     def list_repository_tag_history(self, repository_ref: RepositoryReference, page: int = 1,
@@ -93,7 +111,11 @@ class TagLifecycleMixin:
         rows, has_more = tag_model.list_tag_history_page(
             repository_id(repository_ref), clock.now_ms(), page=page, size=size,
             tag_name=specific_tag_name, active_only=active_tags_only)
-        return [tag_datatype(row, repository_ref) for row in rows], has_more
+        return tag_datatypes(rows, repository_ref), has_more
+
+    def has_any_tag(self) -> bool:
+        """True when any OCI Tag row exists (asked of the primary)."""
+        return tag_model.any_tag_exists()
 
     @stale_ok
     def has_expired_tag(self, repository_ref: RepositoryReference, tag_name: str) -> bool:
@@ -119,6 +141,25 @@ class TagLifecycleMixin:
         rows = tag_model.end_tags_of_manifest(manifest.id, clock.now_ms())
         repository_ref = RepositoryReference.for_repo_obj(repository)
         return [tag_datatype(row, repository_ref) for row in rows]
+
+    def delete_manifest(self, repository_ref: RepositoryReference,
+                        manifest_digest: str) -> Optional[list]:
+        """End every alive tag of the visible manifest, hidden ones too; the ended Tags
+        that were listed, or None when no manifest of that digest is visible (3 statements).
+        ImmutableTagException when one of them is immutable, nothing changed."""
+        repo_id = repository_id(repository_ref)
+
+        def write() -> Optional[list]:
+            now_ms = clock.now_ms()
+            row = manifest_model.find_manifest_by_digest(repo_id, manifest_digest, now_ms)
+            if row is None:
+                return None
+            return tag_model.end_tags_of_manifest(row.id, now_ms, include_hidden=True)
+
+        rows = run_with_retry(write)
+        if rows is None:
+            return None
+        return [tag_datatype(row, repository_ref) for row in rows if not row.hidden]
 
     def change_repository_tag_expiration(self, tag: Tag,
                                          expiration_date: Optional[datetime]) -> tuple:

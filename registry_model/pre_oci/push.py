@@ -5,7 +5,7 @@ import re
 from datetime import UTC, datetime
 from typing import Optional
 
-from registry_model import errors, validation
+from registry_model import errors, media_types, validation
 from registry_model.datatypes import LegacyImage, Manifest, RepositoryReference, Tag, repository_id
 from registry_model.manifests import DockerSchema1Manifest, DockerSchema1ManifestBuilder
 from registry_model.pre_oci import image as image_model
@@ -63,6 +63,10 @@ def _manifest_for_image(repository_ref: RepositoryReference, tag_name: str, imag
 
 class PushMixin:
     """create_manifest_and_retarget_tag and retarget_tag."""
+
+    stored_manifest_media_types = frozenset({
+        media_types.DOCKER_SCHEMA1_MANIFEST_CONTENT_TYPE,
+        media_types.DOCKER_SCHEMA1_SIGNED_MANIFEST_CONTENT_TYPE})
 
     def create_manifest_and_retarget_tag(self, repository_ref: RepositoryReference,
                                          manifest_interface_instance: DockerSchema1Manifest,

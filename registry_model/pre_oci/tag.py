@@ -376,6 +376,11 @@ _EXPIRED_TAG = Statement(lambda: (
     .limit(1)))
 
 
+def any_tag_exists() -> bool:
+    """True when the table holds any tag row (one ``SELECT 1 ... LIMIT 1``)."""
+    return RepositoryTag.select(RepositoryTag.id).exists()
+
+
 def has_expired_tag(repository_id: int, tag_name: str, now: int) -> bool:
     """True when the repository has an ended (not hidden) row of that tag name: one query."""
     if not validation.is_valid_tag_name(tag_name):

@@ -92,6 +92,18 @@ class TagLifecycleMixin:
         repository_ref = RepositoryReference.for_repo_obj(repository)
         return [tag_datatype(row, repository_ref) for row in rows]
 
+    def delete_manifest(self, repository_ref: RepositoryReference,
+                        manifest_digest: str) -> Optional[list]:
+        """End every alive tag of the manifest found by digest; None when none is found.
+
+        The pre-OCI schema has no hidden tags: this is lookup_manifest_by_digest (1
+        statement) then delete_tags_for_manifest (3).
+        """
+        manifest = self.lookup_manifest_by_digest(repository_ref, manifest_digest)
+        if manifest is None:
+            return None
+        return self.delete_tags_for_manifest(manifest)
+
     def change_repository_tag_expiration(self, tag: Tag,
                                          expiration_date: Optional[datetime]) -> tuple:
         """Set when the alive tag ends (None: never): ``(previous, changed)``."""
@@ -107,6 +119,10 @@ class TagLifecycleMixin:
         manifest_model.set_expiration_of_manifest_tags(manifest_id(manifest), manifest.digest,
                                                        manifest.tag_id, expiration_sec,
                                                        clock.now_ts())
+
+    def has_any_tag(self) -> bool:
+        """True when any RepositoryTag row exists (asked of the primary)."""
+        return tag_model.any_tag_exists()
 
     @stale_ok
     def has_expired_tag(self, repository_ref: RepositoryReference, tag_name: str) -> bool:

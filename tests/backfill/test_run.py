@@ -1,17 +1,19 @@
 """The backfill carries a pre-OCI registry into the OCI tables, and the OCI model answers alike."""
+import json
 from datetime import UTC, datetime
 
 import pytest
 
 from registry_model import errors
 from registry_model.backfill import backfill_to_oci, run, target
+from registry_model.oci import legacy
 from registry_model.oci.tables import OCI_MODELS, Tag
 from registry_model.pre_oci.tables import PRE_OCI_MODELS
 from registry_model.testing.budgets import budget
-from registry_model.testing.pre_oci_builder import PreOCIImageBuilder
+from registry_model.testing.pre_oci_builder import PreOCIImageBuilder, v1_metadata
 from registry_model.testing.pre_oci_registry import write_random_registry
 from registry_model.testing.queries import count_statements
-from tests.backfill.equivalence import assert_same_answers
+from tests.backfill.equivalence import assert_same_answers, image_view
 
 
 def rows_of(models) -> dict:
@@ -215,3 +217,21 @@ def test_a_backfilled_top_legacy_image_can_be_tagged_on_the_oci_model(registry_m
     if below is not None:
         with pytest.raises(errors.UnsupportedOperationException):
             oci_model.retarget_tag(repo, "from-below", below)
+
+
+def test_a_backfilled_v1_id_that_reads_as_a_synthetic_one_is_still_found(registry_model,
+                                                                         oci_model, store):
+    # A V1 id whose last 8 hex digits are below ID_STRIDE reads as a synthetic id (the
+    # digest scan finds no manifest of it): one real V1 id in 65536 is so.
+    layer = next(data for data in (b"layer %d" % number for number in range(1 << 20))
+                 if int(json.loads(v1_metadata([data])[0][1])["id"][-8:], 16)
+                 < legacy.ID_STRIDE)
+    builder = PreOCIImageBuilder(registry_model, store)
+    repo = builder.repository("acme", "reads")
+    builder.push_image(repo, "latest", [layer, b"top"])
+    backfill_to_oci()
+    base = oci_model.get_legacy_images(repo)[-1]
+    assert legacy.parse_legacy_image_id(base.docker_image_id)[1] < legacy.ID_STRIDE
+    for parents in (False, True):
+        assert image_view(oci_model.get_legacy_image(repo, base.docker_image_id, parents)) \
+            == image_view(registry_model.get_legacy_image(repo, base.docker_image_id, parents))

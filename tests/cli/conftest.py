@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from registry_model import registry_model
+from registry_model.cli import MODEL_VARIABLE
 from registry_model.database import RepositoryState, configure
 from registry_model.sample import write_sample_archive
 from registry_model.testing.databases import scratch_database
@@ -33,6 +34,14 @@ def in_a_scratch_folder(tmp_path, monkeypatch):
     for variable in ("REGISTRY_MODEL_SIGNING_KEY", "REGISTRY_MODEL_STORAGE"):
         monkeypatch.delenv(variable, raising=False)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def on_the_pre_oci_model(monkeypatch):
+    """The command tests written for the pre-OCI model (schema 1 imports, factory rows) run
+    with ``--model pre-oci`` through its variable; tests of the OCI model (the default)
+    name ``--model oci`` on their command line, which wins over the variable."""
+    monkeypatch.setenv(MODEL_VARIABLE, "pre-oci")
 
 
 @pytest.fixture

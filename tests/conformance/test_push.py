@@ -32,6 +32,19 @@ def test_push_stores_the_exact_manifest_and_points_the_tag_at_it(registry_model,
                                                               sha256_digest(layers[-1]))
 
 
+def test_the_media_types_a_model_says_it_stores_include_every_one_it_stored(registry_model,
+                                                                          builder, ref):
+    layers = layer_bytes(1)
+    sent = builder.image_manifest(ref, "latest", layers, LABELS)
+    builder.upload_all(ref, builder.uploads_for(layers, LABELS))
+    manifest, _ = registry_model.create_manifest_and_retarget_tag(ref, sent, "latest", None)
+    stored = registry_model.stored_manifest_media_types
+    assert isinstance(stored, frozenset) and manifest.media_type in stored
+    # Schema 1 is what every model reads; the others are the OCI wing's.
+    assert {"application/vnd.docker.distribution.manifest.v1+json",
+            "application/vnd.docker.distribution.manifest.v1+prettyjws"} <= stored
+
+
 def test_push_creates_the_legacy_chain_of_its_layers(registry_model, builder, ref):
     layers = [b"base", b"middle layer", b"top layer bytes"]
     tag = builder.push_image(ref, "latest", layers).tag

@@ -6,8 +6,11 @@ import pytest
 
 from registry_model import errors
 from registry_model.datatypes import LegacyImage, Tag
+from registry_model.testing.budgets import budget
 from registry_model.testing.builders import layer_bytes
 from registry_model.testing.databases import snapshot_rows
+
+from . import measure
 
 NAMESPACE, REPOSITORY = "devtable", "tags"
 
@@ -462,3 +465,19 @@ def test_images_shared_with_a_tag_on_another_branch_are_not_owned(registry_model
         # Shared rows: only the top image is the tag's own; else its manifest's images are.
         expected = [tag.image_id] if builder.legacy_images_are_rows else images
         assert _owned_ids(registry_model, tags[name]) == expected
+
+
+# has_any_tag
+
+
+def test_has_any_tag_is_false_on_an_empty_database_and_true_once_a_tag_row_exists(
+        registry_model, builder):
+    empty, counted = measure(registry_model.has_any_tag)
+    assert empty is False
+    assert counted.count <= budget("has_any_tag")
+    ref = builder.repository(NAMESPACE, REPOSITORY)
+    builder.push_image(ref, "gone", layer_bytes(1, "gone"))
+    registry_model.delete_tag(ref, "gone")  # an ended row counts too
+    held, counted = measure(registry_model.has_any_tag)
+    assert held is True
+    assert counted.count <= budget("has_any_tag")

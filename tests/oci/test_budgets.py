@@ -118,6 +118,44 @@ def test_an_index_push_costs_the_same_whatever_its_children(world):
         world.children)
 
 
+def _unlabelled_image(world):
+    config = config_bytes(world.size, seed="plain")
+    layers = [layer_bytes(index, "plain") for index in range(world.size)]
+    for data in [config] + layers:
+        world.store.put(data)
+    link_blobs(world.repository, config, *layers)
+    return parse(image_manifest(config, layers))
+
+
+PUSHES = {  # kind -> (the manifest to push, built before counting; its tag)
+    "image with config labels": (lambda w: image(w.repository, w.store, w.size, "new"), "new"),
+    "image": (_unlabelled_image, "plain"),
+    "index": (lambda w: parse(index_manifest([child.bytes for child in w.children])), "multi"),
+}
+
+
+def test_pushes_send_the_same_statements_whatever_their_size(initialized_db):
+    """Measured counts, not only bounds: an image of 1 or of 50 layers, an index of 1 or of
+    10 children. An image without config labels costs what an index does; its labels add
+    the same statements at any size."""
+    counts = {}
+    for size in (1, 50):
+        with initialized_db.atomic() as savepoint:
+            world = build_world(size)
+            for kind, (manifest_of, tag_name) in PUSHES.items():
+                parsed = manifest_of(world)
+                (manifest, tag), counts[kind, size] = measure(
+                    lambda w=world, parsed=parsed, tag_name=tag_name:
+                    w.model.create_manifest_and_retarget_tag(w.ref, parsed, tag_name, w.store))
+                assert (manifest.digest, tag.name) == (parsed.digest, tag_name)
+            assert len(world.children) == min(size, 10)
+            savepoint.rollback()
+    for kind in PUSHES:
+        assert counts[kind, 1] == counts[kind, 50], counts
+    assert counts["image", 1] == counts["index", 1], counts
+    assert counts["image with config labels", 1] > counts["image", 1], counts
+
+
 WRITES = {
     "retarget_tag": lambda w: w.model.retarget_tag(w.ref, "latest", w.older),
     "delete_tag": lambda w: w.model.delete_tag(w.ref, "latest"),

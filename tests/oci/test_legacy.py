@@ -36,6 +36,25 @@ def test_find_image_takes_the_synthetic_place_or_searches_by_id():
                           layer_history=legacy.schema1_layer_history([_image(1), _image(2)]))
     images = legacy.legacy_images(row)
     wanted = images[1].docker_image_id
-    assert legacy.find_image(images, wanted, 1) is images[1]
-    assert legacy.find_image(images, wanted, 0xdeadbeef) is images[1]
-    assert legacy.find_image(images, "f" * 64, 0) is None
+    for place in (1, 0, 0xdeadbeef):
+        assert legacy.find_image(row, wanted, place, with_parents=True) == images[1]
+        assert legacy.find_image(row, wanted, place, with_parents=False) == \
+            images[1]._replace(parents=None, tags=None)
+    assert legacy.find_image(row, images[0].docker_image_id, 1, with_parents=True).parents \
+        == (images[1],)
+    assert legacy.find_image(row, "f" * 64, 0, with_parents=True) is None
+    assert legacy.find_image(row, legacy.legacy_image_id(row.digest, 0), 0, True) is None
+
+
+def test_a_listing_shows_an_image_shared_by_schema1_manifests_once_with_every_tag():
+    chain = [_image(1), _image(2, 10)]
+    first = SimpleNamespace(id=7, digest="sha256:" + "e" * 64,
+                            layer_history=legacy.schema1_layer_history(chain))
+    second = SimpleNamespace(id=8, digest="sha256:" + "d" * 64,
+                             layer_history=legacy.schema1_layer_history(chain))
+    assert legacy.has_own_v1_ids(first)
+    listing = legacy.legacy_images(first, ("a",)) + legacy.legacy_images(second, ("b",))
+    merged = legacy.merge_shared_images(listing)
+    assert [image.docker_image_id for image in merged] == \
+        [chain[1].docker_image_id, chain[0].docker_image_id]
+    assert [image.tags for image in merged] == [("a", "b"), ()]

@@ -164,12 +164,12 @@ def test_referrers_are_listed_in_one_statement_even_before_their_subject(repo):
     with count_statements() as counted:
         rows = manifest_model.find_referrers(repo.id, subject.digest)
     assert counted.count == 1
-    assert [row.digest for row in rows] == [sbom.digest, signature.digest]
-    assert rows[0].manifest_bytes == sbom.bytes
-    assert rows[0].artifact_type == "application/spdx+json"
+    assert [row[0] for row in rows] == [sbom.digest, signature.digest]
+    digest, media_type_id, artifact_type, manifest_bytes = rows[0]
+    assert (manifest_bytes, artifact_type) == (sbom.bytes, "application/spdx+json")
 
     only_sbom = manifest_model.find_referrers(repo.id, subject.digest, "application/spdx+json")
-    assert [row.digest for row in only_sbom] == [sbom.digest]
+    assert [row[0] for row in only_sbom] == [sbom.digest]
     assert manifest_model.find_referrers(RepositoryFactory().id, subject.digest) == []
     assert manifest_model.find_referrers(repo.id, "not a digest") == []
 

@@ -81,6 +81,20 @@ def test_hidden_tags_are_never_listed(repo, manifests):
     assert tag_model.get_most_recent_tag(repo.id, T0 + 1).name == "shown"
 
 
+def test_ending_a_manifests_tags_spares_hidden_ones_unless_asked(repo, manifests):
+    with transaction():
+        tag_model.move_tag(repo.id, "temp-1", manifests[0].id, T0, hidden=True, end_ms=T0 + 100)
+    tag_model.retarget_tag(repo.id, "shown", manifests[0].id, now_ms=T0)
+    assert [r.name for r in tag_model.end_tags_of_manifest(manifests[0].id, T0 + 1)] == [
+        "shown"]
+    assert [r.name for r in tag_model.alive_tags_of_manifest(
+        manifests[0].id, T0 + 2, include_hidden=True)] == ["temp-1"]
+    with count_statements() as counted:
+        ended = tag_model.end_tags_of_manifest(manifests[0].id, T0 + 3, include_hidden=True)
+    assert counted.count == 2 and [(r.name, r.hidden) for r in ended] == [("temp-1", True)]
+    assert tag_model.alive_tags_of_manifest(manifests[0].id, T0 + 4, include_hidden=True) == []
+
+
 def test_alive_page_follows_the_name_cursor(repo, manifests):
     for name in ("c", "a", "b"):
         tag_model.retarget_tag(repo.id, name, manifests[0].id, now_ms=T0)

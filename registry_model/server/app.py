@@ -1,0 +1,50 @@
+"""The app factory: a Flask app serving the OCI Distribution API on a data model and store.
+
+::
+
+    from registry_model import oci_model
+    from registry_model.blobstore import FilesystemBlobStore
+    from registry_model.server import create_app
+
+    app = create_app(oci_model, FilesystemBlobStore("/var/lib/registry"))
+
+A web app can mount the returned app, or register :data:`routes.blueprint` on its own
+app with a :class:`~registry_model.server.context.Registry` in its extensions.
+"""
+import logging
+from typing import Optional
+
+from flask import Flask
+
+from registry_model.blobstore import BlobStore, FilesystemBlobStore
+from registry_model.interface import RegistryDataInterface
+from registry_model.server.context import EXTENSION, Registry
+from registry_model.server.errors import register_error_handlers
+from registry_model.server.routes import blueprint
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(model: Optional[RegistryDataInterface] = None, store: Optional[BlobStore] = None,
+               database_uri: Optional[str] = None, storage_path: Optional[str] = None) -> Flask:
+    """A Flask app serving the Distribution API v1.1 under ``/v2/``.
+
+    ``model`` defaults to :data:`registry_model.oci_model`; ``store`` to a
+    :class:`FilesystemBlobStore` at ``storage_path``. With ``database_uri`` the library is
+    bound to that database first (what each server worker process does); without it the
+    caller has bound it already (tests, an embedding app).
+    """
+    if database_uri is not None:
+        from registry_model.database import configure
+        configure(database_uri)
+    if model is None:
+        from registry_model import oci_model as model
+    if store is None:
+        if storage_path is None:
+            raise ValueError("create_app needs a blob store or a storage path")
+        store = FilesystemBlobStore(storage_path)
+    app = Flask(__name__)
+    app.extensions[EXTENSION] = Registry(model, store)
+    register_error_handlers(app)
+    app.register_blueprint(blueprint)
+    return app

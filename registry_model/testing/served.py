@@ -1,0 +1,100 @@
+"""A real ``registry-model serve`` (gunicorn) on a free loopback port, for real clients.
+
+::
+
+    with scratch_database() as uri, served_registry(uri, tmp_path / "blobs") as server:
+        subprocess.run(["skopeo", "copy", ..., "docker://%s/acme/app:v1" % server.host])
+
+The server runs in its own process group on a port the OS picked, against ``uri`` (a new
+database is migrated by the command) and a filesystem store; the block starts once
+``GET /v2/`` answers and the server is stopped (SIGTERM, then SIGKILL) at its end. Its
+output is kept in a log file that a failed start quotes.
+"""
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, NamedTuple, Optional
+
+START_TIMEOUT_S = 60
+
+
+class ServedRegistry(NamedTuple):
+    """A running server: ``host`` is ``127.0.0.1:<port>``, ``storage`` its blob folder."""
+
+    host: str
+    storage: Path
+    log: Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    # A test server's certificate is self-signed: readiness is all that is checked here.
+    context = ssl._create_unverified_context() if url.startswith("https") else None
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _command() -> str:
+    """The ``registry-model`` script beside this interpreter (the venv's), else on PATH."""
+    beside = Path(sys.executable).parent / "registry-model"
+    return str(beside) if beside.exists() else (shutil.which("registry-model") or "registry-model")
+
+
+@contextmanager
+def served_registry(uri: str, storage, workers: int = 2,
+                    tls: Optional[tuple] = None) -> Iterator[ServedRegistry]:
+    """Run ``registry-model serve`` on ``uri`` and ``storage`` for the block.
+
+    ``tls`` is ``(certificate file, key file)`` to serve HTTPS.
+    """
+    storage = Path(storage)
+    storage.mkdir(parents=True, exist_ok=True)
+    host = "127.0.0.1:%d" % free_port()
+    log = storage.parent / ("server-%s.log" % host.replace(":", "-"))
+    command = [_command(), "--db", uri, "serve",
+               "--storage", str(storage), "--bind", host, "--workers", str(workers)]
+    if tls is not None:
+        command += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    url = "%s://%s/v2/" % ("https" if tls is not None else "http", host)
+    env = {key: value for key, value in os.environ.items() if key != "REGISTRY_MODEL_DATABASE_URI"}
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _answers(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("registry-model serve did not start:\n%s"
+                                   % log.read_text(errors="replace")[-4000:])
+            time.sleep(0.2)
+        yield ServedRegistry(host, storage, log)
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
