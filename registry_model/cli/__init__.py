@@ -3,6 +3,7 @@
 ::
 
     registry-model --db sqlite:///registry.db migrate
+    registry-model --db sqlite:///registry.db migrate-to-oci
     registry-model sample sample.tar
     registry-model import sample.tar acme/hello:latest
     registry-model import layout-folder acme/multi:v1 --all
@@ -33,7 +34,8 @@ error reporting, table and JSON output); the commands live in one module per gro
 images, labels, history, inspect), :mod:`~registry_model.cli.tagging` (label, tag, untag,
 restore), :mod:`~registry_model.cli.transfer` (import, export, sample),
 :mod:`~registry_model.cli.gc` (gc, delete), :mod:`~registry_model.cli.namespaces`
-(namespace show, namespace set-window) and :mod:`~registry_model.cli.serve` (serve). Reads
+(namespace show, namespace set-window), :mod:`~registry_model.cli.serve` (serve) and
+:mod:`~registry_model.cli.backfill` (migrate-to-oci). Reads
 and writes go through the interface wherever it offers them: :data:`registry_model.oci_model`,
 or with ``--model pre-oci`` :data:`registry_model.registry_model` (see :func:`current_model`).
 Every failure a user can cause (a bad URI, an unreachable server, an unmigrated database, an
