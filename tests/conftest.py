@@ -72,3 +72,37 @@ def sample(tmp_path):
     path = tmp_path / "sample.tar"
     write_sample_archive(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def fault_server(request):
+    """A migrated scratch database bound for the module, for the fault injection tests."""
+    from tests.fault_injection import scratch_server
+
+    yield from scratch_server(request)
+
+
+@pytest.fixture
+def hooks(scratch_uri):
+    """Add query hooks (:class:`tests.interleaving.StopAfter`) for the test; released and
+    removed after it."""
+    from tests.interleaving import query_hooks
+
+    with query_hooks() as add:
+        yield add
+
+
+@pytest.fixture
+def no_local_constants(monkeypatch):
+    """Keep hypothesis from drawing constants out of the project's modules.
+
+    It sometimes draws numbers found in the source of the modules loaded so far, so the
+    examples of a seed would change with any edit of the library, and between running this
+    file alone and the whole suite. (An internal of hypothesis; without it, runs just vary.)
+    """
+    from hypothesis.internal.conjecture import providers
+    from hypothesis.internal.constants_ast import Constants
+
+    if hasattr(providers, "_get_local_constants"):
+        monkeypatch.setattr(providers, "_get_local_constants", lambda: Constants())
+        monkeypatch.setattr(providers, "CONSTANTS_CACHE", type(providers.CONSTANTS_CACHE)(1024))

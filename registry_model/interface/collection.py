@@ -20,7 +20,8 @@ class CollectionInterface(ABC):
         A repository that is gone gives a summary of zeros.
 
         Goes: tag rows that ended at least the namespace's time-machine window before ``now``
-        (default: the current time), their manifests and labels; legacy images no remaining
+        (default: the current time; the hidden tag of a push by digest on the OCI model as
+        soon as it ends), their manifests and labels; legacy images no remaining
         tag reaches (a kept image keeps its ancestors); expired temporary blob links; blob
         records nothing references any more in any repository. Alive tags, tags within the
         window and everything they reach are never touched. Blob files go only after the

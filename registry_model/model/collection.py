@@ -152,27 +152,34 @@ class Collector:
         raise NotImplementedError
 
     def _collect_links(self, repository_id: int, purge: bool) -> list:
-        """Expired (purging: all) links of the repository: 2 statements per batch."""
+        """Expired (purging: all) links of the repository: 2 statements per batch.
+
+        Each batch reads one row more than it deletes, so a last batch that is exactly
+        full needs no further read (an image of the OCI wing has two links, config and
+        layer: 50 images fill a batch of 100).
+        """
         after = 0
         references: list = []
         while True:
-            def batch(after=after) -> list:
+            def batch(after=after) -> tuple:
                 query = UploadedBlob.select(UploadedBlob.id, UploadedBlob.blob).where(
                     UploadedBlob.repository == repository_id, UploadedBlob.id > after)
                 if not purge:
                     query = query.where(UploadedBlob.expires_at <= self.now)
-                rows = list(query.order_by(UploadedBlob.id).limit(self.batch_size).tuples())
+                rows = list(query.order_by(UploadedBlob.id).limit(self.batch_size + 1)
+                            .tuples())
+                more, rows = len(rows) > self.batch_size, rows[:self.batch_size]
                 if rows and not self.dry_run:
                     (UploadedBlob.delete()
                      .where(UploadedBlob.id.in_([link_id for link_id, _ in rows])).execute())
-                return rows
+                return rows, more
 
-            rows = batch() if self.dry_run else write(batch)
+            rows, more = batch() if self.dry_run else write(batch)
             # A dry run deleted no blob record: the links of one it counted as gone would have
             # gone with it, in an earlier repository of the walk.
             references += [(UploadedBlob, link_id, blob_id) for link_id, blob_id in rows
                            if blob_id not in self._counted_blobs]
-            if len(rows) < self.batch_size:
+            if not more:
                 break
             after = rows[-1][0]
         self.counts["links"] += len(references)

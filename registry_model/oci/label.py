@@ -44,6 +44,19 @@ def apply_label(manifest_id: int, key: str, value: str, now_ms: int) -> Optional
     return seconds
 
 
+def expiry_seconds(labels: list) -> Optional[int]:
+    """Seconds the last valid ``quay.expires-after`` of ``labels`` gives a tag, or None.
+
+    ``labels`` holds ``(key, value, ...)`` tuples; a value that is no duration (or None)
+    is ignored, as :func:`apply_label` ignores it.
+    """
+    seconds = None
+    for key, value, *_ in labels:
+        if key == EXPIRES_AFTER_KEY and value is not None:
+            seconds = parse_duration(value) or seconds
+    return seconds
+
+
 def create_manifest_label(manifest_id: int, digest: Optional[str], key: str, value: str,
                           source_type_name: str, media_type_name: Optional[str],
                           now_ms: int) -> Label:

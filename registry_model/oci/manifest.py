@@ -8,23 +8,25 @@ ManifestChild rows, written in the same transaction as the manifest, whatever
 their number, in a constant number of statements.
 
 A manifest is *visible* in its repository when an alive tag points at it, when it
-is a child of a manifest an alive tag points at, or when its subject is a
-manifest visible in one of those two ways (a referrer of a tagged image or of one
-of a tagged index's children).
+is a child of a manifest an alive tag points at, or when its subject is a visible
+manifest (a referrer of a tagged image or of one of a tagged index's children, or
+a referrer of such a referrer, at any depth: one recursive query walks the subject
+chain).
 """
 import logging
 from typing import Optional
 
-from peewee import Expression, fn
+from peewee import SQL, Expression, Select, fn
 
 from registry_model import errors, validation
 from registry_model.connection import backend_name
 from registry_model.manifests import ParsedManifest
 from registry_model.model import blob as blob_model
 from registry_model.model import lookup
-from registry_model.model.tables import Namespace, Repository
+from registry_model.model.label import EXPIRES_AFTER_KEY
+from registry_model.model.tables import Label, Namespace, Repository
 from registry_model.oci.legacy import ALGORITHMS
-from registry_model.oci.tables import Manifest, ManifestBlob, ManifestChild, Tag
+from registry_model.oci.tables import Manifest, ManifestBlob, ManifestChild, ManifestLabel, Tag
 from registry_model.oci.tag import alive_clause
 from registry_model.statements import Statement, param
 from registry_model.transactions import locked
@@ -32,35 +34,41 @@ from registry_model.transactions import locked
 logger = logging.getLogger(__name__)
 
 
-def _tagged(manifest_column, now, any_tag: bool) -> Expression:
-    """EXISTS a tag (alive at ``now`` unless ``any_tag``) pointing at ``manifest_column``."""
-    tags = Tag.select(Tag.id).where(Tag.manifest == manifest_column)
-    return fn.EXISTS(tags if any_tag else tags.where(alive_clause(now)))
+def _subject_chain():
+    """CTE of the manifest asked for and its subjects, transitively, in the repository.
+
+    Its ids are the manifest (by ``repository_id`` and ``digest``), the manifest its
+    subject names, that one's subject, and so on: a referrer of a referrer is as
+    visible as its chain's root.
+    """
+    start = (Manifest.select(Manifest.id, Manifest.subject)
+             .where(Manifest.repository == param("repository_id"),
+                    Manifest.digest == param("digest")))
+    chain = start.cte("subject_chain", recursive=True, columns=("id", "subject"))
+    subject = Manifest.alias("subject_manifest")
+    step = (subject.select(subject.id, subject.subject)
+            .join(chain, on=(subject.digest == chain.c.subject))
+            .where(subject.repository == param("repository_id")))
+    return chain.union(step)
 
 
-def _tagged_or_child_of_tagged(manifest_column, now, any_tag: bool) -> Expression:
+def _chain_visible(chain, now, any_tag: bool) -> Expression:
+    """WHERE clause: a member of ``chain`` is tagged or a child of a tagged manifest.
+
+    Driven from the chain (a row or a few): per member, one probe of the tag index and
+    one of the child index, as for a single manifest.
+    """
+    tags = Tag.select(Tag.id).where(Tag.manifest == chain.c.id)
     parent_tag = Tag.alias("parent_tag")
     parents = (ManifestChild.select(ManifestChild.id)
                .join(parent_tag, on=(parent_tag.manifest == ManifestChild.manifest))
-               .where(ManifestChild.child_manifest == manifest_column))
+               .where(ManifestChild.child_manifest == chain.c.id))
     if not any_tag:
-        parents = parents.where(parent_tag.lifetime_end_ms.is_null(True)
-                                | (parent_tag.lifetime_end_ms > now))
-    return _tagged(manifest_column, now, any_tag) | fn.EXISTS(parents)
-
-
-def visible_clause(now, any_tag: bool = False) -> Expression:
-    """WHERE clause on Manifest: visible at ``now`` (see the module docstring).
-
-    With ``any_tag``, a tag row in the time machine counts as much as an alive one.
-    """
-    subject = Manifest.alias("subject_manifest")
-    subject_visible = (subject.select(subject.id)
-                       .where(subject.repository == Manifest.repository,
-                              subject.digest == Manifest.subject,
-                              _tagged_or_child_of_tagged(subject.id, now, any_tag)))
-    return (_tagged_or_child_of_tagged(Manifest.id, now, any_tag)
-            | (Manifest.subject.is_null(False) & fn.EXISTS(subject_visible)))
+        tags = tags.where(alive_clause(now))
+        parents = parents.where(alive_clause(now, parent_tag))
+    # Not chain.select_from(), which would repeat the WITH inside the subquery.
+    members = Select((chain,), (SQL("1"),)).where(fn.EXISTS(tags) | fn.EXISTS(parents))
+    return fn.EXISTS(members)
 
 
 def _manifest_columns(datatype_only: bool = False):
@@ -74,10 +82,16 @@ def _manifest_columns(datatype_only: bool = False):
                       Manifest.layers_compressed_size, Manifest.layer_history)
 
 
-_VISIBLE_BY_DIGEST = Statement(lambda any_tag, datatype_only: (
-    Manifest.select(*_manifest_columns(datatype_only))
-    .where(Manifest.repository == param("repository_id"), Manifest.digest == param("digest"),
-           visible_clause(param("now"), any_tag))))
+def _visible_by_digest(any_tag: bool, datatype_only: bool):
+    chain = _subject_chain()
+    return (Manifest.select(*_manifest_columns(datatype_only))
+            .where(Manifest.repository == param("repository_id"),
+                   Manifest.digest == param("digest"),
+                   _chain_visible(chain, param("now"), any_tag))
+            .with_cte(chain))
+
+
+_VISIBLE_BY_DIGEST = Statement(_visible_by_digest)
 
 
 def find_manifest_by_digest(repository_id: int, digest: str, now_ms: int,
@@ -173,10 +187,18 @@ def find_referrers(repository_id: int, subject_digest: str,
                              subject=subject_digest, artifact_type=artifact_type)
 
 
+def _expires_after():
+    """Scalar subquery: the value of the manifest's newest ``quay.expires-after`` label."""
+    return (Label.select(Label.value).join(ManifestLabel)
+            .where(ManifestLabel.manifest == Manifest.id, Label.key == EXPIRES_AFTER_KEY)
+            .order_by(Label.id.desc()).limit(1).alias("expires_after"))
+
+
 def _existing(repository_id: int, digest: str) -> Optional[Manifest]:
     # Locked, as a collector locks the manifests it deletes: it waits for this push,
-    # or this push finds the row gone and stores it anew.
-    return locked(Manifest.select()
+    # or this push finds the row gone and stores it anew. Its expires-after label
+    # comes along, for a re-push to give its tag the same lifetime as the first push.
+    return locked(Manifest.select(Manifest, _expires_after())
                   .where(Manifest.repository == repository_id, Manifest.digest == digest)
                   ).get_or_none()
 
@@ -214,7 +236,8 @@ def store_manifest(repository_id: int, parsed: ParsedManifest, now_s: int,
     """Store the parsed manifest in the repository, in the caller's transaction.
 
     ``(manifest row, created)``: a manifest already stored under that digest is returned
-    as it is (1 statement). Otherwise every blob must be linked to the repository at
+    as it is, with ``expires_after`` the value of its newest ``quay.expires-after``
+    label or None (1 statement). Otherwise every blob must be linked to the repository at
     ``now_s`` (ManifestBlobUnknownException naming it) and every child stored in it
     (ManifestChildUnknownException naming it), then the manifest, its blob rows and its
     child rows are written: at most 6 statements whatever the number of layers or

@@ -74,7 +74,7 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         """The visible Manifest with that digest (allow_dead: under any tag row).
 
         Visible: an alive tag points at it, it is a child of a manifest an alive tag points
-        at, or its subject is such a manifest.
+        at, or its subject is a visible manifest (a referrer of a referrer too).
         """
         row = manifest_model.find_manifest_by_digest(repository_id(repository_ref),
                                                      manifest_digest, clock.now_ms(),

@@ -14,6 +14,7 @@ from registry_model.datatypes import (
 from registry_model.manifests import ImageConfig, ParsedManifest
 from registry_model.model import label as shared_labels
 from registry_model.model import lookup
+from registry_model.model.label import EXPIRES_AFTER_KEY
 from registry_model.oci import label as label_model
 from registry_model.oci import legacy
 from registry_model.oci import manifest as manifest_model
@@ -75,7 +76,9 @@ class PushMixin:
         list's or index's children stored in it (ManifestChildUnknownException naming the
         child). With ``storage`` (a blob store) an image config is read first: its
         ``Labels`` become ``manifest`` labels of a newly stored manifest and its history
-        the legacy view's created/command/comment. ``tag_name`` None is a push by digest:
+        the legacy view's created/command/comment. A ``quay.expires-after`` label (of the
+        config, or stored with a manifest pushed before) ends the tag that long after this
+        push. ``tag_name`` None is a push by digest:
         the manifest is kept under a hidden temporary tag for ``temporary_tag_s`` and the
         Tag returned is None. One transaction, retried after a lost race; at most 16
         statements whatever the number of layers or children.
@@ -103,12 +106,12 @@ class PushMixin:
                 tag_model.create_temporary_tag(repo_id, row.id, self.temporary_tag_s * 1000,
                                                now_ms)
                 return row, None
-            tag = tag_model.move_tag(repo_id, tag_name, row.id)
-            if created:
-                for key, value, _, _ in labels:
-                    seconds = label_model.apply_label(row.id, key, value, now_ms)
-                    if seconds is not None:  # return the tag as the label left it
-                        tag.lifetime_end_ms = tag.lifetime_start_ms + seconds * 1000
+            # The manifest's expires-after label, new or stored, ends this push's tag;
+            # the manifest's other tags got it when they were pushed.
+            seconds = label_model.expiry_seconds(
+                labels if created else [(EXPIRES_AFTER_KEY, row.expires_after, None, None)])
+            tag = tag_model.move_tag(repo_id, tag_name, row.id,
+                                     lifetime_ms=seconds * 1000 if seconds else None)
             tag.manifest_digest = row.digest
             tag.manifest_layers_size = row.layers_compressed_size
             return row, tag

@@ -33,9 +33,10 @@ logger = logging.getLogger(__name__)
 _IN_TRANSACTION_ATTEMPTS = 4
 
 
-def alive_clause(now_ms) -> Expression:
-    """WHERE clause of tags alive at ``now_ms``: no end, or an end still ahead."""
-    return Tag.lifetime_end_ms.is_null(True) | (Tag.lifetime_end_ms > now_ms)
+def alive_clause(now_ms, tag=Tag) -> Expression:
+    """WHERE clause of tags (``tag``: Tag or an alias) alive at ``now_ms``: no end, or an
+    end still ahead."""
+    return tag.lifetime_end_ms.is_null(True) | (tag.lifetime_end_ms > now_ms)
 
 
 def _queue_on_tag_name(repository_id: int, tag_name: str) -> None:
@@ -95,17 +96,21 @@ def _end_alive_rows(repository_id: int, tag_name: str, now_ms: Optional[int],
 
 def move_tag(repository_id: int, tag_name: str, manifest_id: int,
              now_ms: Optional[int] = None, reversion: bool = False, hidden: bool = False,
-             end_ms: Optional[int] = None) -> Tag:
+             end_ms: Optional[int] = None, lifetime_ms: Optional[int] = None) -> Tag:
     """End the alive row of ``tag_name`` and start one on the manifest, in the caller's
     transaction; the new row (with ``manifest_digest`` unset).
 
     For writes that move a tag as part of a larger unit (a push); the caller runs the
     unit with :func:`registry_model.transactions.run_with_retry`. ImmutableTagException
     when the alive row is immutable. ``end_ms`` gives the new row a scheduled end (a
-    temporary tag). Two statements (three on PostgreSQL) plus one per ended row.
+    temporary tag); ``lifetime_ms`` one that long after the new row's start (a
+    ``quay.expires-after`` label). Two statements (three on PostgreSQL) plus one per
+    ended row.
     """
     for _ in range(_IN_TRANSACTION_ATTEMPTS):
         _, start = _end_alive_rows(repository_id, tag_name, now_ms, "moved")
+        if lifetime_ms is not None:
+            end_ms = start + lifetime_ms
         try:
             with db.atomic():  # a savepoint: a lost insert leaves the transaction usable
                 return Tag.create(repository=repository_id, name=tag_name, manifest=manifest_id,

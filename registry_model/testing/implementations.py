@@ -26,13 +26,7 @@ class Implementation(NamedTuple):
     known_bugs: dict = {}  # conformance test function name -> the bug it shows
 
 
-OCI_KNOWN_BUGS = {
-    "test_garbage_collect_repository_stays_within_its_budget_per_batch": (
-        "OCICollector's manifest phase sends 15 statements for one batch (4 to plan; per "
-        "batch a lock, a 3-read re-plan, 2 reads and 5 deletes) where the budget allows 2 "
-        "to plan and 3 per batch of images, so one batch of each kind costs 25 statements "
-        "against garbage_collect_repository's 20"),
-}
+OCI_KNOWN_BUGS: dict = {}
 
 
 IMPLEMENTATIONS = [

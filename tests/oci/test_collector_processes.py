@@ -1,19 +1,19 @@
-"""Index pushes racing the OCI collector in other processes: nothing referenced is lost.
+"""Index, referrer and by-digest pushes racing the OCI collector in other processes.
 
 Pusher processes push child images by digest (their hidden temporary tag ends at once,
-and the namespace has no time machine), then an index naming them under a tag, and
-delete most tags soon after; a collector process walks every repository in a loop. A
-child or a blob may go between the two pushes: the index push then fails with
-ManifestChildUnknownException (or a child push with ManifestBlobUnknownException) and
-the pusher pushes again, as a client would. Afterwards every stored manifest has its
-children, blob rows, blob records and blob files.
+and the namespace has no time machine), then an index naming them under a tag, then
+signatures by digest of the index, of a child and of that signature, and delete most
+tags soon after; some signatures come before their subject. A collector process walks
+every repository in a loop meanwhile (:func:`registry_model.testing.processes.run_beside`).
+A child or a blob may go between two pushes: the index push then fails with
+ManifestChildUnknownException (or a push with ManifestBlobUnknownException) and the
+pusher pushes again, as a client would. Afterwards every stored manifest has its
+children, blob rows, blob records and blob files, and everything an alive tag needs (its
+index, the children, the signatures and the signature's signature) is found by digest.
 """
 import json
-import multiprocessing
-import queue
 import random
 import time
-import traceback
 import uuid
 
 import pytest
@@ -25,13 +25,12 @@ from registry_model.database import (
     Manifest,
     ManifestBlob,
     ManifestChild,
-    configure,
-    db,
 )
 from registry_model.model import collection as gc
 from registry_model.oci.collector import OCICollector
 from registry_model.testing.databases import migrated_scratch_database
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
+from registry_model.testing.processes import run_beside
 from tests.oci import config_bytes, image_manifest, index_manifest, layer_bytes, parse
 
 PUSHERS = 2
@@ -40,6 +39,7 @@ SHARED_CHILDREN = 4
 GRACE_S = 2
 LINK_S = 2
 TIMEOUT_S = 300
+SIGNATURE = "application/example.signature"
 
 
 @pytest.fixture
@@ -67,56 +67,74 @@ def _push_child(ref, store, seed: str):
     raise AssertionError("child %s could not be pushed" % seed)
 
 
-def pusher(uri, storage, namespace, worker, start, results):
-    outcome = {"pushes": 0, "lost_races": 0, "failure": None}
-    try:
-        configure(uri)
-        oci_model.temporary_tag_s = 0  # a child is collectable until an index names it
-        store = FilesystemBlobStore(storage, fsync=False)
-        ref = oci_model.lookup_repository(namespace, "repo")
-        rng = random.Random(worker)
-        start.wait(TIMEOUT_S)
-        for push in range(PUSHES_PER_PUSHER):
-            seeds = ["shared%d" % rng.randrange(SHARED_CHILDREN), "w%d-p%d" % (worker, push)]
-            children = [_push_child(ref, store, seed) for seed in seeds]
-            index = parse(index_manifest([child.manifest_bytes for child in children]))
-            tag = "w%d-t%d" % (worker, push % 3)
-            for _attempt in range(10):
-                try:
-                    oci_model.create_manifest_and_retarget_tag(ref, index, tag, store)
-                    break
-                except errors.ManifestChildUnknownException:
-                    outcome["lost_races"] += 1
-                    children = [_push_child(ref, store, seed) for seed in seeds]
-            else:
-                raise AssertionError("index push kept losing")
-            outcome["pushes"] += 1
-            if rng.random() < 0.7:
-                oci_model.delete_tag(ref, tag)
-            time.sleep(rng.uniform(0, 0.2))
-    except Exception:
-        outcome["failure"] = traceback.format_exc()
-    finally:
-        db.close()
-        results.put(("pusher", outcome))
+def _push_referrer(ref, store, subject: bytes, seed: str):
+    """A signature of ``subject`` pushed by digest, uploading its blobs when they went."""
+    config, layer = config_bytes(1, seed="sig-" + seed), layer_bytes(0, "sig-" + seed)
+    parsed = parse(image_manifest(config, [layer], subject=subject, artifact_type=SIGNATURE))
+    for _attempt in range(10):
+        try:
+            return oci_model.create_manifest_and_retarget_tag(ref, parsed, None, store)[0]
+        except errors.ManifestBlobUnknownException:
+            for data in (config, layer):
+                _upload(ref, store, data)
+    raise AssertionError("referrer %s could not be pushed" % seed)
 
 
-def collector(uri, storage, start, stop, results):
-    outcome = {"runs": 0, "tags": 0, "manifests": 0, "blobs": 0, "failure": None}
-    try:
-        configure(uri)
-        store = FilesystemBlobStore(storage, fsync=False)
-        start.wait(TIMEOUT_S)
-        while not stop.is_set():
-            counts, _ = gc.collect_all(OCICollector(store, grace_s=GRACE_S, batch_size=5))
-            outcome["runs"] += 1
-            for kind in ("tags", "manifests", "blobs"):
-                outcome[kind] += counts[kind]
-    except Exception:
-        outcome["failure"] = traceback.format_exc()
-    finally:
-        db.close()
-        results.put(("collector", outcome))
+def _push_index(ref, store, tag: str, seeds: list, outcome: dict):
+    """Push the children by digest, then the index under ``tag``; again after a lost race."""
+    for _attempt in range(10):
+        children = [_push_child(ref, store, seed) for seed in seeds]
+        index = parse(index_manifest([child.manifest_bytes for child in children]))
+        try:
+            manifest, _ = oci_model.create_manifest_and_retarget_tag(ref, index, tag, store)
+            return manifest, children
+        except errors.ManifestChildUnknownException:
+            outcome["lost_races"] += 1
+    raise AssertionError("index push kept losing")
+
+
+def pusher(storage, namespace, worker) -> dict:
+    """One pusher's run (in its own process): what it did, and what its alive tags need.
+
+    Each index is signed, and so is one of its children and that signature (a referrer
+    of a referrer), all pushed by digest once the index is tagged: the collector must
+    keep them while the tag is alive, though nothing but their subject holds them. Some
+    signatures arrive before their subject, an image pushed later or never.
+    """
+    outcome = {"pushes": 0, "lost_races": 0, "referrers": 0, "needed": {}}
+    oci_model.temporary_tag_s = 0  # a manifest is collectable until something needs it
+    store = FilesystemBlobStore(storage, fsync=False)
+    ref = oci_model.lookup_repository(namespace, "repo")
+    rng = random.Random(worker)
+    for push in range(PUSHES_PER_PUSHER):
+        seeds = ["shared%d" % rng.randrange(SHARED_CHILDREN), "w%d-p%d" % (worker, push)]
+        if rng.random() < 0.3:  # a signature of an image not pushed yet (or ever)
+            early = config_bytes(1, seed="early%d" % rng.randrange(SHARED_CHILDREN))
+            _push_referrer(ref, store, image_manifest(early, [layer_bytes(0, "early")]),
+                           "w%d-p%d-early" % (worker, push))
+            outcome["referrers"] += 1
+        tag = "w%d-t%d" % (worker, push % 3)
+        index, children = _push_index(ref, store, tag, seeds, outcome)
+        signatures = [_push_referrer(ref, store, index.manifest_bytes, "w%d-p%d" % (worker, push))]
+        signatures.append(_push_referrer(ref, store, children[0].manifest_bytes,
+                                         "w%d-p%d-child" % (worker, push)))
+        signatures.append(_push_referrer(ref, store, signatures[-1].manifest_bytes,
+                                         "w%d-p%d-counter" % (worker, push)))
+        outcome["referrers"] += len(signatures)
+        outcome["pushes"] += 1
+        outcome["needed"][tag] = [manifest.digest for manifest in [index] + children + signatures]
+        if rng.random() < 0.7:
+            oci_model.delete_tag(ref, tag)
+            del outcome["needed"][tag]
+        time.sleep(rng.uniform(0, 0.2))
+    return outcome
+
+
+def collect_once(storage) -> dict:
+    """One collection of every repository (in the collector's process); what went."""
+    store = FilesystemBlobStore(storage, fsync=False)
+    counts, _ = gc.collect_all(OCICollector(store, grace_s=GRACE_S, batch_size=5))
+    return {kind: counts[kind] for kind in ("tags", "manifests", "blobs")}
 
 
 def integrity_problems(store) -> list:
@@ -147,45 +165,35 @@ def integrity_problems(store) -> list:
     return problems
 
 
-def test_index_pushes_racing_a_collector_in_other_processes_lose_nothing(scratch):
+def test_index_referrer_and_by_digest_pushes_racing_a_collector_lose_nothing(scratch):
     uri, storage = scratch
     store = FilesystemBlobStore(storage, fsync=False)
     namespace = NamespaceFactory(removed_tag_expiration_s=0)
     RepositoryFactory(namespace=namespace, name="repo")
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    start = context.Barrier(PUSHERS + 1)
-    stop = context.Event()
-    workers = [context.Process(target=pusher, args=(uri, storage, namespace.name, worker,
-                                                    start, results))
-               for worker in range(PUSHERS)]
-    collecting = context.Process(target=collector, args=(uri, storage, start, stop, results))
-    for process in workers + [collecting]:
-        process.start()
-    outcomes = []
-    try:
-        for _ in workers:
-            outcomes.append(results.get(timeout=TIMEOUT_S))
-        stop.set()
-        outcomes.append(results.get(timeout=TIMEOUT_S))
-    except queue.Empty:
-        pytest.fail("a worker reported nothing within %d s" % TIMEOUT_S)
-    finally:
-        stop.set()
-        for process in workers + [collecting]:
-            process.join(TIMEOUT_S)
-            if process.is_alive():
-                process.kill()
-
-    assert [outcome["failure"] for _, outcome in outcomes] == [None] * (PUSHERS + 1)
-    pushed = [outcome for kind, outcome in outcomes if kind == "pusher"]
-    (collected,) = [outcome for kind, outcome in outcomes if kind == "collector"]
+    results, collections = run_beside(
+        pusher, uri, [(storage, namespace.name, worker) for worker in range(PUSHERS)],
+        collect_once, (storage,), timeout_s=TIMEOUT_S)
+    pushed = [result.value for result in results]
+    collected = {kind: sum(run[kind] for run in collections.value)
+                 for kind in ("tags", "manifests", "blobs")}
     assert sum(outcome["pushes"] for outcome in pushed) == PUSHERS * PUSHES_PER_PUSHER
-    assert collected["runs"] >= 1 and collected["manifests"] >= 1
+    assert collected["manifests"] >= 1
     assert integrity_problems(store) == []
+    ref = oci_model.lookup_repository(namespace.name, "repo")
+
+    def needed_present():
+        for outcome in pushed:
+            for tag, digests in outcome["needed"].items():
+                assert oci_model.get_repo_tag(ref, tag).manifest_digest == digests[0]
+                for digest in digests:  # the index, its children, the signature chain
+                    assert oci_model.lookup_manifest_by_digest(ref, digest) is not None, (
+                        tag, digest)
+
+    needed_present()
     # Once the links expire, the collector takes the blobs only collected manifests used,
     # and still loses nothing a kept manifest needs.
     counts, _ = gc.collect_all(OCICollector(store, grace_s=0,
                                             now=int(time.time()) + LINK_S + 1))
     assert collected["blobs"] + counts["blobs"] >= 1
     assert integrity_problems(store) == []
+    needed_present()

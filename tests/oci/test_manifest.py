@@ -137,6 +137,46 @@ def test_find_by_digest_sees_alive_tags_children_of_alive_lists_and_their_referr
                for row in (child_row, index_row, signature_row))
 
 
+def test_find_by_digest_sees_a_referrer_of_a_referrer_while_its_chain_is_tagged(repo):
+    image, _ = pushable_image(repo, seed="image")
+    image_row = store(repo, image)
+    signature, _ = pushable_image(repo, seed="sig", subject=image.bytes,
+                                  artifact_type="application/example.sig")
+    countersignature, _ = pushable_image(repo, seed="countersig", subject=signature.bytes,
+                                         artifact_type="application/example.sig")
+    # Stored before the signature it signs: the chain is by digest, not by row.
+    chain = [store(repo, countersignature), store(repo, signature)]
+    other, _ = pushable_image(repo, seed="other")
+    tag(repo, "other", store(repo, other))
+
+    def found(row, now_ms, allow_dead=False):
+        with count_statements() as counted:
+            result = manifest_model.find_manifest_by_digest(repo.id, row.digest, now_ms,
+                                                            allow_dead=allow_dead)
+        assert counted.count == 1
+        return result is not None and result.id == row.id
+
+    assert not any(found(row, NOW_MS + 10) for row in chain)
+    tag(repo, "latest", image_row)
+    assert all(found(row, NOW_MS + 10) for row in chain)
+    tag_model.delete_tag(repo.id, "latest", NOW_MS + 20)
+    assert not any(found(row, NOW_MS + 30) for row in chain)
+    assert all(found(row, NOW_MS + 30, allow_dead=True) for row in chain)
+
+
+def test_find_by_digest_sees_a_referrer_of_a_child_of_a_tagged_index(repo):
+    child, _ = pushable_image(repo, seed="child")
+    store(repo, child)
+    tag(repo, "multi", store(repo, parse(index_manifest([child.bytes]))))
+    signature, _ = pushable_image(repo, seed="sig", subject=child.bytes,
+                                  artifact_type="application/example.sig")
+    countersignature, _ = pushable_image(repo, seed="countersig", subject=signature.bytes,
+                                         artifact_type="application/example.sig")
+    store(repo, signature)
+    row = store(repo, countersignature)
+    assert manifest_model.find_manifest_by_digest(repo.id, row.digest, NOW_MS + 10).id == row.id
+
+
 def test_find_by_digest_is_per_repository_and_refuses_malformed_digests(repo):
     parsed, _ = pushable_image(repo)
     tag(repo, "latest", store(repo, parsed))

@@ -357,6 +357,35 @@ def test_a_config_expires_after_label_expires_the_pushed_tag(model, repo, store)
     assert tag.name == "latest"
 
 
+def test_a_re_push_gives_its_tag_the_stored_expires_after_again(model, repo, store):
+    parsed = image(repo, store, labels={"quay.expires-after": "2h"})
+    push(model, repo, parsed, "first", store)
+    model.delete_tag(repo, "first")
+    _, tag = push(model, repo, parsed, "second", store)
+    assert tag.lifetime_end_ts is not None
+    assert tag.lifetime_end_ts - tag.lifetime_start_ts in (7200, 7201)
+    assert model.get_repo_tag(repo, "second").lifetime_end_ts == tag.lifetime_end_ts
+
+
+def test_a_re_push_follows_the_newest_expires_after_label_and_only_ends_its_own_tag(
+        model, repo, store):
+    parsed = image(repo, store, seed="api-label")
+    manifest, _ = push(model, repo, parsed, "kept", store)
+    model.create_manifest_label(manifest, "quay.expires-after", "1h", "api")
+    model.create_manifest_label(manifest, "quay.expires-after", "3h", "api")
+    model.change_repository_tag_expiration(model.get_repo_tag(repo, "kept"), None)
+    _, tag = push(model, repo, parsed, "new", store)
+    assert tag.lifetime_end_ts - tag.lifetime_start_ts in (3 * 3600, 3 * 3600 + 1)
+    assert model.get_repo_tag(repo, "kept").lifetime_end_ts is None
+
+
+def test_a_re_push_without_an_expires_after_label_leaves_its_tag_open(model, repo, store):
+    parsed = image(repo, store, seed="plain", labels={"quay.expires-after": "soon"})
+    push(model, repo, parsed, "first", store)
+    _, tag = push(model, repo, parsed, "second", store)
+    assert tag.lifetime_end_ts is None
+
+
 def test_a_push_by_digest_is_kept_for_a_while_then_collected(model, repo, store):
     repository = RepositoryFactory._meta.model.get_by_id(repo.id)
     repository.namespace.removed_tag_expiration_s = 0

@@ -12,12 +12,9 @@ manifest's layers must be there.
 """
 import hashlib
 import json
-import multiprocessing
 import os
-import queue
 import random
 import time
-import traceback
 import uuid
 
 import pytest
@@ -30,8 +27,6 @@ from registry_model.database import (
     ImageStorage,
     RepositoryTag,
     TagManifest,
-    configure,
-    db,
     parse_ancestors,
 )
 from registry_model.manifests import DockerSchema1ManifestBuilder
@@ -39,6 +34,7 @@ from registry_model.model import collection as gc
 from registry_model.pre_oci.collector import PreOCICollector
 from registry_model.testing.databases import migrated_scratch_database
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
+from registry_model.testing.processes import run_beside
 
 PUSHERS = 3
 PUSHES_PER_PUSHER = 20
@@ -90,52 +86,35 @@ def _push(ref, store, tag: str, layers: list, upload_all: bool):
     registry_model.release_blob_links(ref, manifest.blob_digests)
 
 
-def pusher(uri, storage, namespace, worker, start, results):
-    outcome = {"pushes": 0, "lost_races": 0, "deletes": 0, "failure": None}
-    try:
-        configure(uri)
-        store = FilesystemBlobStore(storage, fsync=False)
-        refs = [registry_model.lookup_repository(namespace, "repo%d" % index)
-                for index in range(REPOSITORIES)]
-        rng = random.Random(worker)
-        start.wait(TIMEOUT_S)
-        for push in range(PUSHES_PER_PUSHER):
-            ref = rng.choice(refs)
-            tag = "w%d-t%d" % (worker, push % 3)
-            layers = image_layers(rng.randrange(BASE_LAYERS), "w%d-p%d" % (worker, push))
-            try:
-                _push(ref, store, tag, layers, upload_all=False)
-            except errors.ManifestBlobUnknownException:
-                outcome["lost_races"] += 1
-                _push(ref, store, tag, layers, upload_all=True)
-            outcome["pushes"] += 1
-            if rng.random() < 0.8:
-                registry_model.delete_tag(ref, tag)
-                outcome["deletes"] += 1
-            time.sleep(rng.uniform(0, PAUSE_S))
-    except Exception:  # the parent fails the test with this traceback
-        outcome["failure"] = traceback.format_exc()
-    finally:
-        db.close()
-        results.put(("pusher", outcome))
+def pusher(storage, namespace, worker) -> dict:
+    """One pusher's run (in its own process); what it did."""
+    outcome = {"pushes": 0, "lost_races": 0, "deletes": 0}
+    store = FilesystemBlobStore(storage, fsync=False)
+    refs = [registry_model.lookup_repository(namespace, "repo%d" % index)
+            for index in range(REPOSITORIES)]
+    rng = random.Random(worker)
+    for push in range(PUSHES_PER_PUSHER):
+        ref = rng.choice(refs)
+        tag = "w%d-t%d" % (worker, push % 3)
+        layers = image_layers(rng.randrange(BASE_LAYERS), "w%d-p%d" % (worker, push))
+        try:
+            _push(ref, store, tag, layers, upload_all=False)
+        except errors.ManifestBlobUnknownException:
+            outcome["lost_races"] += 1
+            _push(ref, store, tag, layers, upload_all=True)
+        outcome["pushes"] += 1
+        if rng.random() < 0.8:
+            registry_model.delete_tag(ref, tag)
+            outcome["deletes"] += 1
+        time.sleep(rng.uniform(0, PAUSE_S))
+    return outcome
 
 
-def collector(uri, storage, start, stop, results):
-    outcome = {"runs": 0, "tags": 0, "images": 0, "blobs": 0, "files": 0, "failure": None}
-    try:
-        configure(uri)
-        store = FilesystemBlobStore(storage, fsync=False)
-        start.wait(TIMEOUT_S)
-        while not stop.is_set():
-            counts, _ = gc.collect_all(PreOCICollector(store, grace_s=GRACE_S, batch_size=5))
-            outcome["runs"] += 1
-            for kind in ("tags", "images", "blobs", "files"):
-                outcome[kind] += counts[kind]
-    except Exception:
-        outcome["failure"] = traceback.format_exc()
-    finally:
-        db.close()
-        results.put(("collector", outcome))
+def collect_once(storage) -> dict:
+    """One collection of every repository (in the collector's process); what went."""
+    store = FilesystemBlobStore(storage, fsync=False)
+    counts, _ = gc.collect_all(PreOCICollector(store, grace_s=GRACE_S, batch_size=5))
+    return {kind: counts[kind] for kind in ("tags", "images", "blobs", "files")}
 
 
 def integrity_problems(store) -> list:
@@ -167,36 +146,15 @@ def test_pushes_racing_a_collector_in_other_processes_lose_nothing(scratch, reco
         for path in storage.rglob(digest.split(":")[1]):  # removable once unreferenced
             os.utime(path, (old, old))
 
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    start = context.Barrier(PUSHERS + 1)
-    stop = context.Event()
-    pushers = [context.Process(target=pusher, args=(uri, storage, namespace.name, worker,
-                                                    start, results))
-               for worker in range(PUSHERS)]
-    collecting = context.Process(target=collector, args=(uri, storage, start, stop, results))
-    for process in pushers + [collecting]:
-        process.start()
-    outcomes = []
-    try:
-        for _ in pushers:
-            outcomes.append(results.get(timeout=TIMEOUT_S))
-        stop.set()
-        outcomes.append(results.get(timeout=TIMEOUT_S))
-    except queue.Empty:
-        pytest.fail("a worker reported nothing within %d s" % TIMEOUT_S)
-    finally:
-        stop.set()
-        for process in pushers + [collecting]:
-            process.join(TIMEOUT_S)
-            if process.is_alive():
-                process.kill()
-
-    assert [outcome["failure"] for _, outcome in outcomes] == [None] * (PUSHERS + 1)
-    pushed = [outcome for kind, outcome in outcomes if kind == "pusher"]
-    (collected,) = [outcome for kind, outcome in outcomes if kind == "collector"]
+    results, collections = run_beside(
+        pusher, uri, [(storage, namespace.name, worker) for worker in range(PUSHERS)],
+        collect_once, (storage,), timeout_s=TIMEOUT_S)
+    pushed = [result.value for result in results]
+    collected = {kind: sum(run[kind] for run in collections.value)
+                 for kind in ("tags", "images", "blobs", "files")}
+    collected["runs"] = len(collections.value)
     assert sum(outcome["pushes"] for outcome in pushed) == PUSHERS * PUSHES_PER_PUSHER
-    assert collected["runs"] >= 1 and collected["tags"] >= 1
+    assert collected["tags"] >= 1
     for name, value in (("pushes", PUSHERS * PUSHES_PER_PUSHER),
                         ("lost_races", sum(outcome["lost_races"] for outcome in pushed)),
                         ("collections", collected["runs"]), ("collected_tags", collected["tags"]),

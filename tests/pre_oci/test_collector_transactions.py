@@ -4,11 +4,11 @@ The per-test rollback of ``initialized_db`` never commits, so these tests use a 
 database of the current backend (the ``scratch_uri`` fixture of tests/conftest.py), emptied
 after each test, and real blob stores. The races run the writer and the collector in two
 threads with connections of their own; a peewee query hook stops one of them right after a
-chosen statement, which forces the interleaving the test names instead of hoping for it.
+chosen statement, which forces the interleaving the test names instead of hoping for it
+(:mod:`tests.interleaving`, the ``hooks`` fixture of tests/conftest.py).
 """
 import hashlib
 import json
-import threading
 import time
 import uuid
 
@@ -38,10 +38,8 @@ from registry_model.model import blob_gc
 from registry_model.model import collection as gc
 from registry_model.pre_oci.collector import PreOCICollector
 from registry_model.testing.factories import NamespaceFactory, RepositoryFactory
+from tests.interleaving import SETTLE_S, TIMEOUT_S, StopAfter, finish, normalized, start
 
-TIMEOUT_S = 30
-# Long enough for a blocked thread to show it is blocked.
-SETTLE_S = 1.0
 HOUR = 3600
 # Children before parents, so every foreign key is satisfied while emptying.
 _TABLES = (TagManifestLabel, Label, TagManifest, RepositoryTag, Image, UploadedBlob, BlobUpload,
@@ -140,66 +138,6 @@ def integrity_problems(store) -> list:
             if layer["blobSum"] not in records:
                 problems.append(("manifest layer without record", layer["blobSum"]))
     return problems
-
-
-def normalized(sql: str) -> str:
-    return sql.replace('"', "").replace("`", "")
-
-
-class StopAfter:
-    """A query hook stopping the thread named ``thread`` right after a matching statement."""
-
-    def __init__(self, thread: str, matches) -> None:
-        self.thread = thread
-        self.matches = matches
-        self.reached = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, event) -> None:
-        if (threading.current_thread().name == self.thread and not self.reached.is_set()
-                and self.matches(normalized(event.sql))):
-            self.reached.set()
-            self.release.wait(TIMEOUT_S)
-
-
-@pytest.fixture
-def hooks(committed):
-    """Add query hooks to the bound database for the test; released and removed after it."""
-    added = []
-
-    def add(hook):
-        db.obj.query_hooks.append(hook)
-        added.append(hook)
-        return hook
-
-    yield add
-    for hook in added:
-        getattr(hook, "release", threading.Event()).set()
-        if hook in db.obj.query_hooks:
-            db.obj.query_hooks.remove(hook)
-
-
-def start(name: str, work) -> tuple:
-    """Run ``work`` in a thread with its own connection: ``(thread, outcome dict)``."""
-    outcome: dict = {}
-
-    def target():
-        try:
-            outcome["value"] = work()
-        except BaseException as exc:  # the test inspects it
-            outcome["error"] = exc
-        finally:
-            db.close()
-
-    thread = threading.Thread(target=target, name=name, daemon=True)
-    thread.start()
-    return thread, outcome
-
-
-def finish(*threads) -> None:
-    for thread in threads:
-        thread.join(TIMEOUT_S)
-        assert not thread.is_alive(), "%s never finished" % thread.name
 
 
 # --- bytes go after the commit, and only then ----------------------------------------------

@@ -27,8 +27,6 @@ from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, Phase, seed, settings
-from hypothesis.internal.conjecture import providers
-from hypothesis.internal.constants_ast import Constants
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
@@ -519,19 +517,6 @@ def committing_database():
     """A scratch database of the current backend where writes commit (files go after them)."""
     with migrated_scratch_database() as database:
         yield database
-
-
-@pytest.fixture
-def no_local_constants(monkeypatch):
-    """Keep hypothesis from drawing constants out of the project's modules.
-
-    It sometimes draws numbers found in the source of the modules loaded so far, so the
-    examples of a seed would change with any edit of the library, and between running this
-    file alone and the whole suite. (An internal of hypothesis; without it, runs just vary.)
-    """
-    if hasattr(providers, "_get_local_constants"):
-        monkeypatch.setattr(providers, "_get_local_constants", lambda: Constants())
-        monkeypatch.setattr(providers, "CONSTANTS_CACHE", type(providers.CONSTANTS_CACHE)(1024))
 
 
 def test_random_operations_keep_the_database_equal_to_the_model(committing_database,

@@ -6,7 +6,7 @@ import pytest
 from registry_model import errors
 from registry_model.database import Namespace, transaction
 from registry_model.model import namespace as namespace_model
-from registry_model.testing.processes import WorkerFailure, run_in_processes
+from registry_model.testing.processes import WorkerFailure, run_beside, run_in_processes
 
 HANG_TIMEOUT_S = 4
 
@@ -19,6 +19,32 @@ def create_unless_boom(name: str) -> str:
     if name == "boom":
         raise errors.NotFoundException(name)
     return create_namespace(name)
+
+
+def count_namespaces(prefix: str) -> int:
+    time.sleep(0.05)
+    return Namespace.select().where(Namespace.name.startswith(prefix)).count()
+
+
+def slow_create_namespace(name: str) -> str:
+    time.sleep(0.5)
+    return create_namespace(name)
+
+
+def test_a_background_worker_runs_from_the_start_until_the_others_finish(scratch_uri):
+    names = ["beside%d" % index for index in range(2)]
+    results, background = run_beside(slow_create_namespace, scratch_uri,
+                                     [(name,) for name in names], count_namespaces,
+                                     ("beside",))
+    assert [result.value for result in results] == names
+    counts = background.value
+    assert len(counts) >= 2 and counts == sorted(counts) and counts[0] < 2
+    assert Namespace.select().where(Namespace.name.in_(names)).count() == 2
+
+
+def test_a_failing_background_worker_fails_the_run(scratch_uri):
+    with pytest.raises(WorkerFailure, match="(?s)worker 1:.*NotFoundException: boom"):
+        run_beside(create_namespace, scratch_uri, [("calm",)], create_unless_boom, ("boom",))
 
 
 def test_each_worker_returns_in_order_on_committed_data(scratch_uri):
