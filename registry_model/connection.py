@@ -24,6 +24,13 @@ db = DatabaseProxy()
 
 DEFAULT_URI = "sqlite:///registry.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The MySQL protocol's CLIENT_FOUND_ROWS capability (pymysql.constants.CLIENT.FOUND_ROWS,
+# MySQLdb's CLIENT.FOUND_ROWS): an UPDATE then reports the rows it matched, as PostgreSQL
+# and SQLite do, not only those whose values it changed. The models read an UPDATE's count
+# as "the row exists" (setting a namespace's window or a repository's state to the value it
+# has must not read as a missing row); no statement of theirs is an INSERT ... ON DUPLICATE
+# KEY UPDATE, the other statement whose count the flag changes.
+MYSQL_CLIENT_FOUND_ROWS = 2
 
 # field type name -> {backend or "default": column type}. MySQL's TEXT and BLOB
 # stop at 64 KiB, too small for a manifest.
@@ -85,7 +92,8 @@ def configure(uri: str, replicas: Sequence[str] = (),
     ``mysql://user:password@host:port/name`` are understood (plus the
     ``+pool`` variants of playhouse); query-string parameters and
     ``connect_options`` go to the driver. SQLite runs with foreign keys on,
-    WAL and a busy timeout; MySQL talks utf8mb4. PostgreSQL and MySQL reconnect
+    WAL and a busy timeout; MySQL talks utf8mb4 and counts the rows an UPDATE matched
+    (``CLIENT_FOUND_ROWS``, added to any ``client_flag`` given). PostgreSQL and MySQL reconnect
     after the server drops the connection, except inside a transaction, which
     fails with DatabaseConnectionLostException (see :mod:`registry_model.reconnect`).
 
@@ -144,6 +152,8 @@ def _options_for(uri: str, connect_options: dict) -> tuple:
             "SQLite URIs take the form sqlite:///path/to/file.db, not %r" % uri)
     options = _backend_options(backend)
     options.update(connect_options)
+    if backend == "mysql":
+        options["client_flag"] = int(options.get("client_flag", 0)) | MYSQL_CLIENT_FOUND_ROWS
     return backend, options
 
 

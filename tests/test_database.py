@@ -12,6 +12,7 @@ import threading
 import uuid
 
 import peewee
+import pymysql.constants.CLIENT
 import pytest
 from playhouse.pool import PooledPostgresqlDatabase
 
@@ -123,6 +124,15 @@ def test_configure_mysql_talks_utf8mb4():
     database = configure("mysql://root@127.0.0.1:3306/registry")
     assert backend_name(database) == "mysql"
     assert database.connect_params["charset"] == "utf8mb4"
+
+
+def test_configure_mysql_counts_the_rows_an_update_matches():
+    assert configure("mysql://root@127.0.0.1:3306/registry").connect_params["client_flag"] \
+        == pymysql.constants.CLIENT.FOUND_ROWS
+    given = configure("mysql://root@127.0.0.1:3306/registry",
+                      client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
+    assert given.connect_params["client_flag"] == \
+        pymysql.constants.CLIENT.FOUND_ROWS | pymysql.constants.CLIENT.MULTI_STATEMENTS
 
 
 @pytest.mark.parametrize("uri", [

@@ -129,8 +129,41 @@ def test_every_block_runs_in_order_in_one_folder(tmp_path):
     assert len(blocks) >= 10
     outputs = [run_block(block, folder, bin_dir, env) for block in blocks]
 
+    # The block moving to the OCI model had pre-OCI rows to carry (its second run, none).
+    moving = next(output for block, output in zip(blocks, outputs, strict=True)
+                  if "migrate-to-oci" in block.code and block.language == "sh")
+    carried = [line for line in moving.splitlines() if line.startswith("carried ")]
+    assert carried and carried[0].startswith("carried 1 tags, 1 manifests, "), moving
+
     # The first command showed the imported image as a three-image chain ending at latest.
     tree = outputs[0].splitlines()[-3:]
     assert len(tree) == 3 and "latest" in tree[-1] and "latest" not in "".join(tree[:-1])
     assert (folder / "registry.db").exists() and (folder / "signing-key.json").exists()
     assert not (folder / "blobs" / "signing-key.json").exists()
+
+
+def _text_block_after(text: str, heading: str) -> str:
+    """The first ``text`` block of the README section under that heading."""
+    section = text.split("\n## %s\n" % heading, 1)[1].split("\n## ", 1)[0]
+    return next(block.code for block in readme_blocks(section) if block.language == "text")
+
+
+def test_the_package_map_names_every_subpackage():
+    shown = _text_block_after(README.read_text(encoding="utf-8"), "What is inside")
+    package = CHECKOUT / "registry_model"
+    subpackages = sorted(path.parent.name for path in package.glob("*/__init__.py"))
+    assert len(subpackages) >= 10
+    missing = [name for name in subpackages if not re.search(r"(?<![\w/])(registry_model/)?%s/"
+                                                              % name, shown)]
+    assert not missing, "add to the package map of 'What is inside': %s" % missing
+
+
+def test_the_command_synopsis_names_every_command():
+    from registry_model.cli import main
+
+    shown = _text_block_after(README.read_text(encoding="utf-8"), "The command line")
+    # A command opens a line (after the group's options) or follows "| " on it.
+    synopsis = set(re.findall(r"(?:^registry-model (?:\[--db URI\] )?|\| )([a-z][a-z-]*)",
+                              shown, re.M))
+    missing = sorted(set(main.commands) - synopsis)
+    assert not missing, "add to the synopsis of 'The command line': %s" % missing

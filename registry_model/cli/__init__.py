@@ -3,6 +3,7 @@
 ::
 
     registry-model --db sqlite:///registry.db migrate
+    registry-model --db sqlite:///registry.db migrate-to-oci
     registry-model sample sample.tar
     registry-model import sample.tar acme/hello:latest
     registry-model import layout-folder acme/multi:v1 --all
@@ -27,6 +28,7 @@
     registry-model serve --storage blobs --bind 127.0.0.1:5000
     echo secret | registry-model user add alice --password-stdin
     registry-model grant bob pull alice/app
+    registry-model revoke bob pull alice/app
     registry-model visibility alice/app public
 
 ``--db`` defaults to ``$REGISTRY_MODEL_DATABASE_URI``, then ``sqlite:///registry.db``.
@@ -36,9 +38,10 @@ error reporting, table and JSON output); the commands live in one module per gro
 images, labels, history, inspect), :mod:`~registry_model.cli.tagging` (label, tag, untag,
 restore), :mod:`~registry_model.cli.transfer` (import, export, sample),
 :mod:`~registry_model.cli.gc` (gc, delete), :mod:`~registry_model.cli.namespaces`
-(namespace show, namespace set-window), :mod:`~registry_model.cli.serve` (serve) and
-:mod:`~registry_model.cli.accounts` (user, grant, revoke, visibility). Reads and writes go
-through the interface wherever it offers them: :data:`registry_model.oci_model`, or with
+(namespace show, namespace set-window), :mod:`~registry_model.cli.serve` (serve),
+:mod:`~registry_model.cli.accounts` (user, grant, revoke, visibility), and
+:mod:`~registry_model.cli.backfill` (migrate-to-oci). Reads and writes go through the
+interface wherever it offers them: :data:`registry_model.oci_model`, or with
 ``--model pre-oci`` :data:`registry_model.registry_model` (see :func:`current_model`).
 Every failure a user can cause (a bad URI, an unreachable server, an unmigrated database, an
 unknown repository or tag, a bad archive) ends as one line on stderr and exit status 1; this
@@ -394,6 +397,7 @@ def main(ctx: click.Context, uri: str, model_name: str) -> None:
 # The command modules import the helpers above, so they are loaded once those exist.
 from registry_model.cli import (  # noqa: E402
     accounts,
+    backfill,
     gc,
     listing,
     namespaces,
@@ -407,5 +411,5 @@ for _command in (schema.migrate, transfer.import_command, transfer.export, trans
                  listing.repos, listing.tags, listing.images, listing.labels, listing.history,
                  listing.inspect, tagging.label, tagging.tag, tagging.untag, tagging.restore,
                  gc.gc, gc.delete, namespaces.namespace, serve.serve, accounts.user,
-                 accounts.grant, accounts.revoke, accounts.visibility):
+                 accounts.grant, accounts.revoke, accounts.visibility, backfill.migrate_to_oci):
     main.add_command(_command)

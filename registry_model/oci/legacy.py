@@ -11,6 +11,12 @@ index. Its database ``id`` is ``manifest id * 65536 + place``.
 What the view shows of each layer (digest, size, and created / created_by /
 comment from the config's history) is kept at push time in
 ``Manifest.layer_history``, so no read touches blob storage.
+
+A Docker schema 1 manifest carried over from the pre-OCI tables
+(:mod:`registry_model.backfill`) keeps its legacy images' own V1 ids instead: its
+entries name them (``v1_id``) with everything the pre-OCI image rows showed
+(:func:`schema1_layer_history`), so a V1 id a client saw before the backfill names
+the same image after it.
 """
 import json
 import re
@@ -73,6 +79,31 @@ def layer_history(parsed: ParsedManifest, config: Optional[ImageConfig]) -> Opti
     return json.dumps(entries, ensure_ascii=False)
 
 
+def schema1_layer_history(images: list) -> str:
+    """The JSON kept for the legacy view of a schema 1 manifest whose images are known.
+
+    ``images`` holds the manifest's legacy images, base first, each with
+    ``docker_image_id``, ``blob_digest``, ``image_size``, ``aggregate_size``, ``created``
+    (a datetime or None), ``comment``, ``command`` (its JSON text) and
+    ``v1_json_metadata``, as the pre-OCI image rows hold them.
+    """
+    return json.dumps([{"digest": image.blob_digest, "size": image.image_size,
+                        "created": image.created.isoformat() if image.created else None,
+                        "created_by": None, "comment": image.comment,
+                        "v1_id": image.docker_image_id, "command": image.command,
+                        "v1_json": image.v1_json_metadata,
+                        "aggregate_size": image.aggregate_size}
+                       for image in images], ensure_ascii=False)
+
+
+def top_image_id(manifest) -> Optional[str]:
+    """The V1 id of a manifest row's top layer (a schema 1 image's own), None without layers."""
+    entries = json.loads(manifest.layer_history) if manifest.layer_history else []
+    if not entries:
+        return None
+    return entries[-1].get("v1_id") or legacy_image_id(manifest.digest, 0)
+
+
 def _created(value: Optional[str]) -> Optional[datetime]:
     """An RFC 3339 time (nanoseconds allowed) as naive UTC, or None."""
     if not value:
@@ -115,13 +146,7 @@ def _created_slowly(value: str) -> Optional[datetime]:
 def legacy_image(manifest, place: int) -> Optional[LegacyImage]:
     """The LegacyImage of the layer ``place`` steps below the top, ``parents`` and ``tags``
     None; None past the bottom layer. Builds that one image only."""
-    entries = json.loads(manifest.layer_history) if manifest.layer_history else []
-    count = len(entries) - place
-    if place < 0 or count <= 0:
-        return None
-    aggregate = sum(entry["size"] or 0 for entry in entries[:count])
-    return _image(manifest.id * ID_STRIDE, _prefix(manifest.digest), place, entries[count - 1],
-                  aggregate, None, None)
+    return _one_image(manifest, _entries(manifest), place)
 
 
 def legacy_images(manifest, tags: Optional[tuple] = None, place: int = 0,
@@ -135,10 +160,77 @@ def legacy_images(manifest, tags: Optional[tuple] = None, place: int = 0,
     unloaded on every layer. A ``place`` past the bottom layer gives an empty list.
     ``memo`` (a dict the caller keeps over the manifests of one listing) holds the
     times and commands already converted: images built on one base repeat their base's
-    history steps. Entries carry every key :func:`layer_history` writes.
+    history steps. Entries carry every key :func:`layer_history` writes; those of
+    :func:`schema1_layer_history` give each image its own V1 id, command, aggregate
+    size and V1 JSON.
     """
-    entries = json.loads(manifest.layer_history) if manifest.layer_history else []
+    return _images(manifest, _entries(manifest), tags, place, with_parents, memo)
+
+
+def find_image(manifest, docker_image_id: str, place: int,
+               with_parents: bool) -> Optional[LegacyImage]:
+    """The LegacyImage of that V1 id in one manifest row (``tags`` None), or None.
+
+    ``place`` is what the id says when read as synthetic; a backfilled schema 1 image
+    is found by its own id wherever it sits. ``parents`` are filled with
+    ``with_parents``, None without.
+    """
+    entries = _entries(manifest)
+    if entries and "v1_id" in entries[0]:
+        total = len(entries)
+        place = next((total - 1 - index for index, entry in enumerate(entries)
+                      if entry["v1_id"] == docker_image_id), -1)
+        if place < 0:
+            return None
+    elif docker_image_id != legacy_image_id(manifest.digest, place):
+        return None
+    if not with_parents:
+        return _one_image(manifest, entries, place)
+    images = _images(manifest, entries, None, place, True, None)
+    return images[0] if images else None
+
+
+def has_own_v1_ids(manifest) -> bool:
+    """Whether a manifest row is a backfilled schema 1 manifest, whose images keep their
+    own V1 ids (and may be shared with other manifests of the repository)."""
+    return manifest.layer_history is not None and '"v1_id": ' in manifest.layer_history
+
+
+def merge_shared_images(images: list) -> list:
+    """A listing's images with each V1 id once, in order of first appearance.
+
+    Backfilled schema 1 manifests share V1 images (each tag had its own manifest over
+    one chain): one image, with the tags of every manifest showing it.
+    """
+    merged: dict = {}
+    for image in images:
+        seen = merged.get(image.docker_image_id)
+        if seen is None:
+            merged[image.docker_image_id] = image
+        elif image.tags:
+            merged[image.docker_image_id] = seen._replace(
+                tags=tuple(dict.fromkeys(seen.tags + image.tags)))
+    return list(merged.values())
+
+
+def _entries(manifest) -> list:
+    return json.loads(manifest.layer_history) if manifest.layer_history else []
+
+
+def _one_image(manifest, entries: list, place: int) -> Optional[LegacyImage]:
+    count = len(entries) - place
+    if place < 0 or count <= 0:
+        return None
+    aggregate = sum(entry["size"] or 0 for entry in entries[:count])
+    return _image(manifest.id * ID_STRIDE, _prefix(manifest.digest), place, entries[count - 1],
+                  aggregate, None, None)
+
+
+def _images(manifest, entries: list, tags: Optional[tuple], place: int, with_parents: bool,
+            memo: Optional[dict]) -> list:
+    """:func:`legacy_images` of entries already read."""
     total = len(entries)
+    own_ids = total > 0 and "v1_id" in entries[0]  # every entry, or none, names its V1 id
     prefix = _prefix(manifest.digest)
     first_id = manifest.id * ID_STRIDE
     no_tags = None if tags is None else ()
@@ -160,10 +252,18 @@ def legacy_images(manifest, tags: Optional[tuple] = None, place: int = 0,
             parents._head = below
             rest = below[_PARENTS]
             parents._tail = rest if rest.__class__ is ParentChain else None
-        created, created_by = entry["created"], entry["created_by"]
+        created = entry["created"]
         when = time_of(created, _UNSEEN)
         if when is _UNSEEN:
             when = times[created] = _created(created)
+        if own_ids:  # a backfilled schema 1 image, as its pre-OCI row showed it
+            below = _new_tuple(LegacyImage, (
+                first_id + layer, entry["v1_id"], when, entry["comment"], entry["command"],
+                size, entry["aggregate_size"], False, entry["v1_json"], entry["digest"],
+                parents, no_tags if layer else top_tags))
+            built.append(below)
+            continue
+        created_by = entry["created_by"]
         command = command_of(created_by, _UNSEEN)
         if command is _UNSEEN:
             command = commands[created_by] = _command(created_by)
@@ -184,6 +284,11 @@ def _prefix(manifest_digest: str) -> str:
 def _image(first_id: int, prefix: str, place: int, entry: dict, aggregate: int,
            parents, tags) -> LegacyImage:
     """One layer's LegacyImage."""
+    if "v1_id" in entry:  # a backfilled schema 1 image, as its pre-OCI row showed it
+        return _new_tuple(LegacyImage, (
+            first_id + place, entry["v1_id"], _created(entry.get("created")),
+            entry.get("comment"), entry["command"], entry["size"], entry["aggregate_size"],
+            False, entry["v1_json"], entry["digest"], parents, tags))
     return _new_tuple(LegacyImage, (
         first_id + place, prefix + "%08x" % place, _created(entry.get("created")),
         entry.get("comment"), _command(entry.get("created_by")), entry["size"], aggregate,

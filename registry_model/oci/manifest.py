@@ -19,6 +19,7 @@ from typing import Optional
 from peewee import SQL, Expression, Select, fn
 
 from registry_model import errors, validation
+from registry_model.connection import backend_name
 from registry_model.manifests import ParsedManifest
 from registry_model.model import blob as blob_model
 from registry_model.model import lookup
@@ -302,3 +303,29 @@ def find_image_manifest_by_prefix(repository_id: int, hex_prefix: str) -> Option
         bounds[algorithm + "_low"] = "%s:%s" % (algorithm, hex_prefix)
         bounds[algorithm + "_high"] = "%s:%s" % (algorithm, hex_prefix + "g")  # after any hex
     return _BY_DIGEST_PREFIX.first(repository_id=repository_id, **bounds)
+
+
+def _by_v1_id():
+    # The V1 id is searched as the exact text the kept history holds ('"v1_id": "<id>"')
+    # by a case-sensitive substring test on every backend (peewee's LIKE is GLOB on
+    # SQLite, case-blind LIKE elsewhere). strpos is PostgreSQL's name for instr.
+    finder = fn.strpos if backend_name() == "postgresql" else fn.instr
+    return (Manifest.select(Manifest.id, Manifest.digest, Manifest.layer_history)
+            .where(Manifest.repository == param("repository_id"),
+                   Manifest.layer_history.is_null(False),
+                   finder(Manifest.layer_history, param("needle")) > 0)
+            .order_by(Manifest.id).limit(1))
+
+
+_BY_V1_ID = Statement(_by_v1_id)
+
+
+def find_schema1_manifest_by_v1_id(repository_id: int, docker_image_id: str) -> Optional[tuple]:
+    """The backfilled schema 1 manifest whose legacy images include that V1 id: one query.
+
+    ``docker_image_id`` must be 64 lowercase hex digits (the caller checked). It scans the
+    repository's image manifests (no index holds V1 ids), which only V1 ids of backfilled
+    schema 1 images need; synthetic ids keep the digest range scan.
+    """
+    return _BY_V1_ID.first(repository_id=repository_id,
+                           needle='"v1_id": "%s"' % docker_image_id)

@@ -133,26 +133,38 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         tags = tag_model.alive_tag_names_by_manifest(repository_ref.id, clock.now_ms())
         images: list = []
         memo: dict = {}  # history steps converted once for the whole listing
+        shared = False
         for row in rows:
             images += legacy.legacy_images(row, tuple(tags.get(row.id, ())), memo=memo)
-        return images
+            shared = shared or legacy.has_own_v1_ids(row)
+        return legacy.merge_shared_images(images) if shared else images
 
     @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,
                          include_parents: bool = False) -> Optional[LegacyImage]:
-        """That LegacyImage or None; parents filled when asked."""
+        """That LegacyImage or None; parents filled when asked.
+
+        A synthetic id is found by its manifest's digest (1 statement); any other V1 id
+        (a backfilled schema 1 image's own), or a synthetic-looking one no manifest
+        holds, by a search of the repository's kept histories (1 more).
+        """
         repo_id = repository_id(repository_ref)
         parsed = legacy.parse_legacy_image_id(docker_image_id)
         if parsed is None:
             return None
         prefix, place = parsed
-        row = manifest_model.find_image_manifest_by_prefix(repo_id, prefix)
+        if place < legacy.ID_STRIDE:
+            row = manifest_model.find_image_manifest_by_prefix(repo_id, prefix)
+            image = legacy.find_image(row, docker_image_id, place, include_parents) \
+                if row is not None else None
+            if image is not None:
+                return image
+        # Not a synthetic id (or a schema 1 image's own id that reads as one, one V1 id
+        # in 65536): a backfilled schema 1 image's, searched in the kept histories.
+        row = manifest_model.find_schema1_manifest_by_v1_id(repo_id, docker_image_id)
         if row is None:
             return None
-        if not include_parents:
-            return legacy.legacy_image(row, place)
-        images = legacy.legacy_images(row, place=place)
-        return images[0] if images else None
+        return legacy.find_image(row, docker_image_id, place, include_parents)
 
     def get_legacy_images_owned_by_tag(self, tag: Tag) -> list:
         """The tag's manifest's LegacyImages when no other alive tag points at that manifest

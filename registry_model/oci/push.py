@@ -156,6 +156,6 @@ class PushMixin:
                 % image.docker_image_id)
         row = manifest_model.get_manifest(manifest_id)
         if (row is None or row.repository_id != repo_id
-                or legacy.legacy_image_id(row.digest, 0) != image.docker_image_id):
+                or legacy.top_image_id(row) != image.docker_image_id):
             return None, None
         return row.id, row.digest

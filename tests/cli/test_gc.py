@@ -174,3 +174,31 @@ def test_gc_and_delete_errors_are_one_line(imported, args, fragment, exit_code):
     if args[0] == "gc" and "--storage" not in args:
         args = args + ("--storage", str(imported.storage))
     assert_fails(invoke(imported.uri, *args), fragment, exit_code=exit_code)
+
+
+@pytest.mark.parametrize("model, scope", [("oci", ("acme/hello",)), ("pre-oci", ("acme/hello",)),
+                                          ("oci", ()), ("pre-oci", ())])
+def test_gc_after_migrate_to_oci_collects_both_wings_and_purges_a_deleted_repository(
+        two_images, model, scope):
+    images = two_images  # imported on the pre-OCI model, then carried into the OCI tables
+    succeeds(images.uri, "migrate-to-oci")
+    before = row_counts(images.uri)
+    assert before["Tag"] == before["RepositoryTag"] == 2
+    succeeds(images.uri, "delete", "acme/hello")
+    age_files(images.storage)
+
+    dry = json.loads(succeeds(images.uri, "--model", model, "gc", *scope, "--storage",
+                              images.store, "--dry-run", "--json"))
+    assert (dry["purged"], dry["models"][0]) == (1, model)
+    assert sorted(dry["models"]) == ["oci", "pre-oci"]
+    assert row_counts(images.uri) == before
+
+    summary = json.loads(succeeds(images.uri, "--model", model, "gc", *scope,
+                                  "--storage", images.store, "--json"))
+
+    assert (summary["repositories"], summary["purged"]) == (2 if not scope else 1, 1)
+    assert summary["tags"] == 2  # one tag row in each wing
+    after = row_counts(images.uri)
+    assert (after["Repository"], after["Tag"], after["RepositoryTag"]) == (1, 1, 1)
+    assert blob_files(images.storage) == sorted(d.split(":")[1] for d in images.world)
+    assert "acme/world" in succeeds(images.uri, "--model", model, "repos")

@@ -72,6 +72,16 @@ def test_set_namespace_tag_expiration_changes_the_window(registry_model):
     assert registry_model.set_namespace_tag_expiration("acme", 0).removed_tag_expiration_s == 0
 
 
+def test_set_namespace_tag_expiration_to_the_window_it_has_returns_the_namespace(registry_model):
+    # MySQL/MariaDB report an UPDATE's changed rows unless asked for matched ones, as
+    # PostgreSQL and SQLite report: an unchanged window must not read as a missing namespace.
+    created = registry_model.create_namespace("acme", 3600)
+    assert registry_model.set_namespace_tag_expiration("acme", 3600) == created
+    assert registry_model.set_namespace_tag_expiration("acme", 60) == \
+        registry_model.set_namespace_tag_expiration("acme", 60)
+    assert registry_model.get_namespace("acme").removed_tag_expiration_s == 60
+
+
 @pytest.mark.parametrize("name, window, exception", [
     ("nobody", 60, errors.NotFoundException),
     ("Not/A/Name", 60, errors.NotFoundException),

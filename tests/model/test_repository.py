@@ -136,6 +136,16 @@ def test_set_repository_state_accepts_the_integer_value(initialized_db):
     assert Repository.get_by_id(repo.id).state is RepositoryState.READ_ONLY
 
 
+def test_set_repository_state_to_the_state_it_has_changes_nothing_and_raises_nothing(
+        initialized_db):
+    # An UPDATE that matches its row without changing it still finds the repository
+    # (MySQL/MariaDB count matched rows only with CLIENT_FOUND_ROWS, see connection.py).
+    repo = RepositoryFactory()
+    for _ in range(2):
+        repository_model.set_repository_state(repo, RepositoryState.MARKED_FOR_DELETION)
+    assert Repository.get_by_id(repo.id).state is RepositoryState.MARKED_FOR_DELETION
+
+
 def test_set_repository_state_of_a_vanished_repository_raises(initialized_db):
     repo = RepositoryFactory()
     Repository.delete().where(Repository.id == repo.id).execute()

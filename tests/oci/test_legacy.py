@@ -1,0 +1,60 @@
+"""The legacy view of schema 1 manifests carried from the pre-OCI tables keeps their own V1 ids."""
+from datetime import datetime
+from types import SimpleNamespace
+
+from registry_model.oci import legacy
+
+
+def _image(number, parent_size=0):
+    return SimpleNamespace(docker_image_id="%064x" % (number * 0x123456789), blob_digest="sha256:"
+                           + "%064x" % number, image_size=10 * number,
+                           aggregate_size=parent_size + 10 * number,
+                           created=datetime(2024, 1, number, 3, 4, 5, 123456),
+                           comment="step %d" % number, command='["/bin/sh", "-c", "%d"]' % number,
+                           v1_json_metadata='{"id": "%064x"}' % (number * 0x123456789))
+
+
+def test_a_schema1_history_gives_the_images_as_they_were_top_first_with_parents():
+    chain = [_image(1), _image(2, 10), _image(3, 30)]
+    row = SimpleNamespace(id=7, digest="sha256:" + "e" * 64,
+                          layer_history=legacy.schema1_layer_history(chain))
+    images = legacy.legacy_images(row, ("latest",))
+    assert [image.docker_image_id for image in images] == \
+        [image.docker_image_id for image in reversed(chain)]
+    top = images[0]
+    assert (top.created, top.comment, top.command, top.image_size, top.aggregate_size,
+            top.v1_metadata_string, top.blob_digest, top.tags) == \
+        (chain[2].created, "step 3", chain[2].command, 30, 60, chain[2].v1_json_metadata,
+         chain[2].blob_digest, ("latest",))
+    assert [parent.docker_image_id for parent in top.parents] == \
+        [chain[1].docker_image_id, chain[0].docker_image_id]
+    assert images[2].tags == () and images[2].parents == ()
+
+
+def test_find_image_takes_the_synthetic_place_or_searches_by_id():
+    row = SimpleNamespace(id=7, digest="sha256:" + "e" * 64,
+                          layer_history=legacy.schema1_layer_history([_image(1), _image(2)]))
+    images = legacy.legacy_images(row)
+    wanted = images[1].docker_image_id
+    for place in (1, 0, 0xdeadbeef):
+        assert legacy.find_image(row, wanted, place, with_parents=True) == images[1]
+        assert legacy.find_image(row, wanted, place, with_parents=False) == \
+            images[1]._replace(parents=None, tags=None)
+    assert legacy.find_image(row, images[0].docker_image_id, 1, with_parents=True).parents \
+        == (images[1],)
+    assert legacy.find_image(row, "f" * 64, 0, with_parents=True) is None
+    assert legacy.find_image(row, legacy.legacy_image_id(row.digest, 0), 0, True) is None
+
+
+def test_a_listing_shows_an_image_shared_by_schema1_manifests_once_with_every_tag():
+    chain = [_image(1), _image(2, 10)]
+    first = SimpleNamespace(id=7, digest="sha256:" + "e" * 64,
+                            layer_history=legacy.schema1_layer_history(chain))
+    second = SimpleNamespace(id=8, digest="sha256:" + "d" * 64,
+                             layer_history=legacy.schema1_layer_history(chain))
+    assert legacy.has_own_v1_ids(first)
+    listing = legacy.legacy_images(first, ("a",)) + legacy.legacy_images(second, ("b",))
+    merged = legacy.merge_shared_images(listing)
+    assert [image.docker_image_id for image in merged] == \
+        [chain[1].docker_image_id, chain[0].docker_image_id]
+    assert [image.tags for image in merged] == [("a", "b"), ()]
