@@ -27,6 +27,7 @@
     registry-model namespace set-window acme 1h
     registry-model serve --storage blobs --bind 127.0.0.1:5000
     echo secret | registry-model user add alice --password-stdin
+    registry-model user list
     registry-model grant bob pull alice/app
     registry-model revoke bob pull alice/app
     registry-model visibility alice/app public
