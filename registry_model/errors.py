@@ -122,3 +122,8 @@ class ImmutableTagException(DataModelException):
 
 class UnsupportedOperationException(DataModelException):
     """The implementation cannot do this (the pre-OCI model has no immutable tags, say)."""
+
+
+class StorageConfigurationException(DataModelException):
+    """A blob storage cannot be used as given: an unknown URI scheme, a missing bucket, wrong
+    credentials."""

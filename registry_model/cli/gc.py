@@ -5,7 +5,6 @@ repository or all of them, with a progress bar over the repositories (tqdm, on s
 a terminal) and prints what went. ``delete`` marks a repository for deletion; the next ``gc``
 purges it.
 """
-import os
 import sys
 from typing import Optional
 
@@ -13,7 +12,6 @@ import click
 from tqdm import tqdm
 
 from registry_model import registry_model
-from registry_model.blobstore import FilesystemBlobStore
 from registry_model.cli import (
     RepositoryNameType,
     echo_json,
@@ -21,6 +19,7 @@ from registry_model.cli import (
     lookup_or_fail,
     open_database,
 )
+from registry_model.cli.storage import open_store
 from registry_model.cli.transfer import storage_option
 from registry_model.datatypes import GCSummary, RepositoryReference
 from registry_model.interface import collection as gc_model
@@ -75,9 +74,7 @@ def gc(uri: str, repository: Optional[tuple], storage: str, dry_run: bool, orpha
     Repositories marked with `registry-model delete` are removed entirely. Alive tags, and
     everything they need, are never touched.
     """
-    if not os.path.isdir(storage):
-        raise click.ClickException("blob store %s does not exist" % storage)
-    store = FilesystemBlobStore(storage)
+    store = open_store(storage, must_exist=True)
     with open_database(uri), tqdm(desc="collecting", unit="repo", file=sys.stderr,
                                   disable=not sys.stderr.isatty(), leave=False) as bar:
         if repository is not None:

@@ -4,13 +4,15 @@ from typing import Optional
 import click
 
 from registry_model.cli import open_database
+from registry_model.cli.storage import open_store
 
 
 @click.command()
 @click.option("--db", "database_uri", metavar="URI", default=None,
               help="Database to serve (default: the group's --db).")
-@click.option("--storage", required=True, type=click.Path(file_okay=False),
-              help="Folder of the blob store (created if missing).")
+@click.option("--storage", required=True, metavar="PATH|URI",
+              help="The blob store: a folder (created if missing) or "
+                   "s3://BUCKET/PREFIX?endpoint=URL.")
 @click.option("--bind", default="127.0.0.1:5000", show_default=True,
               help="host:port to listen on; loopback only until accounts exist.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
@@ -37,6 +39,7 @@ def serve(group_uri: str, database_uri: Optional[str], storage: str, bind: str, 
         server.check_bind(bind)
     except server.NonLoopbackBindException as exc:
         raise click.ClickException(str(exc)) from exc
+    open_store(storage)  # a bucket that is missing or refused fails here, not in a worker
     uri = database_uri or group_uri
     with open_database(uri, migrate_if_empty=True):
         pass  # reachable and migrated: the workers bind it themselves

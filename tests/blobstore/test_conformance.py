@@ -31,10 +31,15 @@ from registry_model.blobstore import (
 )
 from registry_model.blobstore.base import CHUNK_SIZE
 
+from . import s3_gateway
+
 BACKENDS = {
-    "memory": lambda tmp_path: InMemoryBlobStore(),
-    "filesystem": lambda tmp_path: FilesystemBlobStore(tmp_path / "store", fsync=False),
+    "memory": lambda request, tmp_path: InMemoryBlobStore(),
+    "filesystem": lambda request, tmp_path: FilesystemBlobStore(tmp_path / "store", fsync=False),
 }
+if s3_gateway.available():
+    # Ceph's RADOS Gateway (tests/ceph/rgw.py): .ci/run starts it before the suites.
+    BACKENDS["s3"] = lambda request, tmp_path: request.getfixturevalue("s3_store")
 
 MIB = 1024 * 1024
 
@@ -55,7 +60,7 @@ TRAVERSAL_DIGESTS = [
 
 @pytest.fixture(params=sorted(BACKENDS))
 def store(request, tmp_path) -> BlobStore:
-    return BACKENDS[request.param](tmp_path)
+    return BACKENDS[request.param](request, tmp_path)
 
 
 def sha(data: bytes) -> str:
