@@ -206,7 +206,9 @@ class S3BlobStore(BlobStore):
                 if _is_missing(exc):
                     raise BlobNotFoundException("no blob %s" % digest) from None
                 raise
-        return io.BufferedReader(_ObjectReader(self, key, response), 64 * 1024)
+        # Unbuffered on purpose: a failed read then has delivered nothing, so tell() is
+        # exactly what the caller received and a read after a failure resumes there.
+        return _ObjectReader(self, key, response)
 
     def put(self, data: BlobSource) -> StoredBlob:
         """Store ``data``: one PUT when it fits a part, else a multipart upload then a copy."""
@@ -360,7 +362,8 @@ class S3BlobStore(BlobStore):
                 raise
             return _UploadState.load(answer["Body"].read()), answer["ETag"]
 
-    def _save_upload(self, upload_id: str, state: "_UploadState", etag: str) -> None:
+    def _save_upload(self, upload_id: str, state: "_UploadState", etag: str,
+                     offset: int) -> None:
         key = self._keys.upload(upload_id, "state")
         # Ceph 16's gateway compares If-Match without the quotes AWS puts around an ETag.
         for spelling in (etag, etag.strip('"')):
@@ -372,7 +375,9 @@ class S3BlobStore(BlobStore):
                 except ClientError as exc:
                     if _status(exc) not in (404, 409, 412):
                         raise
-        raise UploadOffsetException(upload_id, state.length, state.length)
+        # Another writer replaced the state first (or the upload ended): this chunk lost.
+        current = self._load_upload(upload_id)[0].length
+        raise UploadOffsetException(upload_id, offset, current)
 
     def upload_length(self, upload_id: str) -> int:
         """The number of bytes written to the upload so far."""
@@ -396,7 +401,7 @@ class S3BlobStore(BlobStore):
                 if hasher is not None:
                     hasher.update(chunk)
             new_state = writer.finish()
-            self._save_upload(upload_id, new_state, etag)
+            self._save_upload(upload_id, new_state, etag, offset)
         except BaseException:
             if hasher is not None:
                 hasher.load_state(saved)
@@ -589,9 +594,15 @@ class _ObjectReader(io.RawIOBase):
             return 0
         if self._body is None:
             self._body = self._store._get_range(self._key, self._position)
-        with translated(self._store._where()):
-            data = self._body.read(len(buffer))
+        try:
+            with translated(self._store._where()):
+                data = self._body.read(len(buffer))
+        except BlobStoreUnavailableException:
+            # The next read starts a new ranged GET here, e.g. once the store is back.
+            self._drop_body()
+            raise
         if not data:
+            self._drop_body()
             raise BlobStoreUnavailableException("object %s ended at %d of %d bytes"
                                                 % (self._key, self._position, self._size))
         buffer[:len(data)] = data
@@ -600,7 +611,10 @@ class _ObjectReader(io.RawIOBase):
 
     def _drop_body(self) -> None:
         if self._body is not None:
-            self._body.close()
+            try:
+                self._body.close()
+            except Exception:  # noqa: BLE001 - a broken connection is dropped all the same
+                pass
             self._body = None
 
     def close(self) -> None:
