@@ -24,8 +24,6 @@ from registry_model.blobstore.uri import open_store
 from registry_model.testing.builders import layer_bytes, sha256_digest
 from registry_model.testing.implementations import IMPLEMENTATIONS
 
-from . import s3_gateway
-
 MIB = 1024 * 1024
 PART = 5 * MIB
 SPAWN = multiprocessing.get_context("spawn")
