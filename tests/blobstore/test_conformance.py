@@ -30,8 +30,7 @@ from registry_model.blobstore import (
     UploadOffsetException,
 )
 from registry_model.blobstore.base import CHUNK_SIZE
-
-from . import s3_gateway
+from tests import s3_gateway
 
 BACKENDS = {
     "memory": lambda request, tmp_path: InMemoryBlobStore(),

@@ -13,8 +13,7 @@ from registry_model.blobstore import ResumableSHA256
 from registry_model.blobstore.errors import BlobStoreUnavailableException
 from registry_model.testing.builders import layer_bytes
 from registry_model.testing.implementations import IMPLEMENTATIONS
-
-from . import s3_gateway
+from tests import s3_gateway
 
 MIB = 1024 * 1024
 RETRY_BOUND_S = 60  # boto3's four attempts with backoff take seconds, not minutes

@@ -7,8 +7,7 @@ from registry_model import errors
 from registry_model.blobstore import FilesystemBlobStore
 from registry_model.blobstore.s3 import S3BlobStore
 from registry_model.blobstore.uri import folder_of, open_store, safe_storage_name
-
-from . import s3_gateway
+from tests import s3_gateway
 
 
 def test_a_path_and_a_file_uri_open_a_filesystem_store(tmp_path):
