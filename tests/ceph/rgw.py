@@ -19,7 +19,8 @@ Why the settings (measured with Ceph 16.2 from Debian): with ``auth ... = none``
 gateway's monitor client must be told ``ms mon client mode = crc`` or it blocks for 300
 s; a pool of size one needs ``mon allow pool size one``; ``paxos propose interval = 0.1``
 cuts the start from ~18 s to ~2.5 s; pools created before the gateway starts spare its
-first multipart upload a 2 s wait. Pools are created with the ``rados`` module of
+first multipart upload a 2 s wait; ``tcp_nodelay=1`` on the gateway's frontend spares every
+listing and delete a 40 ms delayed-ACK stall (3 ms instead). Pools are created with the ``rados`` module of
 Debian's system Python (``python3-rados``), so run this file with ``/usr/bin/python3``;
 the rest is the standard library (the bucket is made with a signature-V2 request).
 Needs the Debian packages ``ceph-mon ceph-osd radosgw python3-rados``, and root.
@@ -86,7 +87,7 @@ osd data = {dir}/osd/$name
 ms mon client mode = crc
 [{gateway}]
 ms mon client mode = crc
-rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
+rgw frontends = beast endpoint=127.0.0.1:{rgw_port} tcp_nodelay=1
 rgw data = {dir}/rgw
 rgw dns name = 127.0.0.1
 """
