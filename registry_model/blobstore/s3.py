@@ -33,7 +33,7 @@ import io
 import json
 import logging
 import uuid
-from typing import BinaryIO, Iterator, List, Optional, Tuple
+from typing import BinaryIO, Iterable, Iterator, List, Optional, Tuple
 
 import boto3
 from botocore.config import Config
@@ -263,7 +263,7 @@ class S3BlobStore(BlobStore):
             self._client.delete_object(Bucket=self.bucket, Key=self._keys.blob(digest))
         logger.debug("removed blob %s", digest)
 
-    def remove_many(self, digests: List[str]) -> None:
+    def remove_many(self, digests: Iterable[str]) -> None:
         """Delete the blobs, up to 1000 per request; absent ones are no error."""
         keys = [self._keys.blob(digest) for digest in digests]
         for start in range(0, len(keys), DELETE_BATCH):

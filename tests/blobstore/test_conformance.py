@@ -208,6 +208,17 @@ def test_list_digests_yields_every_blob_once_in_order(store):
     assert list(store.list_digests()) == sorted(digests)
 
 
+def test_list_blobs_gives_sizes_and_times_and_remove_many_deletes(store):
+    before = time.time()
+    blobs = [store.put(b"blob %d" % index) for index in range(12)]
+    listed = list(store.list_blobs())
+    assert [digest for digest, _, _ in listed] == sorted(blob.digest for blob in blobs)
+    assert {digest: size for digest, size, _ in listed} == dict(blobs)
+    assert all(before - 2 <= when <= time.time() + 2 for _, _, when in listed)
+    store.remove_many([blob.digest for blob in blobs[:10]] + [sha(b"never stored")])
+    assert list(store.list_digests()) == sorted(blob.digest for blob in blobs[10:])
+
+
 def test_last_modified_is_the_time_of_the_put_in_epoch_seconds(store):
     before = time.time()
     digest = store.put(b"timed").digest
