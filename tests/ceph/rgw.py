@@ -20,7 +20,9 @@ gateway's monitor client must be told ``ms mon client mode = crc`` or it blocks 
 s; a pool of size one needs ``mon allow pool size one``; ``paxos propose interval = 0.1``
 cuts the start from ~18 s to ~2.5 s; pools created before the gateway starts spare its
 first multipart upload a 2 s wait; ``tcp_nodelay=1`` on the gateway's frontend spares every
-listing and delete a 40 ms delayed-ACK stall (3 ms instead). Pools are created with the ``rados`` module of
+listing and delete a 40 ms delayed-ACK stall (3 ms instead); the gateway's garbage collector
+frees deleted objects' data within seconds instead of hours, or the OSD's memory would
+keep every byte the tests ever wrote. Pools are created with the ``rados`` module of
 Debian's system Python (``python3-rados``), so run this file with ``/usr/bin/python3``;
 the rest is the standard library (the bucket is made with a signature-V2 request).
 Needs the Debian packages ``ceph-mon ceph-osd radosgw python3-rados``, and root.
@@ -90,6 +92,8 @@ ms mon client mode = crc
 rgw frontends = beast endpoint=127.0.0.1:{rgw_port} tcp_nodelay=1
 rgw data = {dir}/rgw
 rgw dns name = 127.0.0.1
+rgw gc obj min wait = 0
+rgw gc processor period = 5
 """
 
 
