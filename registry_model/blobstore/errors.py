@@ -14,7 +14,7 @@ from registry_model.blobstore.base import BlobStoreException
 from registry_model.errors import StorageConfigurationException
 
 __all__ = ["BlobStoreRequestException", "BlobStoreUnavailableException",
-           "StorageConfigurationException", "translated"]
+           "StorageConfigurationException", "error_code", "http_status", "translated"]
 
 
 class BlobStoreUnavailableException(BlobStoreException):
@@ -29,14 +29,23 @@ class BlobStoreRequestException(BlobStoreException):
         self.code = code
 
 
+def error_code(error: ClientError) -> str:
+    """The S3 error code of a refused request (``NoSuchKey``, ``AccessDenied``, ...)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def http_status(error: ClientError) -> int:
+    """The HTTP status of a refused request, 0 when boto3 did not record one."""
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
 @contextlib.contextmanager
 def translated(where: str) -> Iterator[None]:
     """Raise the library's exceptions for boto3's inside the block; ``where`` names the store."""
     try:
         yield
     except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        code, status = error_code(exc), http_status(exc)
         if status >= 500:
             raise BlobStoreUnavailableException("%s failed: %s (HTTP %d)"
                                                 % (where, code, status)) from exc
