@@ -54,6 +54,7 @@ from registry_model.blobstore.hashing import ResumableSHA256
 from registry_model.blobstore.s3_bucket import (
     DEFAULT_PART_SIZE,
     ObjectReader,
+    PartUploader,
     is_missing,
     make_client,
 )
@@ -143,19 +144,22 @@ class S3BlobStore(S3Uploads, BlobStore):
         with translated(self._where()):
             multipart = self._client.create_multipart_upload(Bucket=self.bucket, Key=temp)
         upload_id = multipart["UploadId"]
+        sender = PartUploader(self, temp, upload_id, 1)
         try:
-            parts = []
-            for chunk in chunks:
+            while True:
+                while len(buffer) >= self._part_size:
+                    sender.send(bytes(buffer[:self._part_size]))
+                    del buffer[:self._part_size]
+                chunk = next(chunks, None)
+                if chunk is None:
+                    break
                 buffer += chunk
                 hasher.update(chunk)
-                while len(buffer) >= self._part_size:
-                    parts.append(self._upload_part(temp, upload_id, len(parts) + 1,
-                                                   bytes(buffer[:self._part_size])))
-                    del buffer[:self._part_size]
-            if buffer or not parts:
-                parts.append(self._upload_part(temp, upload_id, len(parts) + 1, bytes(buffer)))
-            self._complete_multipart(temp, upload_id, parts)
+            if buffer:
+                sender.send(bytes(buffer))
+            self._complete_multipart(temp, upload_id, sender.finish())
         except BaseException:
+            sender.cancel()
             self._abort_quietly(temp, upload_id)
             raise
         blob = StoredBlob(hasher.digest_str(), hasher.length)

@@ -4,9 +4,11 @@ scheme, one method per kind of request, and a seekable reader over one object.
 Every request goes through :func:`~registry_model.blobstore.errors.translated`, so callers
 see the library's exceptions, never boto3's.
 """
+import collections
 import io
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import List, Optional
 
 import boto3
@@ -35,6 +37,9 @@ DEFAULT_PART_SIZE = 8 * 1024 * 1024
 MAX_SINGLE_COPY = 5 * 1024 ** 3
 # Failed requests (a gateway restarting, a dropped connection) are retried this often.
 MAX_ATTEMPTS = 4
+# Parts of one upload sent at once: the gateway writes them in parallel, and memory stays
+# bounded at this many parts (plus the one being filled).
+PARALLEL_PARTS = 4
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -163,6 +168,54 @@ class S3Bucket:
         with translated(self._where()):
             return self._client.get_object(Bucket=self.bucket, Key=key,
                                            Range="bytes=%d-" % start)["Body"]
+
+class PartUploader:
+    """Sends the parts of one multipart upload, up to PARALLEL_PARTS at a time, in order.
+
+    :meth:`send` blocks while that many parts are in flight; :meth:`finish` waits for the
+    rest and returns ``[number, etag, size]`` for each, in part order. A failed part raises
+    from ``send`` or ``finish``; :meth:`cancel` then waits for the others so that none lands
+    after the caller aborts the upload.
+    """
+
+    def __init__(self, bucket: "S3Bucket", key: str, upload_id: str, first_number: int) -> None:
+        self._bucket = bucket
+        self._key = key
+        self._upload_id = upload_id
+        self._next_number = first_number
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pending: collections.deque = collections.deque()
+        self.parts: list = []
+
+    def send(self, body: bytes) -> None:
+        """Queue one part (bytes of ``part_size``, or fewer for the last)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(PARALLEL_PARTS, thread_name_prefix="s3-part")
+        if len(self._pending) >= PARALLEL_PARTS:
+            self.parts.append(self._pending.popleft().result())
+        self._pending.append(self._pool.submit(self._bucket._upload_part, self._key,
+                                               self._upload_id, self._next_number, body))
+        self._next_number += 1
+
+    def finish(self) -> list:
+        """Wait for every part; the parts sent, in order."""
+        while self._pending:
+            self.parts.append(self._pending.popleft().result())
+        self._shutdown()
+        return self.parts
+
+    def cancel(self) -> None:
+        """Drop the parts not started and wait for those under way."""
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
 
 class ObjectReader(io.RawIOBase):
     """A seekable raw reader over one object: reads stream, a seek starts a ranged GET."""

@@ -34,7 +34,7 @@ from registry_model.blobstore.base import (
 )
 from registry_model.blobstore.errors import BlobStoreRequestException, http_status, translated
 from registry_model.blobstore.hashing import ResumableSHA256, resume_sha256
-from registry_model.blobstore.s3_bucket import S3Bucket, is_missing
+from registry_model.blobstore.s3_bucket import PartUploader, S3Bucket, is_missing
 
 logger = logging.getLogger(__name__)
 
@@ -216,8 +216,8 @@ class ChunkWriter:
         self._upload_id = upload_id
         self._state = state
         self._hasher = ResumableSHA256.from_state(state.hash)
-        self._parts = list(state.parts)
         self._multipart = state.multipart
+        self._sender: Optional[PartUploader] = None
         self._created_multipart = False
         self._new_tail: Optional[str] = None
         self._buffer = bytearray(store._read_object(state.tail) if state.tail else b"")
@@ -240,12 +240,15 @@ class ChunkWriter:
                 answer = store._client.create_multipart_upload(Bucket=store.bucket, Key=key)
             self._multipart = answer["UploadId"]
             self._created_multipart = True
-        self._parts.append(store._upload_part(key, self._multipart, len(self._parts) + 1, body))
+        if self._sender is None:
+            self._sender = PartUploader(store, key, self._multipart, len(self._state.parts) + 1)
+        self._sender.send(body)
 
     def finish(self) -> UploadState:
         state = self._state
         if self._added == 0:
             return state
+        parts = list(state.parts) + (self._sender.finish() if self._sender else [])
         tail = None
         if self._buffer:
             tail = self._store._keys.upload(self._upload_id, "tail-" + uuid.uuid4().hex)
@@ -254,10 +257,12 @@ class ChunkWriter:
                                                Body=bytes(self._buffer))
             self._new_tail = tail
         return UploadState(state.length + self._added, self._hasher.to_state(),
-                            self._multipart, self._parts, tail, len(self._buffer))
+                            self._multipart, parts, tail, len(self._buffer))
 
     def roll_back(self) -> None:
         """Undo what this chunk wrote; parts of an older multipart upload are overwritten later."""
+        if self._sender is not None:
+            self._sender.cancel()
         if self._new_tail:
             self._store._delete_quietly([self._new_tail])
         if self._created_multipart:
