@@ -8,6 +8,8 @@ from setuptools import find_packages, setup
 
 TESTING = ["pytest>=8", "factory-boy>=3.3"]
 SERVER = ["Flask>=3", "gunicorn>=22", "bcrypt>=4"]
+# The S3 blob store; 1.36 sends If-Match/If-None-Match on PutObject.
+S3 = ["boto3>=1.36"]
 
 setup(
     name="registry_model",
@@ -35,7 +37,8 @@ setup(
     extras_require={
         "testing": TESTING,
         "server": SERVER,
-        "test": TESTING + SERVER + ["ruff", "hypothesis==6.170.17", "oras"],
+        "s3": S3,
+        "test": TESTING + SERVER + S3 + ["ruff", "hypothesis==6.170.17", "oras"],
     },
     entry_points={
         "console_scripts": ["registry-model=registry_model.cli:main"],

@@ -126,3 +126,8 @@ class UnsupportedOperationException(DataModelException):
 
 class InvalidPasswordException(DataModelException):
     """A password is empty or longer than bcrypt reads (72 UTF-8 bytes); nothing was stored."""
+
+
+class StorageConfigurationException(DataModelException):
+    """A blob storage cannot be used as given: an unknown URI scheme, a missing bucket, wrong
+    credentials."""

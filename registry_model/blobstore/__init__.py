@@ -9,8 +9,11 @@
 
 :mod:`~registry_model.blobstore.base` holds the contract and its exceptions,
 :mod:`~registry_model.blobstore.filesystem` and :mod:`~registry_model.blobstore.memory`
-the two backends, :mod:`~registry_model.blobstore.hashing` the SHA-256 whose
-state an upload session keeps between chunks.
+the two local backends, :mod:`~registry_model.blobstore.s3` the S3 one (boto3, the ``s3``
+extra; not imported here) with its errors in :mod:`~registry_model.blobstore.errors`,
+:mod:`~registry_model.blobstore.uri` the store a ``--storage`` string names, and
+:mod:`~registry_model.blobstore.hashing` the SHA-256 whose state an upload session keeps
+between chunks.
 """
 from registry_model.blobstore.base import (
     BlobDigestMismatchException,

@@ -15,7 +15,16 @@ Malformed digests raise :class:`~registry_model.errors.InvalidDigestException`
 """
 import abc
 import uuid
-from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, NamedTuple, Optional, Union
+from typing import (
+    TYPE_CHECKING,
+    BinaryIO,
+    Iterable,
+    Iterator,
+    NamedTuple,
+    Optional,
+    Tuple,
+    Union,
+)
 
 from registry_model import errors, validation
 
@@ -212,6 +221,26 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def last_modified(self, digest: str) -> float:
         """When the blob was last stored, in seconds since the epoch."""
+
+    def list_blobs(self) -> Iterator[Tuple[str, int, float]]:
+        """Yield ``(digest, size, last_modified)`` of every blob, sorted by digest.
+
+        What a sweep needs in one pass: a store that lists sizes and times together (S3,
+        1,000 per request) overrides this; a blob removed while listed is left out.
+        """
+        for digest in self.list_digests():
+            try:
+                yield digest, self.size(digest), self.last_modified(digest)
+            except BlobNotFoundException:
+                continue
+
+    def remove_many(self, digests: Iterable[str]) -> None:
+        """Delete those blobs; an absent one is no error. S3 deletes 1,000 per request."""
+        for digest in digests:
+            try:
+                self.remove(digest)
+            except BlobNotFoundException:
+                continue
 
     @abc.abstractmethod
     def initiate_upload(self, upload_id: str) -> None:

@@ -10,14 +10,12 @@ wing's rows of it; after ``migrate-to-oci`` both wings hold rows of every reposi
 ``gc`` collects with the chosen model and with every other model whose tables hold a tag
 row, and adds up what they removed.
 """
-import os
 import sys
 from typing import Optional
 
 import click
 from tqdm import tqdm
 
-from registry_model.blobstore import FilesystemBlobStore
 from registry_model.cli import (
     MODELS,
     RepositoryNameType,
@@ -27,6 +25,7 @@ from registry_model.cli import (
     lookup_or_fail,
     open_database,
 )
+from registry_model.cli.storage import open_store
 from registry_model.cli.transfer import storage_option
 from registry_model.datatypes import GCSummary, RepositoryReference
 from registry_model.interface import RegistryDataInterface
@@ -138,9 +137,7 @@ def gc(uri: str, repository: Optional[tuple], storage: str, dry_run: bool, orpha
     everything they need, are never touched. Runs the collector of the chosen --model and
     of the other one when its tables hold tags (after `migrate-to-oci` both do).
     """
-    if not os.path.isdir(storage):
-        raise click.ClickException("blob store %s does not exist" % storage)
-    store = FilesystemBlobStore(storage)
+    store = open_store(storage, must_exist=True)
     with open_database(uri), tqdm(desc="collecting", unit="repo", file=sys.stderr,
                                   disable=not sys.stderr.isatty(), leave=False) as bar:
         # Collecting is as valid on a database the model never wrote as on any: a note only.

@@ -13,6 +13,7 @@ from peewee import SqliteDatabase
 
 from registry_model.cli import open_database
 from registry_model.cli.signing import is_inside
+from registry_model.cli.storage import is_folder, open_store
 from registry_model.database import configure
 
 TOKEN_KEY_VARIABLE = "REGISTRY_MODEL_TOKEN_KEY"
@@ -35,8 +36,9 @@ def _has_accounts(uri: str) -> bool:
 @click.command()
 @click.option("--db", "database_uri", metavar="URI", default=None,
               help="Database to serve (default: the group's --db).")
-@click.option("--storage", required=True, type=click.Path(file_okay=False),
-              help="Folder of the blob store (created if missing).")
+@click.option("--storage", required=True, metavar="PATH|URI",
+              help="The blob store: a folder (created if missing) or "
+                   "s3://BUCKET/PREFIX?endpoint=URL.")
 @click.option("--bind", default="127.0.0.1:5000", show_default=True,
               help="host:port to listen on; loopback only while auth is off.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
@@ -78,11 +80,12 @@ def serve(group_uri: str, database_uri: Optional[str], storage: str, bind: str, 
         server.check_bind(bind, auth=auth)  # before a new database is made
     except server.NonLoopbackBindException as exc:
         raise click.ClickException(str(exc)) from exc
+    open_store(storage)  # a bucket that is missing or refused fails here, not in a worker
     with open_database(uri, migrate_if_empty=True):
         pass  # reachable and migrated: the workers bind it themselves
     key_path = None
     if auth:
-        if is_inside(token_key, storage):
+        if is_folder(storage) and is_inside(token_key, storage):
             raise click.ClickException("token key %s lies inside the blob store %s: keep it "
                                        "outside" % (token_key, storage))
         from registry_model.auth.tokens import load_or_create_key

@@ -17,7 +17,6 @@ from tqdm import tqdm
 
 from registry_model import media_types
 from registry_model.archive.oci_reader import DOCKER_ARCHIVE, FORMATS
-from registry_model.blobstore import FilesystemBlobStore
 from registry_model.cli import (
     TagReferenceType,
     current_model,
@@ -31,6 +30,7 @@ from registry_model.cli.signing import (
     adopt_legacy_key,
     check_outside_storage,
 )
+from registry_model.cli.storage import is_folder, open_store
 from registry_model.errors import DataModelException
 from registry_model.image_export import export_image
 from registry_model.images import import_archive, load_signing_key
@@ -42,8 +42,8 @@ _STAGE_NAMES = {"verify": "verifying", "upload": "uploading", "export": "exporti
 
 storage_option = click.option(
     "--storage", default=DEFAULT_STORAGE, envvar=STORAGE_VARIABLE, show_default=True,
-    show_envvar=True, metavar="PATH", type=click.Path(file_okay=False),
-    help="Folder of the blob store holding the layers.")
+    show_envvar=True, metavar="PATH|URI",
+    help="The blob store holding the layers: a folder, or s3://BUCKET/PREFIX?endpoint=URL.")
 quiet_option = click.option("--quiet", "-q", is_flag=True,
                             help="No progress bar and no notes on stderr.")
 
@@ -180,11 +180,13 @@ def import_command(uri: str, archive: str, reference: tuple, storage: str, all_p
     if all_platforms and platform:
         raise click.UsageError("--all and --platform exclude each other")
     key_path = signing_key or DEFAULT_SIGNING_KEY
-    check_outside_storage(key_path, storage)
+    folder = [storage] if is_folder(storage) else []
+    if folder:
+        check_outside_storage(key_path, storage)
     _check_archive_readable(archive)
     with _file_errors(), _new_paths_removed_on_failure(
-            _sqlite_files(uri) + [storage] + ([] if signing_key else [key_path])):
-        store = FilesystemBlobStore(storage)
+            _sqlite_files(uri) + folder + ([] if signing_key else [key_path])):
+        store = open_store(storage)
         with open_database(uri, migrate_if_empty=True, quiet=quiet), _progress(quiet) as bars:
             model = current_model(refuse=False, quiet=quiet)
             key = None
@@ -193,7 +195,7 @@ def import_command(uri: str, archive: str, reference: tuple, storage: str, all_p
             elif signing_key:
                 key = load_signing_key(signing_key, create=False)
             else:
-                moved_from = adopt_legacy_key(storage, key_path)
+                moved_from = adopt_legacy_key(storage, key_path) if folder else None
                 if moved_from is not None and not quiet:
                     click.echo("moved the signing key %s out of the blob store to %s"
                                % (moved_from, key_path), err=True)
@@ -243,11 +245,9 @@ def export(uri: str, reference: tuple, archive: str, storage: str, archive_forma
     written, its config rebuilt from the manifest's V1 metadata.
     """
     namespace, name, tag_name = reference
-    if not os.path.isdir(storage):
-        raise click.ClickException("blob store %s does not exist" % storage)
+    store = open_store(storage, must_exist=True)
     _check_folder_of(archive)
     with _file_errors():
-        store = FilesystemBlobStore(storage)
         with open_database(uri), _progress(quiet) as bars:
             result = export_image(namespace, name, tag_name, archive, store,
                                   model=current_model(), progress=bars,

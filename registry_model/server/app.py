@@ -17,7 +17,8 @@ from typing import Optional
 from flask import Flask
 
 from registry_model.auth.tokens import TokenAuthority, load_or_create_key
-from registry_model.blobstore import BlobStore, FilesystemBlobStore
+from registry_model.blobstore import BlobStore
+from registry_model.blobstore.uri import open_store
 from registry_model.interface import RegistryDataInterface
 from registry_model.server.access import AUTH_EXTENSION, TOKEN_PATH
 from registry_model.server.context import EXTENSION, Registry
@@ -41,8 +42,9 @@ def create_app(model: Optional[RegistryDataInterface] = None, store: Optional[Bl
     missing, and ``service``) every request is checked against the accounts
     (:mod:`.access`) and ``GET /token`` issues tokens; without, the API is open.
 
-    ``model`` defaults to :data:`registry_model.oci_model`; ``store`` to a
-    :class:`FilesystemBlobStore` at ``storage_path``. With ``database_uri`` the library is
+    ``model`` defaults to :data:`registry_model.oci_model`; ``store`` to the one
+    ``storage_path`` names: a folder or a ``file://`` or ``s3://`` URI
+    (:func:`registry_model.blobstore.uri.open_store`). With ``database_uri`` the library is
     bound to that database first (what each server worker process does); without it the
     caller has bound it already (tests, an embedding app).
     """
@@ -54,7 +56,7 @@ def create_app(model: Optional[RegistryDataInterface] = None, store: Optional[Bl
     if store is None:
         if storage_path is None:
             raise ValueError("create_app needs a blob store or a storage path")
-        store = FilesystemBlobStore(storage_path)
+        store = open_store(storage_path)
     app = Flask(__name__)
     app.extensions[EXTENSION] = Registry(model, store)
     register_error_handlers(app)

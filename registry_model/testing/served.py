@@ -6,7 +6,7 @@
         subprocess.run(["skopeo", "copy", ..., "docker://%s/acme/app:v1" % server.host])
 
 The server runs in its own process group on a port the OS picked, against ``uri`` (a new
-database is migrated by the command) and a filesystem store; the block starts once
+database is migrated by the command) and a blob folder or storage URI; the block starts once
 ``GET /v2/`` answers and the server is stopped (SIGTERM, then SIGKILL) at its end. Its
 output is kept in a log file that a failed start quotes.
 """
@@ -17,21 +17,24 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, NamedTuple, Optional
+from typing import Iterator, NamedTuple, Optional, Union
+
+from registry_model.blobstore.uri import folder_of
 
 START_TIMEOUT_S = 60
 
 
 class ServedRegistry(NamedTuple):
-    """A running server: ``host`` is ``127.0.0.1:<port>``, ``storage`` its blob folder."""
+    """A running server: ``host`` is ``127.0.0.1:<port>``, ``storage`` its blob folder or URI."""
 
     host: str
-    storage: Path
+    storage: Union[Path, str]
     log: Path
 
 
@@ -72,23 +75,30 @@ def run_command(uri: str, *args: str, stdin: Optional[str] = None) -> str:
 
 @contextmanager
 def served_registry(uri: str, storage, workers: int = 2, tls: Optional[tuple] = None,
-                    auth: bool = False) -> Iterator[ServedRegistry]:
+                    auth: bool = False, log_dir=None) -> Iterator[ServedRegistry]:
     """Run ``registry-model serve`` on ``uri`` and ``storage`` for the block.
 
+    ``storage`` is a blob folder (created) or a storage URI such as ``s3://...``, whose
+    server log (and token key) then go to ``log_dir`` (default: a new temporary folder).
     ``tls`` is ``(certificate file, key file)`` to serve HTTPS. With ``auth`` the server
-    checks accounts and issues tokens (its key beside the storage folder); without, it is
-    open. Either way it is ready when ``GET /v2/`` answers (200, or 401 with auth).
+    checks accounts and issues tokens (its key in the log folder, beside a storage folder);
+    without, it is open. Either way it is ready when ``GET /v2/`` answers (200, or 401 with
+    auth).
     """
-    storage = Path(storage)
-    storage.mkdir(parents=True, exist_ok=True)
+    if folder_of(str(storage)) is not None:
+        storage = Path(folder_of(str(storage)))
+        storage.mkdir(parents=True, exist_ok=True)
+        log_dir = storage.parent if log_dir is None else Path(log_dir)
+    elif log_dir is None:
+        log_dir = Path(tempfile.mkdtemp(prefix="registry_model_served_"))
     host = "127.0.0.1:%d" % free_port()
-    log = storage.parent / ("server-%s.log" % host.replace(":", "-"))
+    log = Path(log_dir) / ("server-%s.log" % host.replace(":", "-"))
     command = [_command(), "--db", uri, "serve",
                "--storage", str(storage), "--bind", host, "--workers", str(workers)]
     if tls is not None:
         command += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
     if auth:
-        command += ["--auth", "on", "--token-key", str(storage.parent / "token-key.json")]
+        command += ["--auth", "on", "--token-key", str(Path(log_dir) / "token-key.json")]
     else:
         command += ["--auth", "off"]
     url = "%s://%s/v2/" % ("https" if tls is not None else "http", host)

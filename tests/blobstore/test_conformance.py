@@ -30,11 +30,15 @@ from registry_model.blobstore import (
     UploadOffsetException,
 )
 from registry_model.blobstore.base import CHUNK_SIZE
+from tests import s3_gateway
 
 BACKENDS = {
-    "memory": lambda tmp_path: InMemoryBlobStore(),
-    "filesystem": lambda tmp_path: FilesystemBlobStore(tmp_path / "store", fsync=False),
+    "memory": lambda request, tmp_path: InMemoryBlobStore(),
+    "filesystem": lambda request, tmp_path: FilesystemBlobStore(tmp_path / "store", fsync=False),
 }
+if s3_gateway.available():
+    # Ceph's RADOS Gateway (tests/ceph/rgw.py): .ci/run starts it before the suites.
+    BACKENDS["s3"] = lambda request, tmp_path: request.getfixturevalue("s3_store")
 
 MIB = 1024 * 1024
 
@@ -55,7 +59,7 @@ TRAVERSAL_DIGESTS = [
 
 @pytest.fixture(params=sorted(BACKENDS))
 def store(request, tmp_path) -> BlobStore:
-    return BACKENDS[request.param](tmp_path)
+    return BACKENDS[request.param](request, tmp_path)
 
 
 def sha(data: bytes) -> str:
@@ -202,6 +206,17 @@ def test_list_digests_yields_every_blob_once_in_order(store):
     digests = [store.put(b"blob %d" % i).digest for i in range(20)]
     store.put(b"blob 3")
     assert list(store.list_digests()) == sorted(digests)
+
+
+def test_list_blobs_gives_sizes_and_times_and_remove_many_deletes(store):
+    before = time.time()
+    blobs = [store.put(b"blob %d" % index) for index in range(12)]
+    listed = list(store.list_blobs())
+    assert [digest for digest, _, _ in listed] == sorted(blob.digest for blob in blobs)
+    assert {digest: size for digest, size, _ in listed} == dict(blobs)
+    assert all(before - 2 <= when <= time.time() + 2 for _, _, when in listed)
+    store.remove_many([blob.digest for blob in blobs[:10]] + [sha(b"never stored")])
+    assert list(store.list_digests()) == sorted(blob.digest for blob in blobs[10:])
 
 
 def test_last_modified_is_the_time_of_the_put_in_epoch_seconds(store):
