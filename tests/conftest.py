@@ -3,9 +3,11 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
+from registry_model import clock as registry_clock
 from registry_model.blobstore import FilesystemBlobStore
 from registry_model.manifests import generate_signing_key
 from registry_model.sample import write_sample_archive
@@ -107,3 +109,39 @@ def no_local_constants(monkeypatch):
     if hasattr(providers, "_get_local_constants"):
         monkeypatch.setattr(providers, "_get_local_constants", lambda: Constants())
         monkeypatch.setattr(providers, "CONSTANTS_CACHE", type(providers.CONSTANTS_CACHE)(1024))
+
+
+class Clock:
+    """The registry's clock as the test sets it: ``clock.at(ts)``; ``clock.at(None)`` frees it.
+
+    Called, it gives Unix seconds; :meth:`ms` gives the same instant in milliseconds (the
+    unit of OCI tag lifetimes), so both wings see one time.
+    """
+
+    def __init__(self) -> None:
+        self.now = None
+
+    def __call__(self) -> int:
+        return self.now if self.now is not None else int(time.time())
+
+    def ms(self) -> int:
+        """The same instant in Unix milliseconds."""
+        return self.now * 1000 if self.now is not None else int(time.time() * 1000)
+
+    def at(self, now):
+        """Make every wing see ``now`` (Unix seconds) from here on; returns self."""
+        self.now = now
+        return self
+
+    def tick(self, seconds: int) -> None:
+        """Move the set time on by ``seconds``."""
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A Clock patched in as :func:`registry_model.clock.now_ts` and ``now_ms`` for the test."""
+    patched = Clock()
+    monkeypatch.setattr(registry_clock, "now_ts", patched)
+    monkeypatch.setattr(registry_clock, "now_ms", patched.ms)
+    return patched

@@ -4,11 +4,9 @@ The implementations are listed in :mod:`registry_model.testing.implementations`;
 ``registry_model`` (overriding the plugin's PreOCIModel) is each one in turn and ``builder``
 writes test data through it. Tests in this folder never import a wing's tables or factories.
 """
-import time
 
 import pytest
 
-from registry_model import clock as registry_clock
 from registry_model.blobstore import InMemoryBlobStore
 from registry_model.testing.implementations import IMPLEMENTATIONS
 
@@ -46,35 +44,3 @@ def store():
 def builder(implementation, registry_model, store):
     """Writes test data through ``registry_model`` (uploads into ``store``)."""
     return implementation.builder_class(registry_model, store)
-
-
-class Clock:
-    """The registry's clock as the test sets it: ``clock.at(ts)``; ``clock.at(None)`` frees it.
-
-    Called, it gives Unix seconds; :meth:`ms` gives the same instant in milliseconds (the
-    unit of OCI tag lifetimes), so both wings see one time.
-    """
-
-    def __init__(self) -> None:
-        self.now = None
-
-    def __call__(self) -> int:
-        return self.now if self.now is not None else int(time.time())
-
-    def ms(self) -> int:
-        """The same instant in Unix milliseconds."""
-        return self.now * 1000 if self.now is not None else int(time.time() * 1000)
-
-    def at(self, now):
-        """Make every wing see ``now`` (Unix seconds) from here on; returns self."""
-        self.now = now
-        return self
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """A Clock patched in as :func:`registry_model.clock.now_ts` and ``now_ms`` for the test."""
-    patched = Clock()
-    monkeypatch.setattr(registry_clock, "now_ts", patched)
-    monkeypatch.setattr(registry_clock, "now_ms", patched.ms)
-    return patched

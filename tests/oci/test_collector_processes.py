@@ -55,29 +55,29 @@ def _upload(ref, store, data: bytes) -> None:
     oci_model.commit_blob_upload(started, digest, LINK_S)
 
 
-def _push_child(ref, store, seed: str):
-    config, layer = config_bytes(1, seed=seed), layer_bytes(0, seed)
-    parsed = parse(image_manifest(config, [layer]))
+def _push_uploading(ref, store, config: bytes, layer: bytes, what: str, **manifest_fields):
+    """Push an image manifest of ``config`` and ``layer`` by digest, uploading its blobs
+    again whenever the collector took them first."""
+    parsed = parse(image_manifest(config, [layer], **manifest_fields))
     for _attempt in range(10):
         try:
             return oci_model.create_manifest_and_retarget_tag(ref, parsed, None, store)[0]
         except errors.ManifestBlobUnknownException:
             for data in (config, layer):
                 _upload(ref, store, data)
-    raise AssertionError("child %s could not be pushed" % seed)
+    raise AssertionError("%s could not be pushed" % what)
+
+
+def _push_child(ref, store, seed: str):
+    return _push_uploading(ref, store, config_bytes(1, seed=seed), layer_bytes(0, seed),
+                           "child %s" % seed)
 
 
 def _push_referrer(ref, store, subject: bytes, seed: str):
     """A signature of ``subject`` pushed by digest, uploading its blobs when they went."""
-    config, layer = config_bytes(1, seed="sig-" + seed), layer_bytes(0, "sig-" + seed)
-    parsed = parse(image_manifest(config, [layer], subject=subject, artifact_type=SIGNATURE))
-    for _attempt in range(10):
-        try:
-            return oci_model.create_manifest_and_retarget_tag(ref, parsed, None, store)[0]
-        except errors.ManifestBlobUnknownException:
-            for data in (config, layer):
-                _upload(ref, store, data)
-    raise AssertionError("referrer %s could not be pushed" % seed)
+    return _push_uploading(ref, store, config_bytes(1, seed="sig-" + seed),
+                           layer_bytes(0, "sig-" + seed), "referrer %s" % seed,
+                           subject=subject, artifact_type=SIGNATURE)
 
 
 def _push_index(ref, store, tag: str, seeds: list, outcome: dict):
