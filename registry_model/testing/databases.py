@@ -90,6 +90,39 @@ def migrated_scratch_database(base_uri: Optional[str] = None) -> Iterator:
             db.initialize(previous)
 
 
+def mark_rows(uri: str) -> dict:
+    """The highest row id of every table of the database at ``uri`` (0 for an empty one).
+
+    With :func:`delete_rows_after`, one migrated database (and a server on it) can be
+    shared by many tests: mark it once set up, and put it back after each test.
+    """
+    from peewee import fn
+
+    from registry_model.database import ALL_MODELS
+
+    database = _server_admin(uri)
+    try:
+        return {model: database.execute(model.select(fn.MAX(model.id))).fetchone()[0] or 0
+                for model in ALL_MODELS}
+    finally:
+        database.close()
+
+
+def delete_rows_after(uri: str, marks: dict) -> None:
+    """Delete every row added to the database at ``uri`` since :func:`mark_rows` gave ``marks``.
+
+    Children go before the rows they reference, in one transaction. Rows that were there
+    at the mark stay as they are now (a test that edits them must put them back itself).
+    """
+    database = _server_admin(uri)
+    try:
+        with database.atomic():
+            for model in reversed(list(marks)):
+                database.execute(model.delete().where(model.id > marks[model]))
+    finally:
+        database.close()
+
+
 def snapshot_rows() -> dict:
     """Every row, every column (generated ones too), of every table of the bound database.
 

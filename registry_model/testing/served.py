@@ -7,8 +7,9 @@
 
 The server runs in its own process group on a port the OS picked, against ``uri`` (a new
 database is migrated by the command) and a blob folder or storage URI; the block starts once
-``GET /v2/`` answers and the server is stopped (SIGTERM, then SIGKILL) at its end. Its
-output is kept in a log file that a failed start quotes.
+``GET /v2/`` answers and the server is stopped at its end (SIGINT, gunicorn's quick
+shutdown: the block's requests are over, and a graceful stop would wait seconds for idle
+keep-alive connections; then SIGKILL). Its output is kept in a log file that a failed start quotes.
 """
 import os
 import shutil
@@ -121,7 +122,7 @@ def served_registry(uri: str, storage, workers: int = 2, tls: Optional[tuple] = 
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
-    os.killpg(process.pid, signal.SIGTERM)
+    os.killpg(process.pid, signal.SIGINT)
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:

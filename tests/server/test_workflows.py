@@ -3,13 +3,18 @@
 Pull, push, content discovery and content management, as the spec's text describes them:
 status codes, Location, Range, Docker-Content-Digest, OCI-Subject, Link and the bytes.
 Every test runs four times: through Flask's test client on the test database, and over
-HTTP against ``registry-model serve`` (gunicorn) on a scratch database of its own, each
+HTTP against ``registry-model serve`` (gunicorn) on a scratch database (one server and
+database of each kind for the module, put back to their first rows after each test), each
 open and with auth on, signed in as account ``acme`` (owner of ``acme``, granted push on
 ``team`` and ``zeta``): Basic credentials under the test client, the token dance of real
 clients over HTTP.
 """
 import base64
+import contextlib
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +22,7 @@ from registry_model.auth.tokens import TokenAuthority, load_or_create_key
 from registry_model.blobstore import FilesystemBlobStore
 from registry_model.media_types import OCI_EMPTY_CONTENT_TYPE
 from registry_model.server import create_app
-from registry_model.testing.databases import scratch_database
+from registry_model.testing.databases import delete_rows_after, mark_rows, scratch_database
 from registry_model.testing.served import run_command, served_registry
 from tests.server.conftest import (
     OCI_INDEX,
@@ -46,6 +51,31 @@ def _add_account_in_process(monkeypatch) -> None:
         grants.grant(ACCOUNT, "push", namespace)
 
 
+@pytest.fixture(scope="module")
+def served():
+    """``served(with_account)``: one server of each kind for the module, started on first use.
+
+    Each gives ``(running, uri, marks)``; the tests put its database back to the marks and
+    empty its blob folder after them, so each test sees a fresh registry without paying for
+    a new database and server (seconds each).
+    """
+    servers = {}
+    with contextlib.ExitStack() as stack:
+        def get(with_account: bool):
+            if with_account not in servers:
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                uri = stack.enter_context(scratch_database())
+                running = stack.enter_context(served_registry(
+                    uri, folder / "blobs", workers=1, auth=with_account))
+                if with_account:
+                    run_command(uri, "user", "add", ACCOUNT, "--password-stdin", stdin=PASSWORD)
+                    for namespace in GRANTED:
+                        run_command(uri, "grant", ACCOUNT, "push", namespace)
+                servers[with_account] = (running, uri, mark_rows(uri))
+            return servers[with_account]
+        yield get
+
+
 @pytest.fixture(params=["flask-test-client", "gunicorn", "flask-test-client-with-account",
                         "gunicorn-with-account"])
 def endpoint(request, tmp_path):
@@ -63,15 +93,16 @@ def endpoint(request, tmp_path):
             client.environ_base["HTTP_AUTHORIZATION"] = _basic(ACCOUNT, PASSWORD)
         yield client, store
         return
-    with scratch_database() as uri, served_registry(uri, tmp_path / "blobs", workers=1,
-                                                    auth=with_account) as running:
-        client = HttpClient(running.host)
-        if with_account:
-            run_command(uri, "user", "add", ACCOUNT, "--password-stdin", stdin=PASSWORD)
-            for namespace in GRANTED:
-                run_command(uri, "grant", ACCOUNT, "push", namespace)
-            client = TokenHttpClient(running.host, ACCOUNT, PASSWORD)
+    running, uri, marks = request.getfixturevalue("served")(with_account)
+    client = HttpClient(running.host)
+    if with_account:
+        client = TokenHttpClient(running.host, ACCOUNT, PASSWORD)
+    try:
         yield client, FilesystemBlobStore(running.storage, fsync=False)
+    finally:
+        delete_rows_after(uri, marks)
+        for entry in Path(running.storage).iterdir():
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
 def _basic(account: str, password: str) -> str:

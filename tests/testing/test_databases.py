@@ -33,3 +33,30 @@ def test_the_old_name_still_works_and_says_the_new_one():
         context = scratch_database_uri()
     with context as uri:
         assert _tables(uri) == []
+
+
+def test_rows_added_after_a_mark_are_deleted_and_the_marked_ones_kept():
+    from registry_model.testing.databases import (
+        delete_rows_after,
+        mark_rows,
+        migrated_scratch_database,
+        snapshot_rows,
+    )
+    from registry_model.testing.implementations import IMPLEMENTATIONS
+
+    builders = {implementation.name: implementation.builder_class(implementation.model_class())
+                for implementation in IMPLEMENTATIONS}
+    with migrated_scratch_database() as database:
+        kept = {}
+        for name, builder in builders.items():
+            kept[name] = builder.repository("kept", name)
+            builder.push_image(kept[name], "v1", layers=[b"base", b"top"], labels={"a": "b"})
+        marks = mark_rows(database.scratch_uri)
+        before = snapshot_rows()
+        for name, builder in builders.items():
+            builder.push_image(kept[name], "v2", layers=[b"base", b"other"], labels={"c": "d"})
+            added = builder.repository("added", name)
+            builder.push_image(added, "v1", layers=[b"base", b"more"])
+        assert snapshot_rows() != before
+        delete_rows_after(database.scratch_uri, marks)
+        assert snapshot_rows() == before
