@@ -38,6 +38,12 @@ CHUNK_SIZE = 1024 * 1024
 
 SUPPORTED_ALGORITHM = "sha256"
 
+# The longest a redirect URL may stay valid: the limit of an S3 SigV4 presigned URL.
+MAX_REDIRECT_EXPIRY_S = 7 * 24 * 3600
+# The validity a server gives its redirects unless told another (Distribution's S3 driver
+# uses the same 20 minutes): checked when a download starts, so a slow one is not cut.
+DEFAULT_REDIRECT_EXPIRY_S = 20 * 60
+
 BlobSource = Union[bytes, bytearray, memoryview, BinaryIO, Iterable[bytes]]
 
 
@@ -132,6 +138,16 @@ def check_offset_type(offset: object) -> None:
         raise TypeError("upload offset must be an int, not %s" % type(offset).__name__)
 
 
+def check_redirect_expiry(expires_s: object) -> int:
+    """Return ``expires_s`` if it is an int of 1 s to 7 days (a redirect URL's validity),
+    else raise ValueError."""
+    if isinstance(expires_s, bool) or not isinstance(expires_s, int) \
+            or not 1 <= expires_s <= MAX_REDIRECT_EXPIRY_S:
+        raise ValueError("a redirect expires in 1 to %d seconds, not %r"
+                         % (MAX_REDIRECT_EXPIRY_S, expires_s))
+    return expires_s
+
+
 def iter_chunks(data: BlobSource, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """Yield the bytes of ``data`` a bounded piece at a time.
 
@@ -177,7 +193,23 @@ class BlobStore(abc.ABC):
 
     On a digest mismatch :meth:`complete_upload` keeps the upload unchanged, so the
     caller may retry with the right digest or call :meth:`cancel_upload`.
+
+    A store whose blobs a client can fetch without this process (an object store) sets
+    :attr:`can_redirect` and answers :meth:`redirect_url`; the others keep the defaults.
     """
+
+    #: True when :meth:`redirect_url` gives URLs: a server may then send clients there.
+    can_redirect: bool = False
+
+    def redirect_url(self, digest: str, expires_s: int) -> Optional[str]:
+        """A URL from which anyone holding it may GET the blob for ``expires_s`` seconds,
+        with ``Range`` honoured; None when the store cannot give one (a folder, memory).
+
+        Whoever calls this has checked that the caller may read the blob and that the
+        blob exists: a store may sign a URL without asking its backend, so the URL of a
+        missing blob answers 404 only when fetched.
+        """
+        return None
 
     @abc.abstractmethod
     def exists(self, digest: str) -> bool:

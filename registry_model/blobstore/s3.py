@@ -34,7 +34,7 @@ the upload sessions in :mod:`~registry_model.blobstore.s3_uploads`; this module 
 blob methods and the class callers use.
 """
 import logging
-from typing import BinaryIO, Iterable, Iterator, Tuple
+from typing import BinaryIO, Iterable, Iterator, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
@@ -43,6 +43,7 @@ from registry_model.blobstore.base import (
     BlobSource,
     BlobStore,
     StoredBlob,
+    check_redirect_expiry,
     is_blob_digest,
     iter_chunks,
 )
@@ -76,8 +77,26 @@ class S3BlobStore(S3Uploads, BlobStore):
     the credentials, BlobStoreUnavailableException when the endpoint does not answer.
     """
 
+    can_redirect = True
+
     def __repr__(self) -> str:
         return "S3BlobStore(%r, prefix=%r)" % (self.bucket, self._keys.root)
+
+    def redirect_url(self, digest: str, expires_s: int) -> Optional[str]:
+        """A presigned GET URL of the blob's object, valid for ``expires_s`` seconds.
+
+        Signing is local (no request to the gateway), so the object's existence is not
+        checked here: the server redirects only for blobs its database links to the
+        repository, and a blob missing from the bucket all the same answers 404 when
+        the URL is fetched. The URL carries the store's access key id and the endpoint the
+        store uses, so clients must reach that endpoint; ValueError for an ``expires_s``
+        outside 1 s to 7 days (SigV4's limit).
+        """
+        check_redirect_expiry(expires_s)
+        key = self._keys.blob(digest)
+        with translated(self._where()):
+            return self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s)
 
     def _head(self, digest: str) -> dict:
         key = self._keys.blob(digest)

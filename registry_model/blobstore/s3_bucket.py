@@ -46,8 +46,10 @@ _HEX = frozenset("0123456789abcdef")
 
 def make_client(endpoint_url: Optional[str] = None, region: Optional[str] = None):
     """A boto3 S3 client with bounded retries and timeouts, path-style addressing."""
+    # SigV4 named outright: left implicit, botocore presigns URLs with SigV2, which AWS
+    # regions opened since 2014 refuse.
     config = Config(retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
-                    connect_timeout=5, read_timeout=60,
+                    connect_timeout=5, read_timeout=60, signature_version="s3v4",
                     s3={"addressing_style": "path"})
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region,
                                           config=config)

@@ -9,8 +9,11 @@ import os
 from typing import Optional
 
 import click
+from click.core import ParameterSource
 from peewee import SqliteDatabase
 
+from registry_model.blobstore.base import DEFAULT_REDIRECT_EXPIRY_S, MAX_REDIRECT_EXPIRY_S
+from registry_model.blobstore.uri import safe_storage_name
 from registry_model.cli import open_database
 from registry_model.cli.signing import is_inside
 from registry_model.cli.storage import is_folder, open_store
@@ -55,13 +58,22 @@ def _has_accounts(uri: str) -> bool:
               help="File of the key signing tokens (created if missing), outside --storage.")
 @click.option("--service", default="registry-model", show_default=True,
               help="Service name of the tokens (their issuer and audience).")
+@click.option("--storage-redirect", is_flag=True,
+              help="Answer blob GETs with a redirect to a presigned URL of the object "
+                   "store (s3:// storage only).")
+@click.option("--redirect-expiry", "redirect_expiry_s", metavar="SECONDS",
+              type=click.IntRange(1, MAX_REDIRECT_EXPIRY_S),
+              default=DEFAULT_REDIRECT_EXPIRY_S, show_default=True,
+              help="How long a redirect's URL stays valid.")
 @click.pass_obj
 def serve(group_uri: str, database_uri: Optional[str], storage: str, bind: str, workers: int,
           tls_cert: Optional[str], tls_key: Optional[str], auth_choice: str, token_key: str,
-          service: str) -> None:
+          service: str, storage_redirect: bool, redirect_expiry_s: int) -> None:
     """Serve the OCI Distribution API v1.1 on the database and blob store.
 
     A new database is migrated first. Plain HTTP unless --tls-cert and --tls-key are given.
+    With --storage-redirect the bytes of blob downloads go from the object store straight
+    to the client; the registry still checks access and answers HEAD.
     """
     try:
         from registry_model.server import serve as server
@@ -70,6 +82,9 @@ def serve(group_uri: str, database_uri: Optional[str], storage: str, bind: str, 
                                    "'registry_model[server]' (%s)" % exc) from exc
     if (tls_cert is None) != (tls_key is None):
         raise click.ClickException("--tls-cert and --tls-key go together")
+    given = click.get_current_context().get_parameter_source("redirect_expiry_s")
+    if given != ParameterSource.DEFAULT and not storage_redirect:
+        raise click.ClickException("--redirect-expiry goes with --storage-redirect")
     uri = database_uri or group_uri
     auth = auth_choice == "on"
     if auth_choice == "auto":
@@ -80,7 +95,10 @@ def serve(group_uri: str, database_uri: Optional[str], storage: str, bind: str, 
         server.check_bind(bind, auth=auth)  # before a new database is made
     except server.NonLoopbackBindException as exc:
         raise click.ClickException(str(exc)) from exc
-    open_store(storage)  # a bucket that is missing or refused fails here, not in a worker
+    store = open_store(storage)  # a bucket missing or refused fails here, not in a worker
+    if storage_redirect and not store.can_redirect:
+        raise click.ClickException("--storage-redirect needs a store that can presign URLs "
+                                   "(s3://...), not %s" % safe_storage_name(storage))
     with open_database(uri, migrate_if_empty=True):
         pass  # reachable and migrated: the workers bind it themselves
     key_path = None
@@ -94,4 +112,4 @@ def serve(group_uri: str, database_uri: Optional[str], storage: str, bind: str, 
     click.echo("auth %s" % ("on (token key %s)" % key_path if auth else "off: loopback only"),
                err=True)
     server.run(uri, storage, bind, workers, tls_cert, tls_key, key_path,
-               service if auth else None)
+               service if auth else None, redirect_expiry_s if storage_redirect else None)

@@ -45,11 +45,13 @@ def check_bind(bind: str, auth: bool = False) -> None:
 
 def run(database_uri: str, storage_path: str, bind: str = "127.0.0.1:5000", workers: int = 2,
         tls_cert: Optional[str] = None, tls_key: Optional[str] = None,
-        token_key_path: Optional[str] = None, service: Optional[str] = None) -> None:
+        token_key_path: Optional[str] = None, service: Optional[str] = None,
+        redirect_expiry_s: Optional[int] = None) -> None:
     """Serve the registry under gunicorn until it is stopped (SIGINT/SIGTERM).
 
     With ``token_key_path`` auth is on: every worker loads that key (create it first, so
-    that all workers sign with the same one) and issues tokens for ``service``.
+    that all workers sign with the same one) and issues tokens for ``service``. With
+    ``redirect_expiry_s`` blob GETs redirect to store URLs valid that long.
     """
     from gunicorn.app.base import BaseApplication
 
@@ -68,6 +70,8 @@ def run(database_uri: str, storage_path: str, bind: str = "127.0.0.1:5000", work
             # Called in each worker after the fork: its own connection and store handle.
             from registry_model.server.app import create_app
             extra = {} if service is None else {"service": service}
+            if redirect_expiry_s is not None:
+                extra.update(storage_redirect=True, redirect_expiry_s=redirect_expiry_s)
             return create_app(database_uri=database_uri, storage_path=storage_path,
                               token_key_path=token_key_path, **extra)
 

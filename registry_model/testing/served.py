@@ -76,7 +76,8 @@ def run_command(uri: str, *args: str, stdin: Optional[str] = None) -> str:
 
 @contextmanager
 def served_registry(uri: str, storage, workers: int = 2, tls: Optional[tuple] = None,
-                    auth: bool = False, log_dir=None) -> Iterator[ServedRegistry]:
+                    auth: bool = False, log_dir=None,
+                    redirect_expiry_s: Optional[int] = None) -> Iterator[ServedRegistry]:
     """Run ``registry-model serve`` on ``uri`` and ``storage`` for the block.
 
     ``storage`` is a blob folder (created) or a storage URI such as ``s3://...``, whose
@@ -84,7 +85,8 @@ def served_registry(uri: str, storage, workers: int = 2, tls: Optional[tuple] = 
     ``tls`` is ``(certificate file, key file)`` to serve HTTPS. With ``auth`` the server
     checks accounts and issues tokens (its key in the log folder, beside a storage folder);
     without, it is open. Either way it is ready when ``GET /v2/`` answers (200, or 401 with
-    auth).
+    auth). With ``redirect_expiry_s`` (an ``s3://`` storage) blob GETs answer with
+    redirects to presigned URLs valid that many seconds (``--storage-redirect``).
     """
     if folder_of(str(storage)) is not None:
         storage = Path(folder_of(str(storage)))
@@ -102,6 +104,8 @@ def served_registry(uri: str, storage, workers: int = 2, tls: Optional[tuple] = 
         command += ["--auth", "on", "--token-key", str(Path(log_dir) / "token-key.json")]
     else:
         command += ["--auth", "off"]
+    if redirect_expiry_s is not None:
+        command += ["--storage-redirect", "--redirect-expiry", str(redirect_expiry_s)]
     url = "%s://%s/v2/" % ("https" if tls is not None else "http", host)
     env = {key: value for key, value in os.environ.items() if key != "REGISTRY_MODEL_DATABASE_URI"}
     with open(log, "wb") as output:

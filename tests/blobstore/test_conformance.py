@@ -511,3 +511,22 @@ def test_upload_ids_must_be_uuid_strings(store, upload_id):
         with pytest.raises(InvalidUploadIdException) as raised:
             call()
         assert isinstance(raised.value, errors.DataModelException)
+
+
+# -- redirects ------------------------------------------------------------------
+
+
+def test_a_store_redirects_to_a_url_of_the_blob_or_says_it_cannot(store):
+    import urllib.request
+
+    data = b"redirected bytes " * 100
+    digest = store.put(data).digest
+    url = store.redirect_url(digest, 60)
+    if not store.can_redirect:
+        assert url is None
+        return
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == data
+    ranged = urllib.request.Request(url, headers={"Range": "bytes=17-33"})
+    with urllib.request.urlopen(ranged, timeout=10) as response:
+        assert (response.status, response.read()) == (206, data[17:34])

@@ -7,6 +7,8 @@ import json
 import multiprocessing
 import os
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -196,3 +198,33 @@ def test_of_two_writers_at_one_offset_one_wins(store):
         other.write_chunk(upload_id, 0, b"second")
     assert (raised.value.offset, raised.value.length) == (0, 5)
     assert store.complete_upload(upload_id, sha(b"first")).size == 5
+
+
+def test_a_redirect_url_is_signed_without_a_request_and_refused_once_expired(store):
+    data = b"presigned"
+    digest = store.put(data).digest
+    url = store.redirect_url(digest, 1)
+    assert url.startswith(store.endpoint_url + "/")
+    assert "X-Amz-Expires=1&" in url and "X-Amz-Signature=" in url  # SigV4, not SigV2
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == data
+    time.sleep(2.5)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 403
+    # Signing asks nothing of the gateway: a blob not in the bucket answers 404 when fetched.
+    missing = store.redirect_url(sha(b"never stored"), 60)
+    with pytest.raises(urllib.error.HTTPError) as absent:
+        urllib.request.urlopen(missing, timeout=10)
+    assert absent.value.code == 404
+
+
+@pytest.mark.parametrize("expires_s", [0, -1, 7 * 24 * 3600 + 1, 1.5, True, "60"])
+def test_a_redirect_expiry_outside_one_second_to_seven_days_is_refused(store, expires_s):
+    with pytest.raises(ValueError):
+        store.redirect_url(sha(b"x"), expires_s)
+
+
+def test_a_redirect_url_of_a_malformed_digest_is_refused(store):
+    with pytest.raises(errors.InvalidDigestException):
+        store.redirect_url("sha256:../../etc", 60)

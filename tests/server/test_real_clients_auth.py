@@ -4,7 +4,8 @@ skopeo (``--creds``) follows the server's 401 challenge to its token endpoint an
 and pulls with tokens; oras logs in and sends its credentials to ``/v2/`` (Basic); an
 anonymous pull of a public repository works and of a private one is refused, and a push
 into another account's namespace is denied. One server per module, on a scratch database
-of the backend under test.
+of the backend under test; one more on the S3 gateway redirects blob GETs, and skopeo pulls
+through the redirects with its token (the gateway refuses a request that brings it along).
 """
 import hashlib
 import json
@@ -14,6 +15,7 @@ import pytest
 from registry_model.archive.oci_layout import make_layer_tar, write_oci_layout
 from registry_model.testing.databases import scratch_database
 from registry_model.testing.served import run_command, served_registry
+from tests.server.conftest import basic
 from tests.server.http_client import HttpClient, TokenHttpClient
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -119,3 +121,25 @@ def test_oras_logs_in_and_pushes_an_artifact_that_referrers_list(server, skopeo,
     anonymous = HttpClient(running.host)
     assert anonymous.get("/v2/alice/signed/referrers/%s"
                          % image.manifest_digest).status_code == 401
+
+
+def test_skopeo_pulls_with_a_token_through_storage_redirects(s3_store, skopeo, tmp_path):
+    storage = "s3://%s/%s?endpoint=%s" % (s3_store.bucket, s3_store._keys.root,
+                                          s3_store.endpoint_url)
+    image = _layout(tmp_path)
+    with scratch_database() as uri, served_registry(uri, storage, workers=1, auth=True,
+                                                    log_dir=tmp_path,
+                                                    redirect_expiry_s=60) as running:
+        run_command(uri, "user", "add", ALICE[0], "--password-stdin", stdin=ALICE[1] + "\n")
+        target = "docker://%s/alice/app:v1" % running.host
+        creds = "%s:%s" % ALICE
+        skopeo("copy", "--dest-tls-verify=false", "--dest-creds", creds,
+               "oci:%s:v1" % (tmp_path / "layout"), target)
+        skopeo("copy", "--src-tls-verify=false", "--src-creds", creds, target,
+               "dir:%s" % (tmp_path / "out"))
+        layer = image.layer_digests[0]
+        answer = HttpClient(running.host).get("/v2/alice/app/blobs/%s" % layer,
+                                              headers=basic(*ALICE))
+    assert answer.status_code == 307
+    copied = (tmp_path / "out" / layer.split(":")[1]).read_bytes()
+    assert "sha256:" + hashlib.sha256(copied).hexdigest() == layer

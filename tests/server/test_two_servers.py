@@ -1,8 +1,10 @@
 """Two ``registry-model serve`` processes sharing one database and one S3 bucket (Ceph's
 gateway), as two machines would: what skopeo pushes to one it pulls from the other, clients
 pushing images that share layers to both at once lose nothing, and the collector run beside
-them keeps everything referenced."""
+them keeps everything referenced. The second server redirects blob GETs to presigned URLs of
+the gateway (``--storage-redirect``), so what skopeo pulls from it comes from the gateway."""
 import hashlib
+import http.client
 import json
 import os
 import time
@@ -29,8 +31,21 @@ def two_servers(s3_store, tmp_path):
                                           s3_store.endpoint_url)
     with scratch_database() as uri, \
             served_registry(uri, storage, workers=1, log_dir=tmp_path) as first, \
-            served_registry(uri, storage, workers=1, log_dir=tmp_path) as second:
+            served_registry(uri, storage, workers=1, log_dir=tmp_path,
+                            redirect_expiry_s=300) as second:
         yield first, second, uri
+
+
+def blob_get(server, path: str) -> http.client.HTTPResponse:
+    """A GET of the server, redirects not followed; the response, read."""
+    connection = http.client.HTTPConnection(server.host, timeout=30)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response
+    finally:
+        connection.close()
 
 
 def pulled_layers_are_whole(folder) -> list:
@@ -64,6 +79,11 @@ def test_what_one_server_takes_the_other_serves_and_collection_keeps_it(
            "dir:%s" % (tmp_path / "pulled"))
     assert pulled_layers_are_whole(tmp_path / "pulled") == [
         layer["digest"] for layer in json.loads(raw)["layers"]]
+    layer = "/v2/acme/app/blobs/%s" % json.loads(raw)["layers"][0]["digest"]
+    assert blob_get(first, layer).status == 200
+    redirected = blob_get(second, layer)
+    assert redirected.status == 307
+    assert redirected.getheader("Location").startswith(s3_store.endpoint_url + "/")
     assert blobs_of(tmp_path / "pulled") <= set(s3_store.list_digests())
     assert not os.path.exists("s3:")
 
