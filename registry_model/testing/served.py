@@ -9,7 +9,8 @@ The server runs in its own process group on a port the OS picked, against ``uri`
 database is migrated by the command) and a blob folder or storage URI; the block starts once
 ``GET /v2/`` answers and the server is stopped at its end (SIGINT, gunicorn's quick
 shutdown: the block's requests are over, and a graceful stop would wait seconds for idle
-keep-alive connections; then SIGKILL). Its output is kept in a log file that a failed start quotes.
+keep-alive connections; SIGKILL if it is not gone within 3 s). Its output is kept in a log
+file that a failed start quotes.
 """
 import os
 import shutil
@@ -29,6 +30,9 @@ from typing import Iterator, NamedTuple, Optional, Union
 from registry_model.blobstore.uri import folder_of
 
 START_TIMEOUT_S = 60
+# A worker can outlive gunicorn's quick shutdown while a thread of it still waits on a
+# client's idle connection; the block's requests are over, so it is killed after this.
+QUICK_STOP_S = 3
 
 
 class ServedRegistry(NamedTuple):
@@ -128,7 +132,7 @@ def _stop(process: subprocess.Popen) -> None:
         return
     os.killpg(process.pid, signal.SIGINT)
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=QUICK_STOP_S)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
