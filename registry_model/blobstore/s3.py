@@ -33,12 +33,14 @@ The requests, the key scheme and the reader are in :mod:`~registry_model.blobsto
 the upload sessions in :mod:`~registry_model.blobstore.s3_uploads`; this module holds the
 blob methods and the class callers use.
 """
+import hashlib
 import logging
-from typing import BinaryIO, Iterable, Iterator, Tuple
+from typing import BinaryIO, Iterable, Iterator, List, Tuple
 
 from botocore.exceptions import ClientError
 
 from registry_model.blobstore.base import (
+    SUPPORTED_ALGORITHM,
     BlobNotFoundException,
     BlobSource,
     BlobStore,
@@ -50,10 +52,10 @@ from registry_model.blobstore.errors import (
     BlobStoreUnavailableException,
     translated,
 )
-from registry_model.blobstore.hashing import ResumableSHA256
 from registry_model.blobstore.s3_bucket import (
     DEFAULT_PART_SIZE,
     ObjectReader,
+    PartCutter,
     PartUploader,
     is_missing,
     make_client,
@@ -123,46 +125,53 @@ class S3BlobStore(S3Uploads, BlobStore):
 
     def put(self, data: BlobSource) -> StoredBlob:
         """Store ``data``: one PUT when it fits a part, else a multipart upload then a copy."""
-        hasher = ResumableSHA256()
-        buffer = bytearray()
+        # hashlib, not the resumable hasher: nothing resumes a put, and hashlib releases
+        # the GIL on large buffers, so hashing one part overlaps the upload of the others.
+        hasher = hashlib.sha256()
+        cutter = PartCutter(self._part_size)
         chunks = iter_chunks(data)
         for chunk in chunks:
-            buffer += chunk
-            hasher.update(chunk)
-            if len(buffer) >= self._part_size:
-                return self._put_large(buffer, chunks, hasher)
-        blob = StoredBlob(hasher.digest_str(), hasher.length)
+            parts = cutter.add(chunk)
+            if parts:
+                return self._put_large(parts, cutter, chunks, hasher)
+        body = cutter.rest()
+        hasher.update(body)
+        blob = StoredBlob("%s:%s" % (SUPPORTED_ALGORITHM, hasher.hexdigest()), len(body))
         with translated(self._where()):
             self._client.put_object(Bucket=self.bucket, Key=self._keys.blob(blob.digest),
-                                    Body=bytes(buffer))
+                                    Body=body)
         logger.debug("stored blob %s (%d bytes)", blob.digest, blob.size)
         return blob
 
-    def _put_large(self, buffer: bytearray, chunks: Iterator[bytes],
-                   hasher: ResumableSHA256) -> StoredBlob:
+    def _put_large(self, parts: List[bytes], cutter: PartCutter, chunks: Iterator[bytes],
+                   hasher) -> StoredBlob:
         temp = self._keys.temp()
         with translated(self._where()):
             multipart = self._client.create_multipart_upload(Bucket=self.bucket, Key=temp)
         upload_id = multipart["UploadId"]
         sender = PartUploader(self, temp, upload_id, 1)
+        size = 0
         try:
             while True:
-                while len(buffer) >= self._part_size:
-                    sender.send(bytes(buffer[:self._part_size]))
-                    del buffer[:self._part_size]
+                for part in parts:
+                    sender.send(part)
+                    hasher.update(part)
+                    size += len(part)
                 chunk = next(chunks, None)
                 if chunk is None:
                     break
-                buffer += chunk
-                hasher.update(chunk)
-            if buffer:
-                sender.send(bytes(buffer))
+                parts = cutter.add(chunk)
+            last = cutter.rest()
+            if last:
+                sender.send(last)
+                hasher.update(last)
+                size += len(last)
             self._complete_multipart(temp, upload_id, sender.finish())
         except BaseException:
             sender.cancel()
             self._abort_quietly(temp, upload_id)
             raise
-        blob = StoredBlob(hasher.digest_str(), hasher.length)
+        blob = StoredBlob("%s:%s" % (SUPPORTED_ALGORITHM, hasher.hexdigest()), size)
         try:
             self._copy(temp, self._keys.blob(blob.digest), blob.size)
         finally:
