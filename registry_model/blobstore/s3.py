@@ -34,8 +34,9 @@ the upload sessions in :mod:`~registry_model.blobstore.s3_uploads`; this module 
 blob methods and the class callers use.
 """
 import hashlib
+import itertools
 import logging
-from typing import BinaryIO, Iterable, Iterator, List, Tuple
+from typing import BinaryIO, Iterable, Iterator, Tuple
 
 from botocore.exceptions import ClientError
 
@@ -46,18 +47,19 @@ from registry_model.blobstore.base import (
     BlobStore,
     StoredBlob,
     is_blob_digest,
-    iter_chunks,
 )
 from registry_model.blobstore.errors import (
     BlobStoreUnavailableException,
     translated,
 )
+from registry_model.blobstore.hashing import BackgroundSHA256
 from registry_model.blobstore.s3_bucket import (
     DEFAULT_PART_SIZE,
+    PARALLEL_PARTS,
     ObjectReader,
-    PartCutter,
     PartUploader,
     is_missing,
+    iter_parts,
     make_client,
 )
 from registry_model.blobstore.s3_uploads import S3Uploads
@@ -125,53 +127,38 @@ class S3BlobStore(S3Uploads, BlobStore):
 
     def put(self, data: BlobSource) -> StoredBlob:
         """Store ``data``: one PUT when it fits a part, else a multipart upload then a copy."""
-        # hashlib, not the resumable hasher: nothing resumes a put, and hashlib releases
-        # the GIL on large buffers, so hashing one part overlaps the upload of the others.
-        hasher = hashlib.sha256()
-        cutter = PartCutter(self._part_size)
-        chunks = iter_chunks(data)
-        for chunk in chunks:
-            parts = cutter.add(chunk)
-            if parts:
-                return self._put_large(parts, cutter, chunks, hasher)
-        body = cutter.rest()
-        hasher.update(body)
-        blob = StoredBlob("%s:%s" % (SUPPORTED_ALGORITHM, hasher.hexdigest()), len(body))
+        parts = iter_parts(data, self._part_size)
+        first = next(parts, b"")
+        if len(first) >= self._part_size:
+            return self._put_large(first, parts)
+        digest = hashlib.sha256(first).hexdigest()
+        blob = StoredBlob("%s:%s" % (SUPPORTED_ALGORITHM, digest), len(first))
         with translated(self._where()):
             self._client.put_object(Bucket=self.bucket, Key=self._keys.blob(blob.digest),
-                                    Body=body)
+                                    Body=first)
         logger.debug("stored blob %s (%d bytes)", blob.digest, blob.size)
         return blob
 
-    def _put_large(self, parts: List[bytes], cutter: PartCutter, chunks: Iterator[bytes],
-                   hasher) -> StoredBlob:
+    def _put_large(self, first, parts: Iterator) -> StoredBlob:
+        # Nothing resumes a put, so its hash runs on a thread of its own (hashlib releases
+        # the GIL): hashing a part in line would hold up reading and sending the next.
+        hasher = BackgroundSHA256(PARALLEL_PARTS)
         temp = self._keys.temp()
         with translated(self._where()):
             multipart = self._client.create_multipart_upload(Bucket=self.bucket, Key=temp)
         upload_id = multipart["UploadId"]
         sender = PartUploader(self, temp, upload_id, 1)
-        size = 0
         try:
-            while True:
-                for part in parts:
-                    sender.send(part)
-                    hasher.update(part)
-                    size += len(part)
-                chunk = next(chunks, None)
-                if chunk is None:
-                    break
-                parts = cutter.add(chunk)
-            last = cutter.rest()
-            if last:
-                sender.send(last)
-                hasher.update(last)
-                size += len(last)
+            for part in itertools.chain([first], parts):
+                sender.send(part)
+                hasher.update(part)
             self._complete_multipart(temp, upload_id, sender.finish())
         except BaseException:
             sender.cancel()
+            hasher.close()
             self._abort_quietly(temp, upload_id)
             raise
-        blob = StoredBlob("%s:%s" % (SUPPORTED_ALGORITHM, hasher.hexdigest()), size)
+        blob = StoredBlob("%s:%s" % (SUPPORTED_ALGORITHM, hasher.hexdigest()), hasher.length)
         try:
             self._copy(temp, self._keys.blob(blob.digest), blob.size)
         finally:

@@ -9,17 +9,20 @@ import io
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from registry_model.blobstore.base import (
+    CHUNK_SIZE,
     SUPPORTED_ALGORITHM,
+    BlobSource,
     check_blob_digest,
     check_upload_id,
     is_blob_digest,
+    iter_chunks,
 )
 from registry_model.blobstore.errors import (
     BlobStoreUnavailableException,
@@ -185,7 +188,10 @@ class PartCutter:
 
     Each part is one ``join`` of the pieces that make it (one copy; none for a chunk that
     is exactly one part), instead of growing and slicing a buffer, which copies every byte
-    three times. ``start`` is bytes kept back earlier (an upload's tail).
+    three times. Joined parts are bytearrays: botocore sends a bytearray body with one
+    ``sendall``, a bytes one through a BytesIO 16 KiB at a time, each block waiting for
+    the GIL again while other parts are being sent. ``start`` is bytes kept back earlier
+    (an upload's tail).
     """
 
     def __init__(self, size: int, start: bytes = b"") -> None:
@@ -193,8 +199,8 @@ class PartCutter:
         self._pieces: list = [start] if start else []
         self.held = len(start)
 
-    def add(self, chunk: bytes) -> List[bytes]:
-        """Take ``chunk``; the parts it completed, in order."""
+    def add(self, chunk: bytes) -> list:
+        """Take ``chunk``; the parts it completed, in order (bytes-like, never changed)."""
         parts = []
         view = memoryview(chunk)
         start = 0
@@ -204,7 +210,7 @@ class PartCutter:
                 parts.append(chunk)
             else:
                 self._pieces.append(view[start:start + need])
-                parts.append(b"".join(self._pieces))
+                parts.append(bytearray().join(self._pieces))
             self._pieces = []
             self.held = 0
             start += need
@@ -213,9 +219,46 @@ class PartCutter:
             self.held += len(chunk) - start
         return parts
 
-    def rest(self) -> bytes:
+    def rest(self) -> bytearray:
         """The bytes kept back: fewer than one part."""
-        return b"".join(self._pieces)
+        return bytearray().join(self._pieces)
+
+
+# Sources read straight into part buffers: standard binary files and BytesIO, whose
+# readinto is known to fill (a RawIOBase subclass may not implement it).
+_READINTO_TYPES = (io.BufferedReader, io.FileIO, io.BytesIO)
+
+
+def iter_parts(data: BlobSource, size: int) -> Iterator:
+    """The bytes of ``data`` as parts of exactly ``size`` bytes, the last one shorter.
+
+    A standard binary file is read straight into each part, ``CHUNK_SIZE`` at a time: no
+    chunk is allocated and joined, which under load was half of a large put's time;
+    anything else goes through :func:`iter_chunks` and a :class:`PartCutter`.
+    """
+    if not isinstance(data, _READINTO_TYPES):
+        cutter = PartCutter(size)
+        for chunk in iter_chunks(data):
+            yield from cutter.add(chunk)
+        rest = cutter.rest()
+        if rest:
+            yield rest
+        return
+    while True:
+        part = bytearray(size)
+        with memoryview(part) as view:
+            filled = 0
+            while filled < size:
+                count = data.readinto(view[filled:filled + CHUNK_SIZE])
+                if not count:
+                    break
+                filled += count
+        if filled < size:
+            del part[filled:]
+            if filled:
+                yield part
+            return
+        yield part
 
 
 class PartUploader:
