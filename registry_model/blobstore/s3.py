@@ -55,7 +55,6 @@ from registry_model.blobstore.errors import (
 from registry_model.blobstore.hashing import BackgroundSHA256
 from registry_model.blobstore.s3_bucket import (
     DEFAULT_PART_SIZE,
-    PARALLEL_PARTS,
     ObjectReader,
     PartUploader,
     is_missing,
@@ -142,7 +141,7 @@ class S3BlobStore(S3Uploads, BlobStore):
     def _put_large(self, first, parts: Iterator) -> StoredBlob:
         # Nothing resumes a put, so its hash runs on a thread of its own (hashlib releases
         # the GIL): hashing a part in line would hold up reading and sending the next.
-        hasher = BackgroundSHA256(PARALLEL_PARTS)
+        hasher = BackgroundSHA256(backlog=2)
         temp = self._keys.temp()
         with translated(self._where()):
             multipart = self._client.create_multipart_upload(Bucket=self.bucket, Key=temp)
