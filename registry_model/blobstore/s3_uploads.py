@@ -97,11 +97,14 @@ class S3Uploads(S3Bucket):
             raise InvalidHashStateException("hasher covers %d bytes, chunk starts at %d"
                                             % (hasher.length, offset))
         saved = hasher.to_state() if hasher is not None else None
-        writer = ChunkWriter(self, upload_id, state)
+        # A caller's hasher in the very state the store saved has hashed the same bytes, so
+        # it serves as the store's own instead of every byte being hashed twice.
+        shared = saved is not None and saved == state.hash
+        writer = ChunkWriter(self, upload_id, state, hasher if shared else None)
         try:
             for chunk in iter_chunks(data):
                 writer.append(chunk)
-                if hasher is not None:
+                if hasher is not None and not shared:
                     hasher.update(chunk)
             new_state = writer.finish()
             self._save_upload(upload_id, new_state, etag, offset)
@@ -211,11 +214,13 @@ class UploadState:
 class ChunkWriter:
     """One chunk of an upload: full parts uploaded as they fill, the rest a new tail object."""
 
-    def __init__(self, store: S3Bucket, upload_id: str, state: UploadState) -> None:
+    def __init__(self, store: S3Bucket, upload_id: str, state: UploadState,
+                 hasher: Optional[ResumableSHA256] = None) -> None:
         self._store = store
         self._upload_id = upload_id
         self._state = state
-        self._hasher = ResumableSHA256.from_state(state.hash)
+        # ``hasher``: one in the state's hash state, which this writer then updates.
+        self._hasher = hasher if hasher is not None else ResumableSHA256.from_state(state.hash)
         self._multipart = state.multipart
         self._sender: Optional[PartUploader] = None
         self._created_multipart = False
