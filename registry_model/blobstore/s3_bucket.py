@@ -35,8 +35,8 @@ from registry_model.blobstore.errors import (
 logger = logging.getLogger(__name__)
 
 # S3's smallest part but the last is 5 MiB; larger parts mean fewer requests, and each
-# request costs the gateway and the client (signing, bookkeeping): 16 MiB puts a blob ~20%
-# faster than 8 MiB on Ceph 16 (benchmarks/s3_transfer.py), for 16 MiB more per part held.
+# request costs the gateway and the client (signing, bookkeeping): 16 MiB put a blob 2-14%
+# faster than 8 MiB on Ceph 16 (benchmarks/results/S3.md), for 8 MiB more per part held.
 DEFAULT_PART_SIZE = 16 * 1024 * 1024
 # CopyObject copies at most 5 GiB in one request; above that boto3's managed copy splits it.
 MAX_SINGLE_COPY = 5 * 1024 ** 3
