@@ -24,11 +24,16 @@ GROWTH_TARGET = 1.2
 
 
 def load(paths: list) -> dict:
-    """``{(model, backend): [run, ...]}`` sorted by scale (runs before ``--model``: pre-OCI)."""
+    """``{(model, backend): [run, ...]}`` sorted by scale (runs before ``--model``: pre-OCI).
+
+    Files of other benchmarks in the same folder (no ``backend``, no ``scale``) are skipped.
+    """
     runs = defaultdict(list)
     for path in paths:
         with open(path, encoding="utf-8") as handle:
             run = json.load(handle)
+        if "backend" not in run or "scale" not in run:
+            continue
         runs[run.get("model", "pre-oci"), run["backend"]].append(run)
     for key in runs:
         runs[key].sort(key=lambda run: run["scale"])

@@ -103,6 +103,12 @@ done
     if [ -f "${RESULTS}/ANALYSIS.md" ]; then
         echo "[ANALYSIS.md](ANALYSIS.md) explains the misses of an earlier run, with query plans."
     fi
+    echo "Beside these: [SERVER.md](SERVER.md) (the registry server's memory and the comparison with"
+    echo "Distribution: \`benchmarks/server_memory.py\`, \`benchmarks/server_vs_distribution.py\`) and"
+    echo "[S3.md](S3.md) (S3 on Ceph's RADOS Gateway: 1 GiB put and get against plain boto3, push"
+    echo "and pull through the server on S3 against a folder, the test cluster's cold start and"
+    echo "memory: \`benchmarks/s3_transfer.py\`, \`benchmarks/server_s3.py\`,"
+    echo "\`benchmarks/ceph_cold_start.py\`)."
     echo
     "$PYTHON" benchmarks/compare.py --markdown "$RESULTS"/*.json || true
 } > "${RESULTS}/README.md"

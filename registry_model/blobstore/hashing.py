@@ -17,9 +17,16 @@ documented ``SerializableState``). The state is plain bytes, never a pickle, so
 loading one read from a database cannot run code; :meth:`ResumableSHA256.from_state`
 still checks its shape and its byte count, and rejects anything else with
 :class:`~registry_model.blobstore.base.InvalidHashStateException`.
+
+A hash that need not resume, that of a large ``put``, is a :class:`BackgroundSHA256`
+instead: ``hashlib`` on a thread of its own, so that hashing one part overlaps reading and
+sending the next rather than delaying them.
 """
 import base64
 import binascii
+import collections
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, Union
 
 from rehashes import PySha256
@@ -158,3 +165,43 @@ def resume_sha256(hash_state: Optional[str], available: int) -> ResumableSHA256:
         raise InvalidHashStateException("hash state covers %d bytes but the upload holds %d"
                                         % (hasher.length, available))
     return hasher
+
+
+class BackgroundSHA256:
+    """A ``hashlib`` SHA-256 fed on a thread of its own, in the order of :meth:`update`.
+
+    ``update`` queues the bytes (which must not change afterwards) and returns at once,
+    unless ``backlog`` of them are still waiting: that bounds the memory held.
+    :meth:`hexdigest` waits for the queue and stops the thread; so does :meth:`close`,
+    which a caller that gives up calls instead. ``length`` counts the bytes queued.
+    """
+
+    def __init__(self, backlog: int = 4) -> None:
+        """A hash of nothing yet; its thread starts with the first update."""
+        self._hash = hashlib.sha256()
+        self._backlog = backlog
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pending: collections.deque = collections.deque()
+        self.length = 0
+
+    def update(self, data: bytes) -> None:
+        """Queue ``data`` to be hashed after what came before."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
+        while len(self._pending) >= self._backlog:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._hash.update, data))
+        self.length += len(data)
+
+    def hexdigest(self) -> str:
+        """The lowercase hexadecimal digest of everything queued, once it is hashed."""
+        self.close()
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        """Wait for the queued bytes to be hashed and stop the thread."""
+        while self._pending:
+            self._pending.popleft().result()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

@@ -33,30 +33,33 @@ The requests, the key scheme and the reader are in :mod:`~registry_model.blobsto
 the upload sessions in :mod:`~registry_model.blobstore.s3_uploads`; this module holds the
 blob methods and the class callers use.
 """
+import hashlib
+import itertools
 import logging
 from typing import BinaryIO, Iterable, Iterator, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
 from registry_model.blobstore.base import (
+    SUPPORTED_ALGORITHM,
     BlobNotFoundException,
     BlobSource,
     BlobStore,
     StoredBlob,
     check_redirect_expiry,
     is_blob_digest,
-    iter_chunks,
 )
 from registry_model.blobstore.errors import (
     BlobStoreUnavailableException,
     translated,
 )
-from registry_model.blobstore.hashing import ResumableSHA256
+from registry_model.blobstore.hashing import BackgroundSHA256
 from registry_model.blobstore.s3_bucket import (
     DEFAULT_PART_SIZE,
     ObjectReader,
     PartUploader,
     is_missing,
+    iter_parts,
     make_client,
 )
 from registry_model.blobstore.s3_uploads import S3Uploads
@@ -142,46 +145,38 @@ class S3BlobStore(S3Uploads, BlobStore):
 
     def put(self, data: BlobSource) -> StoredBlob:
         """Store ``data``: one PUT when it fits a part, else a multipart upload then a copy."""
-        hasher = ResumableSHA256()
-        buffer = bytearray()
-        chunks = iter_chunks(data)
-        for chunk in chunks:
-            buffer += chunk
-            hasher.update(chunk)
-            if len(buffer) >= self._part_size:
-                return self._put_large(buffer, chunks, hasher)
-        blob = StoredBlob(hasher.digest_str(), hasher.length)
+        parts = iter_parts(data, self._part_size)
+        first = next(parts, b"")
+        if len(first) >= self._part_size:
+            return self._put_large(first, parts)
+        digest = hashlib.sha256(first).hexdigest()
+        blob = StoredBlob("%s:%s" % (SUPPORTED_ALGORITHM, digest), len(first))
         with translated(self._where()):
             self._client.put_object(Bucket=self.bucket, Key=self._keys.blob(blob.digest),
-                                    Body=bytes(buffer))
+                                    Body=first)
         logger.debug("stored blob %s (%d bytes)", blob.digest, blob.size)
         return blob
 
-    def _put_large(self, buffer: bytearray, chunks: Iterator[bytes],
-                   hasher: ResumableSHA256) -> StoredBlob:
+    def _put_large(self, first, parts: Iterator) -> StoredBlob:
+        # Nothing resumes a put, so its hash runs on a thread of its own (hashlib releases
+        # the GIL): hashing a part in line would hold up reading and sending the next.
+        hasher = BackgroundSHA256(backlog=2)
         temp = self._keys.temp()
         with translated(self._where()):
             multipart = self._client.create_multipart_upload(Bucket=self.bucket, Key=temp)
         upload_id = multipart["UploadId"]
         sender = PartUploader(self, temp, upload_id, 1)
         try:
-            while True:
-                while len(buffer) >= self._part_size:
-                    sender.send(bytes(buffer[:self._part_size]))
-                    del buffer[:self._part_size]
-                chunk = next(chunks, None)
-                if chunk is None:
-                    break
-                buffer += chunk
-                hasher.update(chunk)
-            if buffer:
-                sender.send(bytes(buffer))
+            for part in itertools.chain([first], parts):
+                sender.send(part)
+                hasher.update(part)
             self._complete_multipart(temp, upload_id, sender.finish())
         except BaseException:
             sender.cancel()
+            hasher.close()
             self._abort_quietly(temp, upload_id)
             raise
-        blob = StoredBlob(hasher.digest_str(), hasher.length)
+        blob = StoredBlob("%s:%s" % (SUPPORTED_ALGORITHM, hasher.hexdigest()), hasher.length)
         try:
             self._copy(temp, self._keys.blob(blob.digest), blob.size)
         finally:

@@ -34,7 +34,7 @@ from registry_model.blobstore.base import (
 )
 from registry_model.blobstore.errors import BlobStoreRequestException, http_status, translated
 from registry_model.blobstore.hashing import ResumableSHA256, resume_sha256
-from registry_model.blobstore.s3_bucket import PartUploader, S3Bucket, is_missing
+from registry_model.blobstore.s3_bucket import PartCutter, PartUploader, S3Bucket, is_missing
 
 logger = logging.getLogger(__name__)
 
@@ -97,11 +97,14 @@ class S3Uploads(S3Bucket):
             raise InvalidHashStateException("hasher covers %d bytes, chunk starts at %d"
                                             % (hasher.length, offset))
         saved = hasher.to_state() if hasher is not None else None
-        writer = ChunkWriter(self, upload_id, state)
+        # A caller's hasher in the very state the store saved has hashed the same bytes, so
+        # it serves as the store's own instead of every byte being hashed twice.
+        shared = saved is not None and saved == state.hash
+        writer = ChunkWriter(self, upload_id, state, hasher if shared else None)
         try:
             for chunk in iter_chunks(data):
                 writer.append(chunk)
-                if hasher is not None:
+                if hasher is not None and not shared:
                     hasher.update(chunk)
             new_state = writer.finish()
             self._save_upload(upload_id, new_state, etag, offset)
@@ -211,26 +214,26 @@ class UploadState:
 class ChunkWriter:
     """One chunk of an upload: full parts uploaded as they fill, the rest a new tail object."""
 
-    def __init__(self, store: S3Bucket, upload_id: str, state: UploadState) -> None:
+    def __init__(self, store: S3Bucket, upload_id: str, state: UploadState,
+                 hasher: Optional[ResumableSHA256] = None) -> None:
         self._store = store
         self._upload_id = upload_id
         self._state = state
-        self._hasher = ResumableSHA256.from_state(state.hash)
+        # ``hasher``: one in the state's hash state, which this writer then updates.
+        self._hasher = hasher if hasher is not None else ResumableSHA256.from_state(state.hash)
         self._multipart = state.multipart
         self._sender: Optional[PartUploader] = None
         self._created_multipart = False
         self._new_tail: Optional[str] = None
-        self._buffer = bytearray(store._read_object(state.tail) if state.tail else b"")
+        self._cutter = PartCutter(store._part_size,
+                                  store._read_object(state.tail) if state.tail else b"")
         self._added = 0
 
     def append(self, chunk: bytes) -> None:
-        self._buffer += chunk
+        for part in self._cutter.add(chunk):
+            self._send_part(part)
         self._hasher.update(chunk)
         self._added += len(chunk)
-        size = self._store._part_size
-        while len(self._buffer) >= size:
-            self._send_part(bytes(self._buffer[:size]))
-            del self._buffer[:size]
 
     def _send_part(self, body: bytes) -> None:
         store = self._store
@@ -250,14 +253,14 @@ class ChunkWriter:
             return state
         parts = list(state.parts) + (self._sender.finish() if self._sender else [])
         tail = None
-        if self._buffer:
+        rest = self._cutter.rest()
+        if rest:
             tail = self._store._keys.upload(self._upload_id, "tail-" + uuid.uuid4().hex)
             with translated(self._store._where()):
-                self._store._client.put_object(Bucket=self._store.bucket, Key=tail,
-                                               Body=bytes(self._buffer))
+                self._store._client.put_object(Bucket=self._store.bucket, Key=tail, Body=rest)
             self._new_tail = tail
         return UploadState(state.length + self._added, self._hasher.to_state(),
-                            self._multipart, parts, tail, len(self._buffer))
+                            self._multipart, parts, tail, len(rest))
 
     def roll_back(self) -> None:
         """Undo what this chunk wrote; parts of an older multipart upload are overwritten later."""

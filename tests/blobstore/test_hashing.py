@@ -12,7 +12,12 @@ import pytest
 
 from registry_model import errors
 from registry_model.blobstore.base import InvalidHashStateException
-from registry_model.blobstore.hashing import STATE_FORMAT, ResumableSHA256, resume_sha256
+from registry_model.blobstore.hashing import (
+    STATE_FORMAT,
+    BackgroundSHA256,
+    ResumableSHA256,
+    resume_sha256,
+)
 
 
 def continue_in_worker(state: str, chunk: bytes) -> str:
@@ -174,3 +179,21 @@ def test_resume_sha256_starts_fresh_or_refuses_a_state_longer_than_the_data():
     assert resume_sha256(ResumableSHA256(b"abc").to_state(), 3).length == 3
     with pytest.raises(InvalidHashStateException):
         resume_sha256(ResumableSHA256(b"abcd").to_state(), 3)
+
+
+def test_background_hash_equals_hashlib_in_update_order():
+    pieces = [os.urandom(random.Random(seed).randrange(1, 300_000)) for seed in range(12)]
+    hasher = BackgroundSHA256(backlog=2)
+    for piece in pieces:
+        hasher.update(piece)
+    assert hasher.length == sum(map(len, pieces))
+    assert hasher.hexdigest() == hashlib.sha256(b"".join(pieces)).hexdigest()
+    assert BackgroundSHA256().hexdigest() == hashlib.sha256().hexdigest()
+
+
+def test_background_hash_stops_its_thread_when_closed():
+    hasher = BackgroundSHA256()
+    hasher.update(b"abc")
+    hasher.close()
+    assert hasher._pool is None
+    assert hasher.hexdigest() == hashlib.sha256(b"abc").hexdigest()

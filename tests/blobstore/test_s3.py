@@ -102,6 +102,32 @@ def test_an_upload_keeps_its_multipart_state_and_resumes_in_another_process(stor
     assert keys(store, "uploads/") == [] and multipart_uploads(store) == []
 
 
+def test_the_callers_hasher_serves_as_the_stores_only_when_in_the_same_state(store,
+                                                                             monkeypatch):
+    data = os.urandom(PART + 100)
+    hashed = []
+    update = ResumableSHA256.update
+    monkeypatch.setattr(ResumableSHA256, "update",
+                        lambda self, chunk: hashed.append(len(chunk)) or update(self, chunk))
+    # In the store's state (both new): every byte is hashed once, for both.
+    shared = str(uuid.uuid4())
+    store.initiate_upload(shared)
+    hasher = ResumableSHA256()
+    store.write_chunk(shared, 0, data, hasher=hasher)
+    assert sum(hashed) == len(data)
+    assert state_of(store, shared)["hash"] == hasher.to_state()
+    assert hasher.digest_str() == sha(data)
+    # A hasher of other bytes of that length: the store keeps hashing what it stored.
+    other = str(uuid.uuid4())
+    store.initiate_upload(other)
+    store.write_chunk(other, 0, data[:10])
+    wrong = ResumableSHA256(b"x" * 10)
+    store.write_chunk(other, 10, data[10:], hasher=wrong)
+    assert wrong.length == len(data) and wrong.digest_str() != sha(data)
+    assert store.complete_upload(other, sha(data)) == (sha(data), len(data))
+    assert store.complete_upload(shared, sha(data), hasher.to_state()).digest == sha(data)
+
+
 def test_cancel_aborts_the_multipart_upload_and_leaves_nothing(store):
     upload_id = str(uuid.uuid4())
     store.initiate_upload(upload_id)
