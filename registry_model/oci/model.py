@@ -131,13 +131,7 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         (2 statements). Top layers first within each manifest, manifests in push order."""
         rows = manifest_model.image_manifests(repository_id(repository_ref))
         tags = tag_model.alive_tag_names_by_manifest(repository_ref.id, clock.now_ms())
-        images: list = []
-        memo: dict = {}  # history steps converted once for the whole listing
-        shared = False
-        for row in rows:
-            images += legacy.legacy_images(row, tuple(tags.get(row.id, ())), memo=memo)
-            shared = shared or legacy.has_own_v1_ids(row)
-        return legacy.merge_shared_images(images) if shared else images
+        return legacy.repository_images(rows, tags)
 
     @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,

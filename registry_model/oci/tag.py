@@ -420,8 +420,13 @@ _ALIVE_TAG_NAMES = Statement(lambda: (
 def alive_tag_names_by_manifest(repository_id: int, now_ms: int) -> dict:
     """``{manifest id: [names]}`` of the alive, non-hidden tags, names sorted: one query."""
     by_manifest: dict = {}
+    names_of = by_manifest.get
     for manifest_id, name in _ALIVE_TAG_NAMES.tuples(repository_id=repository_id, now=now_ms):
-        by_manifest.setdefault(manifest_id, []).append(name)
+        names = names_of(manifest_id)
+        if names is None:  # not setdefault(id, []): a new list per tag of a listing of 2,000
+            by_manifest[manifest_id] = [name]
+        else:
+            names.append(name)
     return by_manifest
 
 
