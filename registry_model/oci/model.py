@@ -86,10 +86,9 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     def lookup_referrers(self, repository_ref: RepositoryReference, manifest_digest: str,
                          artifact_type: Optional[str] = None) -> list:
         """The Referrers of that digest in the repository, oldest first."""
-        media_names = lookup.names("media_types")
-        return [Referrer.for_columns(digest, media_names[media_type_id], artifact, data)
-                for digest, media_type_id, artifact, data in manifest_model.find_referrers(
-                    repository_id(repository_ref), manifest_digest, artifact_type)]
+        rows = manifest_model.find_referrers(repository_id(repository_ref), manifest_digest,
+                                             artifact_type)
+        return Referrer.for_rows(rows, lookup.names("media_types"))
 
     # --- labels ----------------------------------------------------------------------
 
