@@ -161,11 +161,9 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
 
     def get_legacy_images_owned_by_tag(self, tag: Tag) -> list:
         """The tag's manifest's LegacyImages when no other alive tag points at that manifest
-        (2 statements)."""
+        (1 statement)."""
         tag_id(tag)
-        row = manifest_model.get_image_manifest_for_tag(tag.id, tag.name)
+        row = manifest_model.get_owned_image_manifest(tag.id, tag.name, clock.now_ms())
         if row is None or row.layer_history is None:
-            return []
-        if tag_model.has_other_alive_tag(row.id, tag.id, clock.now_ms()):
             return []
         return legacy.legacy_images(row, with_parents=False)
