@@ -258,7 +258,7 @@ def _images(manifest, entries: list, tags: Optional[tuple], place: int, with_par
     top_tags = None if tags is None else tuple(tags)
     # JSON escapes every character a command would need escaped ('"', '\\', controls) with
     # a backslash: a history without one writes its commands by concatenation alone.
-    plain = "\\" not in manifest.layer_history
+    plain = total == 0 or "\\" not in manifest.layer_history
     commands = memo.setdefault("created_by", {}) if memo is not None else {}
     command_of = commands.get
     place_hex = _PLACE_HEX if total <= len(_PLACE_HEX) else _place_hex(total)

@@ -94,3 +94,11 @@ def test_created_times_are_naive_utc_whatever_their_spelling():
     top = legacy.legacy_images(row)[0]
     assert [parent.created for parent in top.parents] == list(spellings.values())[-2::-1]
     assert legacy.find_image(row, top.docker_image_id, 0, with_parents=False).created is None
+
+
+def test_a_manifest_without_kept_history_has_no_legacy_images():
+    for history in (None, "", "[]"):
+        row = SimpleNamespace(id=4, digest="sha256:" + "b" * 64, layer_history=history)
+        assert legacy.legacy_images(row) == [] and legacy.legacy_images(row, ("t",)) == []
+        assert legacy.repository_images([row], {4: ["t"]}) == []
+        assert legacy.find_image(row, legacy.legacy_image_id(row.digest, 0), 0, True) is None
