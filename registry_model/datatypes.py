@@ -222,7 +222,7 @@ class Referrer(namedtuple("Referrer", ["digest", "media_type", "size", "artifact
         for digest, media_type_id, artifact_type, manifest_bytes in rows:
             manifest_bytes = bytes(manifest_bytes)
             known = known_annotations(digest)
-            # The bytes compared, not hashed: memcmp is several times faster than a hash.
+            # The bytes compared, not hashed: for 900 bytes 0.1 us against 0.2 us.
             if known is not None and known[0] == manifest_bytes:
                 annotations = known[1]
             else:
@@ -251,7 +251,7 @@ def _referrer_annotations(digest: str, manifest_bytes: bytes) -> dict:
 # most of the cost of a listing (5 us a referrer, where the statement takes 1 us a row on
 # SQLite), and the same few manifests are listed again and again. A pure function of the
 # exact bytes: each entry is ``digest: (bytes, annotations)`` and is used only for equal
-# bytes (comparing them costs a fifth of hashing them). Bounded.
+# bytes (comparing them costs half of hashing them). Bounded.
 _REFERRER_ANNOTATIONS: dict = {}
 _REFERRER_ANNOTATIONS_MAX = 2048
 
