@@ -27,7 +27,6 @@ from registry_model.datatypes import (
     repository_id,
     tag_id,
 )
-from registry_model.gc_pause import collector_paused
 from registry_model.interface import RegistryDataInterface
 from registry_model.model import lookup
 from registry_model.oci import label as label_model
@@ -129,11 +128,9 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     def get_legacy_images(self, repository_ref: RepositoryReference) -> list:
         """One LegacyImage per layer of every image manifest, parents and tags filled
         (2 statements). Top layers first within each manifest, manifests in push order."""
-        repo_id = repository_id(repository_ref)
-        with collector_paused():  # thousands of images: see registry_model.gc_pause
-            rows = manifest_model.image_manifests(repo_id)
-            tags = tag_model.alive_tag_names_by_manifest(repo_id, clock.now_ms())
-            return legacy.repository_images(rows, tags)
+        rows = manifest_model.image_manifests(repository_id(repository_ref))
+        tags = tag_model.alive_tag_names_by_manifest(repository_ref.id, clock.now_ms())
+        return legacy.repository_images(rows, tags)
 
     @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,

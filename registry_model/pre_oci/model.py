@@ -23,7 +23,6 @@ from registry_model.datatypes import (
     repository_id,
     tag_id,
 )
-from registry_model.gc_pause import collector_paused
 from registry_model.interface import RegistryDataInterface
 from registry_model.model import lookup
 from registry_model.pre_oci import image as image_model
@@ -125,11 +124,9 @@ class PreOCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     @stale_ok
     def get_legacy_images(self, repository_ref: RepositoryReference) -> list:
         """Every LegacyImage of the repository with parents and tags filled."""
-        repo_id = repository_id(repository_ref)
-        with collector_paused():  # thousands of images: see registry_model.gc_pause
-            columns, images = image_model.get_repository_image_tuples(repo_id)
-            tags = tag_model.alive_tag_names_by_image(repo_id, clock.now_ts())
-            return list(_legacy_images(columns, images, tags).values())
+        columns, images = image_model.get_repository_image_tuples(repository_id(repository_ref))
+        tags = tag_model.alive_tag_names_by_image(repository_ref.id, clock.now_ts())
+        return list(_legacy_images(columns, images, tags).values())
 
     @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,
