@@ -36,7 +36,7 @@ from peewee import (
 )
 from playhouse.fields import IntEnumField
 
-from registry_model.connection import db
+from registry_model.connection import backend_name, db
 
 # Field classes whose driver values already are what peewee would return on
 # every backend; anything else (booleans from SQLite/MySQL integers, enums,
@@ -100,15 +100,20 @@ def _datetime_converter(field: DateTimeField) -> Callable:
     return convert
 
 
-def _converter(node: Any, typed_driver: bool) -> Optional[Callable]:
+def _converter(node: Any, typed_driver: bool, backend: str) -> Optional[Callable]:
     """How to turn the driver's value of a column into peewee's, or None if it already is.
 
     ``typed_driver``: the driver already returns booleans and datetimes as such
-    (psycopg2 for BOOLEAN and TIMESTAMP columns), so those need nothing.
+    (psycopg2 for BOOLEAN and TIMESTAMP columns), so those need nothing. A field may
+    say what its values need on each ``backend`` (``statement_converters``: backend
+    name to a callable for values that are not None, or None for nothing).
     """
     field = node.node if isinstance(node, Alias) else node
     if not isinstance(field, Field):
         return None  # a subquery or expression: the driver's value, as peewee gives it
+    by_backend = getattr(field, "statement_converters", None)
+    if by_backend is not None and backend in by_backend:
+        return by_backend[backend]  # what the field says python_value comes to there
     if isinstance(field, IntEnumField):
         # A dict lookup: calling the enum class costs more than the rest of the row.
         members = {member.value: member for member in field.enum_class}
@@ -211,7 +216,8 @@ class _Compiled:
         if len(set(columns)) != len(columns):
             raise TypeError("statement selects two columns named alike: %s" % columns)
         typed_driver = isinstance(database, PostgresqlDatabase)
-        converters = {position: _converter(node, typed_driver)
+        backend = backend_name(database)
+        converters = {position: _converter(node, typed_driver, backend)
                       for position, node in enumerate(query._returning)}
         converters = {position: convert for position, convert in converters.items()
                       if convert is not None}

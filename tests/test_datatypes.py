@@ -418,3 +418,29 @@ def test_for_image_rows_stops_or_goes_on_at_a_parent_not_built_yet():
     assert [image.parents for image in lenient.values()] == [(), ()]
     with pytest.raises(ValueError):
         LegacyImage.for_image_rows(ImageRow._fields, rows, [None], {})
+
+
+def _referrer_bytes(annotations) -> bytes:
+    document = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}
+    if annotations is not None:
+        document["annotations"] = annotations
+    return json.dumps(document).encode()
+
+
+def test_referrers_for_rows_read_each_rows_own_bytes_and_hand_out_copies():
+    digest = "sha256:" + "ab" * 32
+    first, second = _referrer_bytes({"a": "1"}), _referrer_bytes({"b": "2"})
+    names = {7: "application/vnd.oci.image.manifest.v1+json"}
+    built = Referrer.for_rows([(digest, 7, "x/y", first), (digest, 7, None, bytearray(second)),
+                               (digest, 7, None, memoryview(first)),
+                               ("sha256:" + "cd" * 32, 7, None, _referrer_bytes(None))], names)
+    # The same digest with other bytes (a row that is not what it says) is read again.
+    assert [referrer.annotations for referrer in built] == [{"a": "1"}, {"b": "2"}, {"a": "1"}, {}]
+    assert built[0] == Referrer(digest, names[7], len(first), "x/y", {"a": "1"})
+    assert built[0] == Referrer.for_columns(digest, names[7], "x/y", first)
+    built[0].annotations["changed"] = "by a caller"
+    again = Referrer.for_rows([(digest, 7, None, first)], names)[0]
+    assert again.annotations == {"a": "1"} and again.annotations is not built[2].annotations
+    single = Referrer.for_columns(digest, names[7], None, first)
+    single.annotations["changed"] = "by a caller"
+    assert Referrer.for_columns(digest, names[7], None, first).annotations == {"a": "1"}

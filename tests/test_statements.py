@@ -13,6 +13,8 @@ from registry_model.database import (
     RepositoryTag,
     db,
 )
+from registry_model.model import lookup
+from registry_model.oci.tables import Manifest as OCIManifest
 from registry_model.statements import Statement, param, params
 from registry_model.testing.factories import ImageFactory, RepositoryFactory, RepositoryTagFactory
 from registry_model.testing.queries import count_statements
@@ -150,3 +152,16 @@ def test_text_datetimes_parse_as_peewee_would_whatever_their_spelling():
     assert expected[1][1] == datetime(2021, 3, 4, 5, 6, 7, 890)
     not_a_date = rows + [(9, "2021-13-45 05:06:07")]
     assert build(not_a_date) == expected + [(9, "2021-13-45 05:06:07")]
+
+
+def test_blob_columns_come_back_as_the_exact_bytes_peewee_gives(initialized_db):
+    repo = RepositoryFactory()
+    data = b'{"schemaVersion": 2, "\xff": "\x00 not utf-8 \xfe"}'
+    media_type = lookup.media_type_id("application/vnd.oci.image.manifest.v1+json")
+    row = OCIManifest.create(repository=repo, digest="sha256:" + "a" * 64,
+                             media_type=media_type, manifest_bytes=data)
+    statement = Statement(lambda: OCIManifest.select(OCIManifest.manifest_bytes)
+                          .where(OCIManifest.id == param("manifest_id")))
+    got = statement.first(manifest_id=row.id).manifest_bytes
+    assert type(got) is bytes and got == data == OCIManifest.get_by_id(row.id).manifest_bytes
+    assert statement.tuples(manifest_id=row.id) == [(data,)]

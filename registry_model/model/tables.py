@@ -38,6 +38,10 @@ class LongBlobField(BlobField):
     """
 
     field_type = "LONGBLOB"
+    # How precompiled statements (registry_model.statements) convert a value that is not
+    # None, by backend: psycopg2 gives a memoryview (bytes() is python_value's work in one C
+    # call); sqlite3 and PyMySQL give bytes already, which python_value leaves as they are.
+    statement_converters = {"postgresql": bytes, "sqlite": None, "mysql": None}
 
     def python_value(self, value):
         return bytes(value) if value is not None else None

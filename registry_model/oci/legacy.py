@@ -35,7 +35,7 @@ _ZERO = timedelta(0)
 _encode_json = json.JSONEncoder(ensure_ascii=False).encode
 _new_tuple = tuple.__new__  # positional, without a namedtuple's __new__ call
 _new_object = object.__new__
-_PARENTS = LegacyImage._fields.index("parents")
+_fromisoformat = datetime.fromisoformat
 _UNSEEN = object()  # a memo's miss (None is a converted value)
 # What JSON must escape in a string when non-ASCII characters are kept as they are.
 _NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]').search
@@ -159,12 +159,33 @@ def legacy_images(manifest, tags: Optional[tuple] = None, place: int = 0,
     on the top layer; the layers below get an empty tuple; None leaves ``tags``
     unloaded on every layer. A ``place`` past the bottom layer gives an empty list.
     ``memo`` (a dict the caller keeps over the manifests of one listing) holds the
-    times and commands already converted: images built on one base repeat their base's
-    history steps. Entries carry every key :func:`layer_history` writes; those of
+    commands already encoded: images built on one base repeat their base's history
+    steps. Entries carry every key :func:`layer_history` writes; those of
     :func:`schema1_layer_history` give each image its own V1 id, command, aggregate
     size and V1 JSON.
     """
     return _images(manifest, _entries(manifest), tags, place, with_parents, memo)
+
+
+def repository_images(manifests: list, tags_by_manifest: dict) -> list:
+    """The legacy view of a repository: the images of every image manifest row, in order.
+
+    ``tags_by_manifest`` maps a manifest id to its alive, non-hidden tag names (they go on
+    its top layer). Each manifest's images come top first with their parents; a V1 image
+    shared by backfilled schema 1 manifests is listed once, with all their tags
+    (:func:`merge_shared_images`).
+    """
+    images: list = []
+    memo: dict = {}  # history steps encoded once for the whole listing
+    shared = False
+    no_tags = ()
+    for manifest in manifests:
+        entries = _entries(manifest)
+        # Whether it names its own V1 ids (has_own_v1_ids), from the entries already read.
+        shared = shared or (len(entries) > 0 and "v1_id" in entries[0])
+        images += _images(manifest, entries, tuple(tags_by_manifest.get(manifest.id, no_tags)),
+                          0, True, memo)
+    return merge_shared_images(images) if shared else images
 
 
 def find_image(manifest, docker_image_id: str, place: int,
@@ -235,46 +256,69 @@ def _images(manifest, entries: list, tags: Optional[tuple], place: int, with_par
     first_id = manifest.id * ID_STRIDE
     no_tags = None if tags is None else ()
     top_tags = None if tags is None else tuple(tags)
-    times = memo.setdefault("created", {}) if memo is not None else {}
+    # JSON escapes every character a command would need escaped ('"', '\\', controls) with
+    # a backslash: a history without one writes its commands by concatenation alone.
+    plain = total == 0 or "\\" not in manifest.layer_history
     commands = memo.setdefault("created_by", {}) if memo is not None else {}
-    time_of, command_of = times.get, commands.get
+    command_of = commands.get
+    place_hex = _PLACE_HEX if total <= len(_PLACE_HEX) else _place_hex(total)
     built: list = []
+    append = built.append
     aggregate = 0
     below = None
     parents: Any = () if with_parents else None
-    for layer in range(total - 1, place - 1, -1):  # base first, up to the layer ``place``
-        entry = entries[total - 1 - layer]
+    chain = None  # the link ``parents`` holds once there is one below
+    # Base first, up to the layer ``place``: each image's chain is one link in front of the
+    # chain of the one below, built here (ParentChain's constructor is a call per image).
+    # The entries run past ``place``: zip stops there.
+    for layer, entry in zip(range(total - 1, place - 1, -1), entries, strict=False):
         size = entry["size"]
         aggregate += size or 0
         if with_parents and below is not None:
-            # ParentChain(below, below.parents) without the call: one link per image.
             parents = _new_object(ParentChain)
             parents._head = below
-            rest = below[_PARENTS]
-            parents._tail = rest if rest.__class__ is ParentChain else None
+            parents._tail = chain
+            chain = parents
         created = entry["created"]
-        when = time_of(created, _UNSEEN)
-        if when is _UNSEEN:
-            when = times[created] = _created(created)
+        if created.__class__ is str and created[-1:] == "Z":  # the usual spelling: at once
+            try:
+                when = _fromisoformat(created[:-1])
+            except ValueError:
+                when = _created(created)
+        else:
+            when = _created(created)
         if own_ids:  # a backfilled schema 1 image, as its pre-OCI row showed it
             below = _new_tuple(LegacyImage, (
                 first_id + layer, entry["v1_id"], when, entry["comment"], entry["command"],
                 size, entry["aggregate_size"], False, entry["v1_json"], entry["digest"],
                 parents, no_tags if layer else top_tags))
-            built.append(below)
+            append(below)
             continue
         created_by = entry["created_by"]
-        command = command_of(created_by, _UNSEEN)
-        if command is _UNSEEN:
-            command = commands[created_by] = _command(created_by)
+        if created_by is None:
+            command = None
+        elif plain:
+            command = '["' + created_by + '"]'
+        else:
+            command = command_of(created_by, _UNSEEN)
+            if command is _UNSEEN:
+                command = commands[created_by] = _command(created_by)
         # Positionally, without a namedtuple's __new__: a listing builds thousands.
         below = _new_tuple(LegacyImage, (
-            first_id + layer, "%s%08x" % (prefix, layer), when, entry["comment"], command,
+            first_id + layer, prefix + place_hex[layer], when, entry["comment"], command,
             size, aggregate, False, None, entry["digest"], parents,
             no_tags if layer else top_tags))
-        built.append(below)
+        append(below)
     built.reverse()
     return built
+
+
+def _place_hex(count: int) -> tuple:
+    """The V1 id suffixes of places 0 to ``count - 1``."""
+    return tuple("%08x" % place for place in range(count))
+
+
+_PLACE_HEX = _place_hex(256)  # formatting a suffix costs as much as the rest of an image
 
 
 def _prefix(manifest_digest: str) -> str:

@@ -86,10 +86,9 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
     def lookup_referrers(self, repository_ref: RepositoryReference, manifest_digest: str,
                          artifact_type: Optional[str] = None) -> list:
         """The Referrers of that digest in the repository, oldest first."""
-        media_names = lookup.names("media_types")
-        return [Referrer.for_columns(digest, media_names[media_type_id], artifact, data)
-                for digest, media_type_id, artifact, data in manifest_model.find_referrers(
-                    repository_id(repository_ref), manifest_digest, artifact_type)]
+        rows = manifest_model.find_referrers(repository_id(repository_ref), manifest_digest,
+                                             artifact_type)
+        return Referrer.for_rows(rows, lookup.names("media_types"))
 
     # --- labels ----------------------------------------------------------------------
 
@@ -131,13 +130,7 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
         (2 statements). Top layers first within each manifest, manifests in push order."""
         rows = manifest_model.image_manifests(repository_id(repository_ref))
         tags = tag_model.alive_tag_names_by_manifest(repository_ref.id, clock.now_ms())
-        images: list = []
-        memo: dict = {}  # history steps converted once for the whole listing
-        shared = False
-        for row in rows:
-            images += legacy.legacy_images(row, tuple(tags.get(row.id, ())), memo=memo)
-            shared = shared or legacy.has_own_v1_ids(row)
-        return legacy.merge_shared_images(images) if shared else images
+        return legacy.repository_images(rows, tags)
 
     @stale_ok(confirm_miss=True)
     def get_legacy_image(self, repository_ref: RepositoryReference, docker_image_id: str,
@@ -168,11 +161,9 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
 
     def get_legacy_images_owned_by_tag(self, tag: Tag) -> list:
         """The tag's manifest's LegacyImages when no other alive tag points at that manifest
-        (2 statements)."""
+        (1 statement)."""
         tag_id(tag)
-        row = manifest_model.get_image_manifest_for_tag(tag.id, tag.name)
+        row = manifest_model.get_owned_image_manifest(tag.id, tag.name, clock.now_ms())
         if row is None or row.layer_history is None:
-            return []
-        if tag_model.has_other_alive_tag(row.id, tag.id, clock.now_ms()):
             return []
         return legacy.legacy_images(row, with_parents=False)

@@ -347,20 +347,6 @@ def change_tag_immutability(tag_id: int, immutable: bool, now_ms: int,
     return tag
 
 
-_OTHER_ALIVE_TAG = Statement(lambda: (
-    Tag.select(Tag.id)
-    .where(Tag.manifest == param("manifest_id"), alive_clause(param("now")),
-           Tag.id != param("tag_id"))
-    .limit(1)))
-
-
-def has_other_alive_tag(manifest_id: int, tag_id: int, now_ms: int) -> bool:
-    """True when an alive tag row other than ``tag_id`` (hidden ones too) points at the
-    manifest: one query."""
-    return _OTHER_ALIVE_TAG.first(manifest_id=manifest_id, tag_id=tag_id,
-                                  now=now_ms) is not None
-
-
 _ALIVE_TAGS_OF_MANIFEST = Statement(lambda include_hidden: _visible(
     _tag_rows().where(Tag.manifest == param("manifest_id"), alive_clause(param("now"))),
     include_hidden))
@@ -420,8 +406,13 @@ _ALIVE_TAG_NAMES = Statement(lambda: (
 def alive_tag_names_by_manifest(repository_id: int, now_ms: int) -> dict:
     """``{manifest id: [names]}`` of the alive, non-hidden tags, names sorted: one query."""
     by_manifest: dict = {}
+    names_of = by_manifest.get
     for manifest_id, name in _ALIVE_TAG_NAMES.tuples(repository_id=repository_id, now=now_ms):
-        by_manifest.setdefault(manifest_id, []).append(name)
+        names = names_of(manifest_id)
+        if names is None:  # not setdefault(id, []): a new list per tag of a listing of 2,000
+            by_manifest[manifest_id] = [name]
+        else:
+            names.append(name)
     return by_manifest
 
 
