@@ -38,8 +38,6 @@ import itertools
 import logging
 from typing import BinaryIO, Iterable, Iterator, Optional, Tuple
 
-from botocore.exceptions import ClientError
-
 from registry_model.blobstore.base import (
     SUPPORTED_ALGORITHM,
     BlobNotFoundException,
@@ -58,7 +56,6 @@ from registry_model.blobstore.s3_bucket import (
     DEFAULT_PART_SIZE,
     ObjectReader,
     PartUploader,
-    is_missing,
     iter_parts,
     make_client,
 )
@@ -102,14 +99,8 @@ class S3BlobStore(S3Uploads, BlobStore):
                 "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s)
 
     def _head(self, digest: str) -> dict:
-        key = self._keys.blob(digest)
-        with translated(self._where()):
-            try:
-                return self._client.head_object(Bucket=self.bucket, Key=key)
-            except ClientError as exc:
-                if is_missing(exc):
-                    raise BlobNotFoundException("no blob %s" % digest) from None
-                raise
+        return self._existing("head_object", self._keys.blob(digest),
+                              BlobNotFoundException("no blob %s" % digest))
 
     def exists(self, digest: str) -> bool:
         """True when a blob is stored under ``digest``; False also for a malformed digest."""
@@ -132,13 +123,7 @@ class S3BlobStore(S3Uploads, BlobStore):
     def open(self, digest: str) -> BinaryIO:
         """A seekable file object streaming the blob; a seek re-reads from that offset."""
         key = self._keys.blob(digest)
-        with translated(self._where()):
-            try:
-                response = self._client.get_object(Bucket=self.bucket, Key=key)
-            except ClientError as exc:
-                if is_missing(exc):
-                    raise BlobNotFoundException("no blob %s" % digest) from None
-                raise
+        response = self._existing("get_object", key, BlobNotFoundException("no blob %s" % digest))
         # Unbuffered on purpose: a failed read then has delivered nothing, so tell() is
         # exactly what the caller received and a read after a failure resumes there.
         return ObjectReader(self, key, response)

@@ -141,6 +141,19 @@ class S3Bucket:
         except BotoCoreError as exc:
             raise BlobStoreUnavailableException("%s: %s" % (self._where(), exc)) from None
 
+    def _existing(self, operation: str, key: str, missing: Exception) -> dict:
+        """The answer of ``operation`` (``head_object``, ``get_object``) on ``key``.
+
+        Raises ``missing`` when the object is not there; other failures are translated.
+        """
+        with translated(self._where()):
+            try:
+                return getattr(self._client, operation)(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if is_missing(exc):
+                    raise missing from None
+                raise
+
     def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> list:
         with translated(self._where()):
             answer = self._client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id,

@@ -34,7 +34,7 @@ from registry_model.blobstore.base import (
 )
 from registry_model.blobstore.errors import BlobStoreRequestException, http_status, translated
 from registry_model.blobstore.hashing import ResumableSHA256, resume_sha256
-from registry_model.blobstore.s3_bucket import PartCutter, PartUploader, S3Bucket, is_missing
+from registry_model.blobstore.s3_bucket import PartCutter, PartUploader, S3Bucket
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +55,9 @@ class S3Uploads(S3Bucket):
                 raise
 
     def _load_upload(self, upload_id: str) -> Tuple["UploadState", str]:
-        key = self._keys.upload(upload_id, "state")
+        answer = self._existing("get_object", self._keys.upload(upload_id, "state"),
+                                UploadNotFoundException("no upload %s" % upload_id))
         with translated(self._where()):
-            try:
-                answer = self._client.get_object(Bucket=self.bucket, Key=key)
-            except ClientError as exc:
-                if is_missing(exc):
-                    raise UploadNotFoundException("no upload %s" % upload_id) from None
-                raise
             return UploadState.load(answer["Body"].read()), answer["ETag"]
 
     def _save_upload(self, upload_id: str, state: "UploadState", etag: str,
