@@ -11,14 +11,25 @@ legacy view is built from each image manifest's stored layer history (JSON, one 
 layer): the raw side runs the same statements and reads that JSON into one dict per layer
 (``json`` in C), which is the least any caller does to see the layers; the interface also
 builds a LegacyImage per layer with its parents, V1 id, times and command. The case marked
-``raw: statements only`` compares the listing with the bare statements instead.
+``raw: statements only`` compares the listing with the bare statements instead, and
+``raw: + an object and a link a row`` with the raw side plus the allocations any
+implementation of the datatype makes (:func:`cases.with_floor_objects`).
 """
 import json
 import uuid
 from typing import Any, Callable, Optional
 
 import cases
-from cases import LABEL_COLUMNS, LABEL_PREFIX, Case, Context, _one, _rows
+from cases import (
+    LABEL_COLUMNS,
+    LABEL_PREFIX,
+    Case,
+    Context,
+    _one,
+    _rows,
+    floor_count,
+    with_floor_objects,
+)
 
 from registry_model.manifests import parse_manifest_from_bytes
 
@@ -211,6 +222,9 @@ READS = [
          _raw_legacy_images, len),
     Case("get_legacy_images(raw: statements only)",
          lambda c, m: m.get_legacy_images(c.repository), _raw_manifest_rows, len, _layers),
+    Case("get_legacy_images(raw: + an object and a link a row)",
+         lambda c, m: m.get_legacy_images(c.repository),
+         with_floor_objects(_raw_legacy_images, dict.values), len, floor_count),
     Case("get_legacy_image", lambda c, m: m.get_legacy_image(c.repository,
                                                               c.leaf.docker_image_id),
          _raw_legacy_image_layers, _one, lambda rows: int(bool(rows))),
