@@ -5,14 +5,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from registry_model.cli.output import (
-    echo_table,
-    human_size,
-    one_line,
-    rfc3339,
-    short_digest,
-    tag_row,
-)
+from registry_model.cli import output
 from registry_model.datatypes import Tag
 
 from . import START_TS
@@ -29,7 +22,7 @@ SHOWN = "2023-11-14T22:13:20Z"
     (None, None),
 ])
 def test_rfc3339_shows_every_kind_of_time_as_utc(value, shown):
-    assert rfc3339(value) == shown
+    assert output.rfc3339(value) == shown
 
 
 @pytest.mark.parametrize("size, shown", [
@@ -37,17 +30,17 @@ def test_rfc3339_shows_every_kind_of_time_as_utc(value, shown):
     (5 * 1024 ** 2, "5.0 MiB"), (3 * 1024 ** 3, "3.0 GiB"), (2 * 1024 ** 4, "2.0 TiB"),
 ])
 def test_human_size_picks_the_largest_unit_below_1024(size, shown):
-    assert human_size(size) == shown
+    assert output.human_size(size) == shown
 
 
 def test_short_digest_and_one_line():
-    assert short_digest("sha256:" + "ab" * 32) == "sha256:" + "ab" * 6
-    assert short_digest(None) is None
-    assert one_line("a\\b\r\nc") == "a\\\\b\\r\\nc"
+    assert output.short_digest("sha256:" + "ab" * 32) == "sha256:" + "ab" * 6
+    assert output.short_digest(None) is None
+    assert output.one_line("a\\b\r\nc") == "a\\\\b\\r\\nc"
 
 
 def _printed(*args) -> str:
-    return CliRunner().invoke(click.command()(lambda: echo_table(*args))).output
+    return CliRunner().invoke(click.command()(lambda: output.echo_table(*args))).output
 
 
 def test_echo_table_aligns_columns_and_shows_none_as_a_dash():
@@ -60,6 +53,6 @@ def test_tag_row_shows_its_times_in_rfc3339():
     tag = Tag(id=1, name="latest", repository=None, docker_image_id="a" * 64, reversion=0,
               lifetime_start_ts=START_TS, lifetime_end_ts=None, image_id=2, hidden=False,
               manifest_digest="sha256:" + "0" * 64, immutable=False)
-    assert tag_row(tag) == {"name": "latest", "manifest_digest": "sha256:" + "0" * 64,
+    assert output.tag_row(tag) == {"name": "latest", "manifest_digest": "sha256:" + "0" * 64,
                             "docker_image_id": "a" * 64, "lifetime_start": SHOWN,
                             "lifetime_end": None, "reversion": False}
