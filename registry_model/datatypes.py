@@ -20,6 +20,8 @@ from registry_model.media_types import (  # noqa: F401  (part of this module's A
     schema1_media_type,
 )
 from registry_model.parent_chain import ParentChain
+from registry_model.referrer_annotations import MEMO as _ANNOTATIONS_MEMO
+from registry_model.referrer_annotations import annotations_of
 
 
 class RepositoryState(enum.IntEnum):
@@ -208,7 +210,7 @@ class Referrer(namedtuple("Referrer", ["digest", "media_type", "size", "artifact
         """Build from a manifest's digest, media type name, artifact type and stored bytes."""
         manifest_bytes = bytes(manifest_bytes)
         return _new_tuple(cls, (digest, media_type_name, len(manifest_bytes), artifact_type,
-                                dict(_referrer_annotations(digest, manifest_bytes))))
+                                dict(annotations_of(digest, manifest_bytes))))
 
     @classmethod
     def for_rows(cls, rows: Iterable, media_type_names: dict) -> list:
@@ -218,7 +220,7 @@ class Referrer(namedtuple("Referrer", ["digest", "media_type", "size", "artifact
         in one loop: a listing of referrers is a loop of this and one statement.
         """
         built = []
-        known_annotations = _REFERRER_ANNOTATIONS.get
+        known_annotations = _ANNOTATIONS_MEMO.get
         for digest, media_type_id, artifact_type, manifest_bytes in rows:
             manifest_bytes = bytes(manifest_bytes)
             known = known_annotations(digest)
@@ -226,34 +228,11 @@ class Referrer(namedtuple("Referrer", ["digest", "media_type", "size", "artifact
             if known is not None and known[0] == manifest_bytes:
                 annotations = known[1]
             else:
-                annotations = _referrer_annotations(digest, manifest_bytes)
+                annotations = annotations_of(digest, manifest_bytes)
             built.append(_new_tuple(cls, (digest, media_type_names[media_type_id],
                                           len(manifest_bytes), artifact_type,
                                           dict(annotations))))
         return built
-
-
-def _referrer_annotations(digest: str, manifest_bytes: bytes) -> dict:
-    """The top-level annotations of a referrer's manifest bytes (the memo's copy: not to be
-    changed). ``digest`` keys the memo; the bytes decide, so a row whose bytes differ from
-    what its digest named before is parsed again."""
-    known = _REFERRER_ANNOTATIONS.get(digest)
-    if known is not None and known[0] == manifest_bytes:
-        return known[1]
-    annotations = json.loads(manifest_bytes).get("annotations") or {}
-    if len(_REFERRER_ANNOTATIONS) >= _REFERRER_ANNOTATIONS_MAX:
-        _REFERRER_ANNOTATIONS.clear()
-    _REFERRER_ANNOTATIONS[digest] = (manifest_bytes, annotations)
-    return annotations
-
-
-# The top-level annotations of referrer manifests, parsed once per process: parsing is
-# most of the cost of a listing (5 us a referrer, where the statement takes 1 us a row on
-# SQLite), and the same few manifests are listed again and again. A pure function of the
-# exact bytes: each entry is ``digest: (bytes, annotations)`` and is used only for equal
-# bytes (comparing them costs half of hashing them). Bounded.
-_REFERRER_ANNOTATIONS: dict = {}
-_REFERRER_ANNOTATIONS_MAX = 2048
 
 
 # Building many tuples: the constructors themselves, without a namedtuple's __new__ call.

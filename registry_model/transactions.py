@@ -7,6 +7,7 @@ writer wins a race)::
     from registry_model.transactions import run_with_retry
     row = run_with_retry(lambda: Namespace.create(name="acme"))
 """
+import hashlib
 import logging
 import random
 import time
@@ -64,6 +65,23 @@ def transaction() -> Iterator[None]:
 def locked(query):
     """The query as SELECT ... FOR UPDATE where the backend has it (SQLite locks on write)."""
     return query.for_update() if db.obj.for_update else query
+
+
+def advisory_lock(key: str) -> None:
+    """On PostgreSQL, wait until no other transaction holds ``key``, then hold it to the end.
+
+    A transaction-scoped advisory lock on a hash of ``key``, taken in a statement of its
+    own (none on other backends). Under READ COMMITTED a statement that waits for a row
+    lock still reads the snapshot taken before it waited, so it cannot see a row another
+    writer inserted meanwhile; writers that take this lock first run their next statement
+    after the previous holder's commit. MySQL's locking reads always read the latest rows
+    and SQLite has one writer, so they need none.
+    """
+    if backend_name() != "postgresql":
+        return
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    db.execute_sql("SELECT pg_advisory_xact_lock(%s)",
+                   (int.from_bytes(digest[:8], "big", signed=True),))
 
 
 _RETRYABLE_PG_CODES = {"40001", "40P01"}  # serialization failure, deadlock

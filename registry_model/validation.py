@@ -1,4 +1,4 @@
-"""Input rules shared by every layer: names, digests, label keys and values, sizes.
+"""Input rules shared by every layer: names, digests, label keys and values, sizes, counts.
 
 Each rule comes as a predicate (``is_valid_*``) for read paths, which answer
 "not found" to input that cannot exist, and a ``check_*`` twin for write paths,
@@ -7,6 +7,7 @@ runs, so bad input never reaches the database.
 """
 import re
 import uuid
+from typing import Optional
 
 from registry_model import errors
 
@@ -179,6 +180,21 @@ def check_manifest_size(size: int) -> None:
     if size > MAX_MANIFEST_BYTES:
         raise errors.ManifestTooLargeException(
             "manifest is %d bytes; at most %d are stored" % (size, MAX_MANIFEST_BYTES))
+
+
+def check_count(name: str, value: object, minimum: int, maximum: Optional[int] = None) -> int:
+    """``value`` if it is an integer from ``minimum`` (to ``maximum``), else DataModelException.
+
+    For counts, limits, offsets and times given to a query: a negative LIMIT or OFFSET is a
+    driver error on PostgreSQL (aborting the caller's transaction) and MySQL, and means "no
+    limit" on SQLite, so it is refused before any SQL runs. A bool is not a count.
+    """
+    if (not isinstance(value, int) or isinstance(value, bool) or value < minimum
+            or (maximum is not None and value > maximum)):
+        bounds = ("from %d to %d" % (minimum, maximum) if maximum is not None
+                  else "of at least %d" % minimum)
+        raise errors.DataModelException("%s must be an integer %s, not %r" % (name, bounds, value))
+    return value
 
 
 def tag_name_list(tag_names: object) -> list:

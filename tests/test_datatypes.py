@@ -95,12 +95,12 @@ def _imports(source) -> set:
     return imported
 
 
-STDLIB_ONLY_NEIGHBOURS = ("media_types", "parent_chain")
+STDLIB_ONLY_NEIGHBOURS = ("media_types", "parent_chain", "referrer_annotations")
 
 
 def test_the_datatypes_module_imports_only_the_standard_library():
-    # registry_model.media_types and parent_chain are the project modules allowed, and
-    # they import only the standard library themselves.
+    # registry_model.media_types, parent_chain and referrer_annotations are the project
+    # modules allowed, and they import only the standard library themselves.
     imported = _imports(DATATYPES_SOURCE)
     assert "collections" in imported
     neighbours = {"registry_model." + name for name in STDLIB_ONLY_NEIGHBOURS}
@@ -124,12 +124,11 @@ def test_the_datatypes_module_loads_where_peewee_cannot_be_imported():
         "    spec.loader.exec_module(module)\n"
         "    return module\n"
         "# The package itself (which loads the whole model) stays out: only the\n"
-        "# stdlib-only media_types and parent_chain modules are put in its place.\n"
+        "# stdlib-only neighbours are put in its place.\n"
         "sys.modules['registry_model'] = types.ModuleType('registry_model')\n"
-        "sys.modules['registry_model.media_types'] = load('registry_model.media_types',\n"
-        "                                                sys.argv[2])\n"
-        "sys.modules['registry_model.parent_chain'] = load('registry_model.parent_chain',\n"
-        "                                                 sys.argv[3])\n"
+        "for path in sys.argv[2:]:\n"
+        "    name = 'registry_model.' + path.rsplit('/', 1)[-1][:-len('.py')]\n"
+        "    sys.modules[name] = load(name, path)\n"
         "spec = importlib.util.spec_from_file_location('isolated_datatypes', sys.argv[1])\n"
         "module = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(module)\n"
@@ -137,8 +136,8 @@ def test_the_datatypes_module_loads_where_peewee_cannot_be_imported():
         " and sys.modules[n] is not None))\n"
         "print(module.Manifest.__name__)\n")
     result = subprocess.run([sys.executable, "-c", script, str(DATATYPES_SOURCE),
-                             str(DATATYPES_SOURCE.with_name("media_types.py")),
-                             str(DATATYPES_SOURCE.with_name("parent_chain.py"))],
+                             *(str(DATATYPES_SOURCE.with_name(name + ".py"))
+                               for name in STDLIB_ONLY_NEIGHBOURS)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["[]", "Manifest"]

@@ -5,6 +5,7 @@ raise the matching registry_model.errors exception (write paths then write
 nothing). Every example here is a string a registry really receives, or a
 near miss of one.
 """
+import re
 import uuid
 
 import pytest
@@ -229,3 +230,21 @@ def test_name_errors_say_the_rule_and_its_limit(check, bad, fragments):
         check(bad)
     for fragment in fragments:
         assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize("value, minimum, maximum", [(0, 0, None), (1, 1, 1000), (1000, 1, 1000),
+                                                     (2 ** 40, 0, None)])
+def test_counts_in_range_are_returned(value, minimum, maximum):
+    assert validation.check_count("limit", value, minimum, maximum) == value
+
+
+@pytest.mark.parametrize("value, minimum, maximum, fragment", [
+    (-1, 0, None, "limit must be an integer of at least 0, not -1"),
+    (0, 1, 1000, "limit must be an integer from 1 to 1000, not 0"),
+    (1001, 1, 1000, "from 1 to 1000, not 1001"),
+    (True, 0, None, "not True"),  # a bool is not a count
+    (1.0, 0, None, "not 1.0"), ("5", 0, None, "not '5'"), (None, 0, None, "not None"),
+])
+def test_counts_out_of_range_or_not_integers_raise(value, minimum, maximum, fragment):
+    with pytest.raises(errors.DataModelException, match=re.escape(fragment)):
+        validation.check_count("limit", value, minimum, maximum)

@@ -33,8 +33,10 @@
     registry-model visibility alice/app public
 
 ``--db`` defaults to ``$REGISTRY_MODEL_DATABASE_URI``, then ``sqlite:///registry.db``.
-This package holds the group and what its commands share (argument types, database access,
-error reporting, table and JSON output); the commands live in one module per group:
+This package holds the group and what its commands share: database access and error
+reporting here, the arguments' click types in :mod:`~registry_model.cli.argument_types`, and
+text, table and JSON output in :mod:`~registry_model.cli.output`. The commands live in one
+module per group:
 :mod:`~registry_model.cli.schema` (migrate), :mod:`~registry_model.cli.listing` (repos, tags,
 images, labels, history, inspect), :mod:`~registry_model.cli.tagging` (label, tag, untag,
 restore), :mod:`~registry_model.cli.transfer` (import, export, sample),
@@ -48,19 +50,17 @@ Every failure a user can cause (a bad URI, an unreachable server, an unmigrated 
 unknown repository or tag, a bad archive) ends as one line on stderr and exit status 1; this
 package is the only part of the library that writes to stdout.
 """
-import json
 import os
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Iterator, Optional, Sequence, Union
+from typing import Iterator, Optional
 from urllib.parse import urlparse
 
 import click
 from peewee import Database, DatabaseError, OperationalError, SqliteDatabase
 
-from registry_model import errors, migration, oci_model, registry_model, validation
+from registry_model import errors, migration, oci_model, registry_model
 from registry_model.database import DEFAULT_URI, configure
-from registry_model.datatypes import Manifest, RepositoryReference, Tag
+from registry_model.datatypes import Manifest, RepositoryReference
 from registry_model.interface import RegistryDataInterface
 
 URI_VARIABLE = "REGISTRY_MODEL_DATABASE_URI"
@@ -69,103 +69,6 @@ MODEL_VARIABLE = "REGISTRY_MODEL_MODEL"
 MODELS = {"oci": oci_model, "pre-oci": registry_model}
 DEFAULT_MODEL = "oci"
 _MODEL_KEY = "registry_model.model"
-SHORT_ID_LENGTH = 12
-
-
-# --- arguments -------------------------------------------------------------------------
-
-
-def _repository_name(value: str) -> Optional[tuple]:
-    namespace, slash, name = value.partition("/")
-    if (slash and validation.is_valid_namespace_name(namespace)
-            and validation.is_valid_repository_name(name)):
-        return namespace, name
-    return None
-
-
-class RepositoryNameType(click.ParamType):
-    """``namespace/repository``, converted to a ``(namespace, repository)`` pair."""
-
-    name = "NS/REPO"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        parsed = _repository_name(value)
-        if parsed is None:
-            self.fail("%r is not a repository of the form namespace/name (each %s)"
-                      % (value, validation.NAME_RULE), param, ctx)
-        return parsed
-
-
-class TagReferenceType(click.ParamType):
-    """``namespace/repository:tag``, converted to a ``(namespace, repository, tag)`` triple.
-
-    With ``tag_optional`` the ``:tag`` may be left out and the tag is None.
-    """
-
-    name = "NS/REPO:TAG"
-
-    def __init__(self, tag_optional: bool = False) -> None:
-        self.tag_optional = tag_optional
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        repository, colon, tag_name = value.rpartition(":")
-        if self.tag_optional and ":" not in value:
-            repository, colon, tag_name = value, ":", None
-        parsed = _repository_name(repository)
-        if not (colon and parsed and (tag_name is None or validation.is_valid_tag_name(tag_name))):
-            self.fail("%r is not a tag of the form namespace/name%s (namespace and name each "
-                      "%s; tag %s)" % (value, "[:tag]" if self.tag_optional else ":tag",
-                                       validation.NAME_RULE, validation.TAG_RULE), param, ctx)
-        return parsed + (tag_name,)
-
-
-class ManifestReferenceType(click.ParamType):
-    """``namespace/repository:tag`` or ``namespace/repository@digest``, as a 4-tuple.
-
-    Converted to ``(namespace, repository, tag, None)`` or ``(namespace, repository, None,
-    digest)``.
-    """
-
-    name = "NS/REPO:TAG|NS/REPO@DIGEST"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        repository, at, digest = value.partition("@")
-        if at:
-            parsed = _repository_name(repository)
-            if parsed is None or not validation.is_valid_digest(digest):
-                self.fail("%r is not of the form namespace/name@algorithm:hex" % value,
-                          param, ctx)
-            return parsed + (None, digest)
-        return TagReferenceType().convert(value, param, ctx) + (None,)
-
-
-class TagNameType(click.ParamType):
-    """A tag name: letters, digits, ``_ . -``, not starting with ``.`` or ``-``."""
-
-    name = "TAG"
-
-    def convert(self, value, param, ctx):
-        if not validation.is_valid_tag_name(value):
-            self.fail("%r is not a tag name (%s)" % (value, validation.TAG_RULE), param, ctx)
-        return value
-
-
-class DigestType(click.ParamType):
-    """A content digest such as ``sha256:<64 hex>``."""
-
-    name = "DIGEST"
-
-    def convert(self, value, param, ctx):
-        if not validation.is_valid_digest(value):
-            self.fail("%r is not a digest of the form sha256:<64 hex digits>" % value,
-                      param, ctx)
-        return value
 
 
 # --- database access and error reporting -----------------------------------------------
@@ -295,84 +198,6 @@ def tag_and_manifest(repository: RepositoryReference, tag_name: str) -> tuple:
     if manifest is None:
         raise click.ClickException("tag %s has no manifest" % shown)
     return tag, manifest
-
-
-# --- output ----------------------------------------------------------------------------
-
-
-def rfc3339(value: Union[int, float, datetime, str, None]) -> Optional[str]:
-    """A time as RFC 3339 UTC (``2023-11-14T22:13:20Z``), the form of every time the CLI prints.
-
-    Takes a Unix time, a datetime (a naive one is UTC, as the library stores them) or an
-    ISO 8601 string (an image's V1 ``created``, fractions past microseconds dropped); None
-    stays None, and a string that is no time is returned as it is, since it is the image's
-    own text.
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(value, datetime):
-        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    else:
-        moment = datetime.fromtimestamp(value, UTC)
-    return moment.replace(tzinfo=None).isoformat() + "Z"
-
-
-def human_size(size: Optional[int]) -> str:
-    """A byte count in B, KiB, MiB, ...; ``-`` for None."""
-    if size is None:
-        return "-"
-    if size < 1024:
-        return "%d B" % size
-    value = float(size)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
-        if value < 1024:
-            return "%.1f %s" % (value, unit)
-    return "%.1f TiB" % (value / 1024)
-
-
-def short_digest(digest: Optional[str]) -> Optional[str]:
-    """``sha256:`` and the first 12 hex digits, for tables; None kept."""
-    if digest is None:
-        return None
-    algorithm, _, encoded = digest.partition(":")
-    return "%s:%s" % (algorithm, encoded[:SHORT_ID_LENGTH])
-
-
-def one_line(text: str) -> str:
-    """Text with its line breaks escaped, so a multi-line value keeps to its table row."""
-    return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
-
-
-def echo_json(value: object) -> None:
-    """Print a JSON document (the ``--json`` output of every command)."""
-    click.echo(json.dumps(value, indent=2))
-
-
-def echo_table(headers: Sequence[str], rows: list, empty: str) -> None:
-    """Rows of text as aligned columns under a header, or ``empty`` when there are none."""
-    if not rows:
-        click.echo(empty)
-        return
-    cells = [list(headers)] + [["-" if cell is None else str(cell) for cell in row]
-                               for row in rows]
-    widths = [max(len(row[column]) for row in cells) for column in range(len(headers))]
-    for row in cells:
-        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        click.echo(line.rstrip())
-
-
-def tag_row(tag: Tag) -> dict:
-    """A tag row of ``history`` and the write commands' ``--json`` output."""
-    return {"name": tag.name, "manifest_digest": tag.manifest_digest,
-            "docker_image_id": tag.docker_image_id,
-            "lifetime_start": rfc3339(tag.lifetime_start_ts),
-            "lifetime_end": rfc3339(tag.lifetime_end_ts), "reversion": bool(tag.reversion)}
 
 
 # --- the group -------------------------------------------------------------------------

@@ -11,8 +11,9 @@ import sys
 
 import click
 
-from registry_model.cli import RepositoryNameType, echo_json, echo_table, open_database, rfc3339
-from registry_model.cli.namespaces import NamespaceNameType
+from registry_model.cli import open_database
+from registry_model.cli.argument_types import NamespaceNameType, RepositoryNameType
+from registry_model.cli.output import echo_json, echo_table, rfc3339
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -10,7 +10,8 @@ import click
 from tqdm import tqdm
 
 from registry_model.backfill import DEFAULT_BATCH_SIZE, BackfillReport, backfill_to_oci
-from registry_model.cli import echo_json, echo_table, one_line, open_database
+from registry_model.cli import open_database
+from registry_model.cli.output import echo_json, echo_table, one_line
 
 
 def _summary(report: BackfillReport) -> str:

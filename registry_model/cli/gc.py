@@ -16,15 +16,9 @@ from typing import Optional
 import click
 from tqdm import tqdm
 
-from registry_model.cli import (
-    MODELS,
-    RepositoryNameType,
-    current_model,
-    echo_json,
-    human_size,
-    lookup_or_fail,
-    open_database,
-)
+from registry_model.cli import MODELS, current_model, lookup_or_fail, open_database
+from registry_model.cli.argument_types import RepositoryNameType
+from registry_model.cli.output import echo_json, human_size
 from registry_model.cli.storage import open_store
 from registry_model.cli.transfer import storage_option
 from registry_model.datatypes import GCSummary, RepositoryReference

@@ -3,22 +3,21 @@ from typing import Iterator
 
 import click
 
-from registry_model.cli import (
-    SHORT_ID_LENGTH,
+from registry_model.cli import current_model, lookup_or_fail, open_database, tag_and_manifest
+from registry_model.cli.argument_types import (
     ManifestReferenceType,
     RepositoryNameType,
     TagNameType,
     TagReferenceType,
-    current_model,
+)
+from registry_model.cli.output import (
+    SHORT_ID_LENGTH,
     echo_json,
     echo_table,
     human_size,
-    lookup_or_fail,
     one_line,
-    open_database,
     rfc3339,
     short_digest,
-    tag_and_manifest,
     tag_row,
 )
 from registry_model.datatypes import LegacyImage, RepositoryReference

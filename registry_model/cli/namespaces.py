@@ -8,8 +8,10 @@ import re
 
 import click
 
-from registry_model import registry_model, validation
-from registry_model.cli import echo_json, open_database
+from registry_model import registry_model
+from registry_model.cli import open_database
+from registry_model.cli.argument_types import NamespaceNameType
+from registry_model.cli.output import echo_json
 from registry_model.datatypes import Namespace
 
 _UNITS = (("w", 7 * 24 * 3600), ("d", 24 * 3600), ("h", 3600), ("m", 60), ("s", 1))
@@ -40,18 +42,6 @@ class DurationType(click.ParamType):
                       "or w (90m, 12h, 2d, 0)" % value, param, ctx)
         number, unit = match.groups()
         return int(number) * dict(_UNITS)[unit or "s"]
-
-
-class NamespaceNameType(click.ParamType):
-    """A namespace name."""
-
-    name = "NS"
-
-    def convert(self, value, param, ctx):
-        if not validation.is_valid_namespace_name(value):
-            self.fail("%r is not a namespace name (%s)" % (value, validation.NAME_RULE),
-                      param, ctx)
-        return value
 
 
 def _row(namespace: Namespace) -> dict:

@@ -5,7 +5,8 @@ import click
 from playhouse.migrations import MigrationError
 
 from registry_model import migration
-from registry_model.cli import echo_table, first_line, open_database
+from registry_model.cli import first_line, open_database
+from registry_model.cli.output import echo_table
 
 
 @click.command()

@@ -4,17 +4,9 @@ Each is one write through the interface, reported on one line (or as JSON with `
 """
 import click
 
-from registry_model.cli import (
-    DigestType,
-    TagNameType,
-    TagReferenceType,
-    current_model,
-    echo_json,
-    lookup_or_fail,
-    open_database,
-    tag_and_manifest,
-    tag_row,
-)
+from registry_model.cli import current_model, lookup_or_fail, open_database, tag_and_manifest
+from registry_model.cli.argument_types import DigestType, TagNameType, TagReferenceType
+from registry_model.cli.output import echo_json, tag_row
 
 API_SOURCE = "api"
 

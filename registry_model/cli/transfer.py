@@ -17,13 +17,9 @@ from tqdm import tqdm
 
 from registry_model import media_types
 from registry_model.archive.oci_reader import DOCKER_ARCHIVE, FORMATS
-from registry_model.cli import (
-    TagReferenceType,
-    current_model,
-    echo_json,
-    human_size,
-    open_database,
-)
+from registry_model.cli import current_model, open_database
+from registry_model.cli.argument_types import TagReferenceType
+from registry_model.cli.output import echo_json, human_size
 from registry_model.cli.signing import (
     DEFAULT_SIGNING_KEY,
     SIGNING_KEY_VARIABLE,

@@ -26,7 +26,7 @@ from typing import Iterable, NamedTuple, Optional
 
 from peewee import chunked
 
-from registry_model import errors
+from registry_model import errors, validation
 from registry_model.blobstore.base import BlobNotFoundException, BlobStore
 from registry_model.model import blob_references
 from registry_model.model.tables import ImageStorage, UploadedBlob
@@ -35,15 +35,6 @@ from registry_model.transactions import locked, run_with_retry
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_SIZE = 1000
-
-
-def check_count(name: str, value: object, minimum: int, maximum: Optional[int] = None) -> int:
-    """``value`` if it is an integer in range, else DataModelException (before any query)."""
-    if (not isinstance(value, int) or isinstance(value, bool) or value < minimum
-            or (maximum is not None and value > maximum)):
-        raise errors.DataModelException("%s must be an integer from %d%s, not %r" % (
-            name, minimum, " to %d" % maximum if maximum is not None else "", value))
-    return value
 
 
 def blob_records(storage_ids: list) -> list:
@@ -164,9 +155,9 @@ def sweep_orphan_blobs(store: BlobStore, grace_s: int, now: Optional[int] = None
     ``orphan_files``, ``orphan_bytes`` and ``recent_files`` (kept); with ``dry_run`` nothing
     is removed and the counts say what would be.
     """
-    now = int(time.time()) if now is None else check_count("now", now, 0)
-    check_count("grace_s", grace_s, 0)
-    check_count("batch_size", batch_size, 1, MAX_BATCH_SIZE)
+    now = int(time.time()) if now is None else validation.check_count("now", now, 0)
+    validation.check_count("grace_s", grace_s, 0)
+    validation.check_count("batch_size", batch_size, 1, MAX_BATCH_SIZE)
     counts: Counter = Counter(orphan_files=0, orphan_bytes=0, recent_files=0)
     for listed in chunked(store.list_blobs(), batch_size):
         removed = _remove_listed_orphans(store, listed, now, grace_s, dry_run)

@@ -58,7 +58,7 @@ from typing import Callable, Iterable, Optional
 
 from peewee import IntegrityError, chunked, fn
 
-from registry_model import clock, errors
+from registry_model import clock, errors, validation
 from registry_model.blobstore.base import BlobNotFoundException, BlobStore
 from registry_model.connection import db
 from registry_model.model import blob_gc, blob_references
@@ -104,10 +104,10 @@ class Collector:
     def __init__(self, store: BlobStore, now: Optional[int] = None, dry_run: bool = False,
                  batch_size: int = DEFAULT_BATCH_SIZE, grace_s: int = DEFAULT_GRACE_S) -> None:
         self.store = store
-        self.now = clock.now_ts() if now is None else blob_gc.check_count("now", now, 0)
+        self.now = clock.now_ts() if now is None else validation.check_count("now", now, 0)
         self.dry_run = bool(dry_run)
-        self.batch_size = blob_gc.check_count("batch_size", batch_size, 1, MAX_BATCH_SIZE)
-        self.grace_s = blob_gc.check_count("grace_s", grace_s, 0)
+        self.batch_size = validation.check_count("batch_size", batch_size, 1, MAX_BATCH_SIZE)
+        self.grace_s = validation.check_count("grace_s", grace_s, 0)
         self.counts: Counter = Counter({field: 0 for field in SUMMARY_FIELDS})
         self._counted_blobs: set = set()  # dry run: a blob is counted once per run
         # Dry run: storage id -> [(table, row id)] of the references the run would have
@@ -352,7 +352,7 @@ def collect_all(collector: Collector, start_after: int = 0,
     id)``; a worker that stopped resumes with ``start_after`` set to the last id it reported
     through ``progress``. Two statements to start, one per batch of repositories.
     """
-    after = blob_gc.check_count("start_after", start_after, 0)
+    after = validation.check_count("start_after", start_after, 0)
     # Records created after this point may be about to get their first reference.
     watermark = ImageStorage.select(fn.MAX(ImageStorage.id)).scalar() or 0
     total = Repository.select().where(Repository.id > after).count()

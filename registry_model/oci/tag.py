@@ -10,11 +10,10 @@ cannot be moved, deleted or expired: such a write raises
 ImmutableTagException before changing anything. Hidden tags (the temporary tag
 of a push by digest) are never listed.
 
-Writers of one name serialise on its newest row as in the pre-OCI wing: on
-PostgreSQL an advisory lock on the name first (READ COMMITTED reads the snapshot
-taken before a lock wait), then a locking read of the alive and newest rows.
+Writers of one name serialise on its newest row as in the pre-OCI wing: an advisory
+lock on the name first (:func:`~registry_model.transactions.advisory_lock`), then a
+locking read of the alive and newest rows.
 """
-import hashlib
 import logging
 import uuid
 from typing import Iterable, Optional
@@ -23,10 +22,15 @@ from peewee import Expression, IntegrityError, fn
 
 from registry_model import clock, errors, validation
 from registry_model.connection import backend_name, db
-from registry_model.model.blob_gc import check_count  # a negative LIMIT is a driver error
 from registry_model.oci.tables import Manifest, Tag
 from registry_model.statements import Statement, param, params
-from registry_model.transactions import WriteConflict, locked, run_with_retry, transaction
+from registry_model.transactions import (
+    WriteConflict,
+    advisory_lock,
+    locked,
+    run_with_retry,
+    transaction,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +41,6 @@ def alive_clause(now_ms, tag=Tag) -> Expression:
     """WHERE clause of tags (``tag``: Tag or an alias) alive at ``now_ms``: no end, or an
     end still ahead."""
     return tag.lifetime_end_ms.is_null(True) | (tag.lifetime_end_ms > now_ms)
-
-
-def _queue_on_tag_name(repository_id: int, tag_name: str) -> None:
-    """PostgreSQL: wait for every other writer of the name to finish (one statement)."""
-    digest = hashlib.sha256(("oci/%d/%s" % (repository_id, tag_name)).encode("utf-8")).digest()
-    db.execute_sql("SELECT pg_advisory_xact_lock(%s)",
-                   (int.from_bytes(digest[:8], "big", signed=True),))
 
 
 def _refuse_immutable(rows: Iterable, what: str) -> None:
@@ -71,8 +68,7 @@ def _end_alive_rows(repository_id: int, tag_name: str, now_ms: Optional[int],
     before anything changes. With ``now_ms`` None the clock is read once the rows are
     locked, never before a locked row's start.
     """
-    if backend_name() == "postgresql":
-        _queue_on_tag_name(repository_id, tag_name)
+    advisory_lock("oci/%d/%s" % (repository_id, tag_name))  # see the module's docstring
     first_reading = clock.now_ms() if now_ms is None else now_ms
     newest = (Tag.select(fn.MAX(Tag.id))
               .where(Tag.repository == repository_id, Tag.name == tag_name))
@@ -239,7 +235,7 @@ def list_alive_tags_page(repository_id: int, now_ms: int, last: Optional[str] = 
                          limit: Optional[int] = 100) -> list:
     """Up to ``limit`` (None: all) alive, non-hidden tags named after ``last``: one query."""
     if limit is not None:
-        check_count("limit", limit, minimum=0)
+        validation.check_count("limit", limit, minimum=0)
     return _ALIVE_TAGS_PAGE.rows((last is not None, limit is not None),
                                  repository_id=repository_id, now=now_ms, last=last,
                                  limit=limit)
@@ -265,8 +261,8 @@ _HISTORY_PAGE = Statement(_history_page)
 def list_tag_history_page(repository_id: int, now_ms: int, page: int = 1, size: int = 100,
                           tag_name: Optional[str] = None, active_only: bool = False) -> tuple:
     """One page of non-hidden tag rows, newest first, and whether more follow: one query."""
-    check_count("page", page, minimum=1)
-    check_count("size", size, minimum=1)
+    validation.check_count("page", page, minimum=1)
+    validation.check_count("size", size, minimum=1)
     rows = _HISTORY_PAGE.rows((tag_name is not None, active_only), repository_id=repository_id,
                               tag_name=tag_name, now=now_ms, limit=size + 1,
                               offset=(page - 1) * size)
@@ -383,13 +379,9 @@ def set_expiration_of_manifest_tags(manifest_id: int, expiration_ms: int, now_ms
     in the caller's transaction (or its own); how many tags changed.
     """
     with transaction():
-        immutable = (Tag.select(Tag.name)
-                     .where(Tag.manifest == manifest_id, alive_clause(now_ms),
-                            Tag.hidden == False, Tag.immutable == True)  # noqa: E712
-                     .limit(1).scalar())
-        if immutable is not None:
-            raise errors.ImmutableTagException("tag %r is immutable: it cannot be expired"
-                                               % immutable)
+        _refuse_immutable(Tag.select(Tag.name, Tag.immutable).where(
+            Tag.manifest == manifest_id, alive_clause(now_ms),
+            Tag.hidden == False, Tag.immutable == True).limit(1), "expired")  # noqa: E712
         return (Tag.update(lifetime_end_ms=Tag.lifetime_start_ms + expiration_ms)
                 .where(Tag.manifest == manifest_id, alive_clause(now_ms),
                        Tag.hidden == False)  # noqa: E712

@@ -13,7 +13,7 @@ from registry_model.pre_oci import image as image_model
 from registry_model.pre_oci import label as label_model
 from registry_model.pre_oci import label_handlers
 from registry_model.pre_oci import tag as tag_model
-from registry_model.pre_oci.tables import Image, RepositoryTag, TagManifest
+from registry_model.pre_oci.tables import Image, RepositoryTag, TagManifest, tag_manifest_clause
 from registry_model.pre_oci.tag import alive_clause
 from registry_model.statements import Statement, param
 from registry_model.transactions import run_with_retry, transaction
@@ -126,7 +126,7 @@ def get_manifest_owner(tag_manifest_id: int, digest: Optional[str] = None,
     """The manifest with its tag, tag image id, repository and namespace loaded: one query.
 
     With ``digest`` and ``tag_id`` (a caller's Manifest's), a row of that id with another
-    digest or tag row gives None (see :func:`tag_model.tag_manifest_clause`).
+    digest or tag row gives None (see :func:`~registry_model.pre_oci.tables.tag_manifest_clause`).
     """
     return (TagManifest.select(TagManifest, RepositoryTag, Image.id, Image.docker_image_id,
                                Repository, Namespace)
@@ -134,7 +134,7 @@ def get_manifest_owner(tag_manifest_id: int, digest: Optional[str] = None,
             .join(Image)
             .join_from(RepositoryTag, Repository)
             .join(Namespace)
-            .where(tag_model.tag_manifest_clause(tag_manifest_id, digest, tag_id))
+            .where(tag_manifest_clause(tag_manifest_id, digest, tag_id))
             .get_or_none())
 
 

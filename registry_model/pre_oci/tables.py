@@ -1,15 +1,21 @@
 """The pre-OCI wing's tables: legacy images, tags, schema 1 tag manifests and their labels.
 
+:func:`tag_manifest_clause` names one tag manifest row safely, for the manifest and label
+modules alike.
+
 ``Image.storage`` is what references a blob here; it is declared to
 :mod:`registry_model.model.blob_references` on import, so blob collection in any
 wing keeps what these rows use. ``Image.ancestors`` holds the path format of
 :mod:`registry_model.pre_oci.ancestors`.
 """
+from typing import Optional
+
 from peewee import (
     BigIntegerField,
     BooleanField,
     CharField,
     DateTimeField,
+    Expression,
     Field,
     ForeignKeyField,
 )
@@ -88,6 +94,22 @@ class TagManifest(BaseModel):
     json_data = LongTextField()
     # Filled on every write, so a read never parses json_data (migration 0003).
     media_type = ForeignKeyField(MediaType, null=True)
+
+
+def tag_manifest_clause(tag_manifest_id: int, digest: Optional[str] = None,
+                        tag_id: Optional[int] = None) -> Expression:
+    """WHERE clause on TagManifest naming one row: its id, checked against digest and tag row.
+
+    A caller's Manifest can outlive its row, and SQLite gives the highest freed id to the
+    next new row; with the digest and tag row of the Manifest (when given), a stale one
+    names no row instead of another manifest.
+    """
+    clause = TagManifest.id == tag_manifest_id
+    if digest is not None:
+        clause &= TagManifest.digest == digest
+    if tag_id is not None:
+        clause &= TagManifest.tag == tag_id
+    return clause
 
 
 class TagManifestLabel(BaseModel):

@@ -8,7 +8,6 @@ history stays unbroken (each row ends when the next begins). Ended rows stay
 for the namespace's time-machine window. The database enforces that at most
 one row per name has no end; a writer that loses that race is retried.
 """
-import hashlib
 import logging
 from collections import defaultdict
 from typing import Iterable, Optional
@@ -16,53 +15,27 @@ from typing import Iterable, Optional
 from peewee import Expression, IntegrityError, fn
 
 from registry_model import clock, errors, validation
-from registry_model.connection import backend_name, db
+from registry_model.connection import db
 from registry_model.model.tables import Repository
 from registry_model.pre_oci.tables import Image, RepositoryTag, TagManifest
 from registry_model.statements import Statement, param, params
-from registry_model.transactions import WriteConflict, locked, run_with_retry, transaction
+from registry_model.transactions import (
+    WriteConflict,
+    advisory_lock,
+    locked,
+    run_with_retry,
+    transaction,
+)
 
 logger = logging.getLogger(__name__)
 
 _IN_TRANSACTION_ATTEMPTS = 4
 
 
-def tag_manifest_clause(tag_manifest_id: int, digest: Optional[str] = None,
-                        tag_id: Optional[int] = None) -> Expression:
-    """WHERE clause on TagManifest naming one row: its id, checked against digest and tag row.
-
-    A caller's Manifest can outlive its row, and SQLite gives the highest freed id to the
-    next new row; with the digest and tag row of the Manifest (when given), a stale one
-    names no row instead of another manifest.
-    """
-    clause = TagManifest.id == tag_manifest_id
-    if digest is not None:
-        clause &= TagManifest.digest == digest
-    if tag_id is not None:
-        clause &= TagManifest.tag == tag_id
-    return clause
-
-
 def alive_clause(now: int) -> Expression:
     """WHERE clause of tags alive at ``now``: no end, or an end still ahead."""
     return (RepositoryTag.lifetime_end_ts.is_null(True)
             | (RepositoryTag.lifetime_end_ts > now))
-
-
-def _queue_on_tag_name(repository_id: int, tag_name: str) -> None:
-    """PostgreSQL: wait for every other writer of the tag name to finish (one statement).
-
-    Under READ COMMITTED a statement that waits for a row lock still reads the
-    snapshot taken before it waited, so the newest-row lock below cannot see a
-    row another writer inserted meanwhile: a move racing a move and a delete
-    could start before the end the delete gave that row. A transaction-scoped
-    advisory lock on the name, taken in its own statement, makes the next
-    statement read after the previous writer's commit. MySQL's locking reads
-    always read the latest rows and SQLite has one writer, so they need none.
-    """
-    digest = hashlib.sha256(("%d/%s" % (repository_id, tag_name)).encode("utf-8")).digest()
-    db.execute_sql("SELECT pg_advisory_xact_lock(%s)",
-                   (int.from_bytes(digest[:8], "big", signed=True),))
 
 
 def _end_alive_rows(repository_id: int, tag_name: str, now: Optional[int]) -> tuple:
@@ -73,8 +46,9 @@ def _end_alive_rows(repository_id: int, tag_name: str, now: Optional[int]) -> tu
     while this write waited, and would end that row before it began (or end a
     deleted row a second time). The time never precedes a locked row's start.
     """
-    if backend_name() == "postgresql":
-        _queue_on_tag_name(repository_id, tag_name)
+    # Every writer of the name queues here first: otherwise, on PostgreSQL, a move racing
+    # a move and a delete could start before the end the delete gave the newest row.
+    advisory_lock("%d/%s" % (repository_id, tag_name))
     first_reading = clock.now_ts() if now is None else now
     # Lock the name's newest row even when it has ended: every writer of the
     # name then queues on it, so a move or re-create never starts before the
@@ -267,14 +241,6 @@ def list_tag_history(repository_id: int, tag_name: Optional[str] = None) -> list
     return list(query.namedtuples())
 
 
-def _check_count(name: str, value: object, minimum: int) -> None:
-    # A negative LIMIT/OFFSET is a driver error on PostgreSQL (aborting the
-    # caller's transaction) and MySQL, and means "no limit" on SQLite.
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise errors.DataModelException("%s must be an integer of at least %d, not %r"
-                                        % (name, minimum, value))
-
-
 def _alive_tags_page(after_name: bool, limited: bool):
     query = (_tag_rows()
              .where(RepositoryTag.repository == param("repository_id"),
@@ -298,7 +264,7 @@ def list_alive_tags_page(repository_id: int, now: int, last: Optional[str] = Non
     limit raises DataModelException before any query.
     """
     if limit is not None:
-        _check_count("limit", limit, minimum=0)
+        validation.check_count("limit", limit, minimum=0)
     return _ALIVE_TAGS_PAGE.rows((last is not None, limit is not None),
                                  repository_id=repository_id, now=now, last=last, limit=limit)
 
@@ -328,8 +294,8 @@ def list_tag_history_page(repository_id: int, now: int, page: int = 1, size: int
     Rows are flat and carry their image's V1 id and manifest digest; one query.
     ``page`` and ``size`` start at 1 (DataModelException otherwise, before any query).
     """
-    _check_count("page", page, minimum=1)
-    _check_count("size", size, minimum=1)
+    validation.check_count("page", page, minimum=1)
+    validation.check_count("size", size, minimum=1)
     rows = _HISTORY_PAGE.rows((tag_name is not None, active_only), repository_id=repository_id,
                               tag_name=tag_name, now=now, limit=size + 1,
                               offset=(page - 1) * size)
