@@ -47,8 +47,9 @@ restore), :mod:`~registry_model.cli.transfer` (import, export, sample),
 interface wherever it offers them: :data:`registry_model.oci_model`, or with
 ``--model pre-oci`` :data:`registry_model.registry_model` (see :func:`current_model`).
 Every failure a user can cause (a bad URI, an unreachable server, an unmigrated database, an
-unknown repository or tag, a bad archive) ends as one line on stderr and exit status 1; this
-package is the only part of the library that writes to stdout.
+unknown repository or tag, a bad archive) ends as one line on stderr and exit status 1 (an
+argument click itself refuses, such as a malformed reference, ends with click's usage message
+and status 2); this package is the only part of the library that writes to stdout.
 """
 import os
 from contextlib import contextmanager
