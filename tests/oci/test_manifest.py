@@ -226,6 +226,17 @@ def test_find_by_digest_sees_the_children_of_an_index_that_is_a_referrer(repo):
     assert_found_while_tagged(repo, (index_row, attestation_row, signature_row), image_row)
 
 
+def test_a_referrer_of_a_subject_not_stored_is_found_through_a_tagged_index(repo):
+    absent, _ = pushable_image(repo, seed="absent")  # never stored
+    signature, _ = pushable_image(repo, seed="sig", subject=absent.bytes,
+                                  artifact_type="application/example.sig")
+    signature_row = store(repo, signature)
+    outer = nested_indexes(repo, 1, seed="outer")[-1]  # an index of an image of its own
+    index = parse(index_manifest([manifest_model.get_manifest(outer.id).manifest_bytes,
+                                  signature.bytes], child_types=[OCI_INDEX, OCI_MANIFEST]))
+    assert_found_while_tagged(repo, (signature_row, outer), store(repo, index))
+
+
 def test_what_lookup_finds_is_what_collection_keeps_with_its_blobs(repo):
     Namespace.update(removed_tag_expiration_s=0).where(
         Namespace.id == repo.namespace_id).execute()
