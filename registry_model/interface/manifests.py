@@ -22,8 +22,10 @@ class ManifestsInterface(ABC):
     def lookup_manifest_by_digest(self, repository_ref, manifest_digest, allow_dead=False):
         """The Manifest with that digest under an alive tag of the repository, or None.
 
-        Any tag, alive or in the time machine, counts when ``allow_dead``. A
-        malformed digest gives None. Budget: 1 statement.
+        Any tag, alive or in the time machine, counts when ``allow_dead``. On a model
+        that stores lists and subjects (the OCI model) a manifest so found also brings
+        the manifests it lists and those whose subject it is, at any depth: an image in
+        an index in a tagged index. A malformed digest gives None. Budget: 1 statement.
         """
 
     @abstractmethod

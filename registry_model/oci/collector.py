@@ -16,7 +16,9 @@ most ``batch_size`` rows:
    manifest is *kept* while a remaining tag row points at it, while a kept list or index
    has it as a child (a child two lists share stays while either does), or while its
    subject is a kept manifest (a referrer stays with its subject and goes when it goes,
-   a referrer of a referrer too). Lists go before their children.
+   a referrer of a referrer too). Lists go before their children. A lookup by digest
+   (:mod:`registry_model.oci.manifest`) walks the same graph from the manifest up, so
+   what it finds under any tag row is what this keeps.
 
 The plan is one statement (the repository's manifests, child rows and tag rows as one
 UNION ALL, closed over in Python); each batch locks its manifests, plans again, reads

@@ -8,15 +8,19 @@ ManifestChild rows, written in the same transaction as the manifest, whatever
 their number, in a constant number of statements.
 
 A manifest is *visible* in its repository when an alive tag points at it, when it
-is a child of a manifest an alive tag points at, or when its subject is a visible
-manifest (a referrer of a tagged image or of one of a tagged index's children, or
-a referrer of such a referrer, at any depth: one recursive query walks the subject
-chain).
+is a child of a visible list or index, or when its subject is a visible manifest, at
+any depth and in any mix: an image in an index in a tagged index, a referrer of that
+image, the children of an index that is itself a referrer of a tagged image. That is
+the collector's rule with only the alive tags counted (every tag row with
+``allow_dead``), so whatever a lookup finds, a collection keeps. One recursive query
+walks up from the manifest asked for, through the lists naming it and its subject,
+each step an index probe; nothing else in the wing applies the rule (blob reads, the
+legacy view and referrer listings go by the repository, not by tags).
 """
 import logging
 from typing import Optional
 
-from peewee import SQL, Expression, Select, fn
+from peewee import JOIN, SQL, Expression, Select, fn
 
 from registry_model import errors, validation
 from registry_model.connection import backend_name
@@ -34,41 +38,51 @@ from registry_model.transactions import locked
 logger = logging.getLogger(__name__)
 
 
-def _subject_chain():
-    """CTE of the manifest asked for and its subjects, transitively, in the repository.
+def _kept_by():
+    """CTE of the manifest asked for and every manifest that keeps it, transitively.
 
-    Its ids are the manifest (by ``repository_id`` and ``digest``), the manifest its
-    subject names, that one's subject, and so on: a referrer of a referrer is as
-    visible as its chain's root.
+    Its ids are the manifest (by ``repository_id`` and ``digest``) and, for each member,
+    every list or index naming it as a child and the manifest its subject names: the
+    collector's graph walked upwards, so any tag row on a member keeps the manifest.
+    Each step is index probes from one member (the child index, the primary key, the
+    ``(repository, digest)`` key), never a scan of the repository. Both kinds of step
+    come from one recursive term, as PostgreSQL allows only one reference to the CTE
+    there and MariaDB has no LATERAL: each member is joined to two constant rows, kind 0
+    taking its parents and kind 1 its subject.
     """
-    start = (Manifest.select(Manifest.id, Manifest.subject)
+    start = (Manifest.select(Manifest.id)
              .where(Manifest.repository == param("repository_id"),
                     Manifest.digest == param("digest")))
-    chain = start.cte("subject_chain", recursive=True, columns=("id", "subject"))
+    kept_by = start.cte("kept_by", recursive=True, columns=("id",))
+    step_kind = (Select(columns=(SQL("0").alias("kind"),))
+                 .union_all(Select(columns=(SQL("1"),)))).alias("step_kind")
+    member = Manifest.alias("member_manifest")
     subject = Manifest.alias("subject_manifest")
-    step = (subject.select(subject.id, subject.subject)
-            .join(chain, on=(subject.digest == chain.c.subject))
-            .where(subject.repository == param("repository_id")))
-    return chain.union(step)
+    # A scalar subquery, not a join: SQLite would build a Bloom filter for the join by
+    # reading every manifest of the repository. A subject not stored (a referrer pushed
+    # first) gives one NULL member, which matches no tag, child or manifest.
+    subject_id = (subject.select(subject.id)
+                  .where(subject.repository == param("repository_id"),
+                         subject.digest == member.subject))
+    step = (Select((kept_by,), (fn.COALESCE(ManifestChild.manifest, subject_id),))
+            .join(step_kind, JOIN.CROSS)
+            .join(ManifestChild, JOIN.LEFT_OUTER,
+                  on=((step_kind.c.kind == SQL("0"))
+                      & (ManifestChild.child_manifest == kept_by.c.id)))
+            .join(member, JOIN.LEFT_OUTER,
+                  on=((step_kind.c.kind == SQL("1")) & (member.id == kept_by.c.id)))
+            .where(ManifestChild.id.is_null(False) | member.subject.is_null(False)))
+    return kept_by.union(step)
 
 
-def _chain_visible(chain, now, any_tag: bool) -> Expression:
-    """WHERE clause: a member of ``chain`` is tagged or a child of a tagged manifest.
-
-    Driven from the chain (a row or a few): per member, one probe of the tag index and
-    one of the child index, as for a single manifest.
-    """
-    tags = Tag.select(Tag.id).where(Tag.manifest == chain.c.id)
-    parent_tag = Tag.alias("parent_tag")
-    parents = (ManifestChild.select(ManifestChild.id)
-               .join(parent_tag, on=(parent_tag.manifest == ManifestChild.manifest))
-               .where(ManifestChild.child_manifest == chain.c.id))
+def _tag_keeps(kept_by, now, any_tag: bool) -> Expression:
+    """WHERE clause: a member of ``kept_by`` is under an alive tag (``any_tag``: any tag
+    row), one probe of the tag index per member."""
+    tags = Tag.select(Tag.id).where(Tag.manifest == kept_by.c.id)
     if not any_tag:
         tags = tags.where(alive_clause(now))
-        parents = parents.where(alive_clause(now, parent_tag))
-    # Not chain.select_from(), which would repeat the WITH inside the subquery.
-    members = Select((chain,), (SQL("1"),)).where(fn.EXISTS(tags) | fn.EXISTS(parents))
-    return fn.EXISTS(members)
+    # Not kept_by.select_from(), which would repeat the WITH inside the subquery.
+    return fn.EXISTS(Select((kept_by,), (SQL("1"),)).where(fn.EXISTS(tags)))
 
 
 def _manifest_columns(datatype_only: bool = False):
@@ -83,12 +97,12 @@ def _manifest_columns(datatype_only: bool = False):
 
 
 def _visible_by_digest(any_tag: bool, datatype_only: bool):
-    chain = _subject_chain()
+    kept_by = _kept_by()
     return (Manifest.select(*_manifest_columns(datatype_only))
             .where(Manifest.repository == param("repository_id"),
                    Manifest.digest == param("digest"),
-                   _chain_visible(chain, param("now"), any_tag))
-            .with_cte(chain))
+                   _tag_keeps(kept_by, param("now"), any_tag))
+            .with_cte(kept_by))
 
 
 _VISIBLE_BY_DIGEST = Statement(_visible_by_digest)

@@ -3,11 +3,12 @@ immutable tags), with the same datatypes and budgets as the pre-OCI model.
 
 This is the one place that decides what callers see of the OCI tables: only alive
 tags unless a method says otherwise, hidden tags (a push by digest) never listed, a
-manifest found by digest while an alive tag, an alive list or index (its child) or
-such a manifest as its subject keeps it. Tag lifetimes are kept in milliseconds and
-shown in seconds. Pushing and the tag lifecycle come from :mod:`registry_model.oci.push`
-and :mod:`registry_model.oci.tags`; repositories, blobs and uploads and garbage
-collection from :mod:`registry_model.common`, collection by :class:`OCICollector`.
+manifest found by digest while an alive tag keeps it, or a list or index so found names
+it as a child, or a manifest so found is its subject (at any depth: an image in an index
+in a tagged index too). Tag lifetimes are kept in milliseconds and shown in seconds.
+Pushing and the tag lifecycle come from :mod:`registry_model.oci.push` and
+:mod:`registry_model.oci.tags`; repositories, blobs and uploads and garbage collection
+from :mod:`registry_model.common`, collection by :class:`OCICollector`.
 """
 import logging
 from typing import Optional
@@ -73,8 +74,9 @@ class OCIModel(RepositoriesMixin, BlobsMixin, PushMixin, TagLifecycleMixin,
                                   allow_dead: bool = False) -> Optional[Manifest]:
         """The visible Manifest with that digest (allow_dead: under any tag row).
 
-        Visible: an alive tag points at it, it is a child of a manifest an alive tag points
-        at, or its subject is a visible manifest (a referrer of a referrer too).
+        Visible: an alive tag points at it, it is a child of a visible list or index, or
+        its subject is a visible manifest, at any depth (an index's child listed by a
+        tagged index, a referrer of a referrer too).
         """
         row = manifest_model.find_manifest_by_digest(repository_id(repository_ref),
                                                      manifest_digest, clock.now_ms(),

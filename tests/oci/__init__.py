@@ -77,12 +77,18 @@ def image_manifest(config: bytes, layers: list, media_type: str = OCI_MANIFEST,
 
 
 def index_manifest(children: list, media_type: str = OCI_INDEX,
-                   child_type: str = OCI_MANIFEST) -> bytes:
-    """A list/index of ``children`` (manifest bytes), one platform each."""
-    document = {"schemaVersion": 2, "mediaType": media_type, "manifests": [
-        descriptor(child_type, child, platform={"architecture": "arch%d" % index,
-                                                "os": "linux"})
+                   child_type: str = OCI_MANIFEST, subject: Optional[bytes] = None,
+                   child_types: Optional[list] = None) -> bytes:
+    """A list/index of ``children`` (manifest bytes), one platform each, all of
+    ``child_type`` or each of its ``child_types``; an OCI index may name a ``subject`` (an
+    image manifest's bytes)."""
+    types = child_types if child_types is not None else [child_type] * len(children)
+    document: dict = {"schemaVersion": 2, "mediaType": media_type, "manifests": [
+        descriptor(types[index], child, platform={"architecture": "arch%d" % index,
+                                                  "os": "linux"})
         for index, child in enumerate(children)]}
+    if subject is not None:
+        document["subject"] = descriptor(OCI_MANIFEST, subject)
     return json.dumps(document).encode()
 
 

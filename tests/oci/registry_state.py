@@ -6,7 +6,8 @@ directly as possible: a tag row is alive while it has no end or its end is ahead
 collector drops rows ended a window ago (a hidden row once ended), then keeps every
 manifest a remaining row points at, with the children of every kept list and the
 referrers of every kept manifest, and drops the rest, then the blob records nothing
-names any more.
+names any more. A manifest is found by digest when the same walk from the alive tag
+rows alone (every row, dead ones too, when asked) reaches it.
 """
 from dataclasses import dataclass, field
 from typing import Optional
@@ -73,20 +74,23 @@ class RepositoryState:
                 or any(digest in row.blobs for row in self.manifests.values()))
 
     def visible(self, digest: str, any_tag: bool = False) -> bool:
-        """What lookup_manifest_by_digest finds: the manifest or a subject up its chain is
-        tagged (alive, or any row with ``any_tag``) or a child of a tagged manifest."""
-        def tagged(candidate):
-            return any(row.digest == candidate and (any_tag or self.is_alive(row))
-                       for row in self.tags)
+        """What lookup_manifest_by_digest finds: what a collection would keep if only the
+        alive tag rows (every row with ``any_tag``) counted."""
+        return digest in self.needed_by(row.digest for row in self.tags
+                                        if any_tag or self.is_alive(row))
 
-        seen = set()
-        while digest in self.manifests and digest not in seen:
-            seen.add(digest)
-            if tagged(digest) or any(digest in parent.children and tagged(parent_digest)
-                                     for parent_digest, parent in self.manifests.items()):
-                return True
-            digest = self.manifests[digest].subject
-        return False
+    def needed_by(self, tagged) -> set:
+        """The ``tagged`` digests with the children of every list among them and the
+        referrers of every manifest among them, at any depth."""
+        needed = set(tagged)
+        pending = list(needed)
+        while pending:
+            digest = pending.pop()
+            for other in list(self.manifests[digest].children) + self.referrers(digest):
+                if other in self.manifests and other not in needed:
+                    needed.add(other)
+                    pending.append(other)
+        return needed
 
     def referrers(self, digest: str) -> list:
         return [referrer for referrer, row in self.manifests.items() if row.subject == digest]
@@ -118,16 +122,7 @@ class RepositoryState:
     # --- collection ----------------------------------------------------------------
 
     def kept(self) -> set:
-        kept = {row.digest for row in self.tags}
-        pending = list(kept)
-        while pending:
-            digest = pending.pop()
-            needed = list(self.manifests[digest].children) + self.referrers(digest)
-            for other in needed:
-                if other in self.manifests and other not in kept:
-                    kept.add(other)
-                    pending.append(other)
-        return kept
+        return self.needed_by(row.digest for row in self.tags)
 
     def collect(self) -> dict:
         """Collect as the collector does at the current second; the summary's counts."""

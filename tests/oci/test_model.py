@@ -4,13 +4,16 @@ from datetime import UTC, datetime
 import pytest
 
 from registry_model import OCIModel, errors, oci_model, registry_model
+from registry_model.archive.oci_reader import open_oci_layout
 from registry_model.blobstore import InMemoryBlobStore
 from registry_model.datatypes import Manifest, Referrer, RepositoryReference, Tag
+from registry_model.image_export import export_image
 from registry_model.interface import RegistryDataInterface
 from registry_model.testing.factories import RepositoryFactory
 from registry_model.testing.queries import count_statements
 from tests.oci import (
     DOCKER_MANIFEST,
+    OCI_INDEX,
     config_bytes,
     image_manifest,
     index_manifest,
@@ -137,6 +140,31 @@ def test_a_push_by_digest_is_hidden_but_found_and_a_child_is_found_through_its_l
     push(model, repo, index, "multi")
     for child in children:
         assert model.lookup_manifest_by_digest(repo, child.digest).digest == child.digest
+
+
+def test_a_nested_index_keeps_every_level_pullable_and_exportable_after_the_temporary_tags(
+        model, repo, store, clock, tmp_path):
+    clock.at(1_800_000_000)
+    leaf = image(repo, store, seed="nested")
+    inner = parse(index_manifest([leaf.bytes]))
+    outer = parse(index_manifest([inner.bytes], child_type=OCI_INDEX))
+    push(model, repo, leaf, None)  # as skopeo copy --all pushes: children first,
+    push(model, repo, inner, None)  # by digest, under hidden temporary tags
+    push(model, repo, outer, "nested")
+    clock.tick(model.temporary_tag_s + 60)  # the temporary tags have ended
+
+    for parsed in (leaf, inner, outer):
+        assert model.lookup_manifest_by_digest(repo, parsed.digest).digest == parsed.digest
+    export_image(repo.namespace_name, repo.name, "nested", tmp_path / "out", store,
+                 model=model, archive_format="oci")
+    layout = open_oci_layout(tmp_path / "out")
+    assert [layout.read_blob(parsed.digest) for parsed in (leaf, inner, outer)] == [
+        leaf.bytes, inner.bytes, outer.bytes]
+
+    model.delete_tag(repo, "nested")
+    assert model.lookup_manifest_by_digest(repo, leaf.digest) is None
+    assert model.lookup_manifest_by_digest(repo, leaf.digest,
+                                           allow_dead=True) is not None
 
 
 def test_referrers_list_their_descriptors_and_filter_by_artifact_type(model, repo, store):

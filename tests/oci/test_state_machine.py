@@ -1,11 +1,12 @@
 """Random operation sequences through OCIModel, checked against a plain-Python model.
 
-A hypothesis state machine pushes images, indexes of stored children, referrers (their
-subject stored or not yet, referrers of referrers too), by tag or by digest (a hidden
-temporary tag), moves, deletes and expires tags, makes them immutable and mutable
-again, moves a fake millisecond clock and collects garbage, in one repository of a
-real, committing database (a scratch one of the current backend). Layers come from a
-small pool and images repeat, so blobs and manifests are shared and pushed again.
+A hypothesis state machine pushes images, indexes of stored children (indexes among
+them), referrers (their subject stored or not yet, referrers of referrers too), by tag
+or by digest (a hidden temporary tag), moves, deletes and expires tags, makes them
+immutable and mutable again, moves a fake millisecond clock and collects garbage, in one
+repository of a real, committing database (a scratch one of the current backend). Layers
+come from a small pool and images repeat, so blobs and manifests are shared and pushed
+again.
 After every step the rows equal :class:`tests.oci.registry_state.RepositoryState`
 (manifests with their ids, children, blob rows and labels; tag rows to the
 millisecond; links; blob records) and the reads agree with it (tags by name,
@@ -71,7 +72,7 @@ REQUIRED_EVENTS = (
     "retag", "retag refused", "delete", "expire", "expire refused", "immutable",
     "immutable refused", "mutable", "collected manifests", "collected tags",
     "collected blobs", "visible by chain", "re-push with expiry",
-    "hidden tag let go within the window",
+    "hidden tag let go within the window", "push nested index", "visible below a nested index",
 )
 
 names = st.sampled_from(NAMES)
@@ -206,14 +207,19 @@ class OCIRegistryMachine(RuleBasedStateMachine):
         EVENTS["push image"] += 1
 
     def push_index(self, name, picks) -> None:
-        images = [digest for digest, data in self.bytes.items()
-                  if parse(data).config is not None and parse(data).subject is None]
-        if not images:
+        # Images and indexes (an index may list indexes), not referrers.
+        candidates = [digest for digest, data in self.bytes.items()
+                      if parse(data).subject is None]
+        if not candidates:
             return
-        children = list(dict.fromkeys(self._pick(pick, images) for pick in picks))
-        manifest_bytes = index_manifest([self.bytes[child] for child in children])
+        children = list(dict.fromkeys(self._pick(pick, candidates) for pick in picks))
+        types = [json.loads(self.bytes[child])["mediaType"] for child in children]
+        manifest_bytes = index_manifest([self.bytes[child] for child in children],
+                                        child_types=types)
         self._push(name, manifest_bytes, [], children=children)
         EVENTS["push index"] += 1
+        EVENTS["push nested index"] += any(parse(self.bytes[child]).is_manifest_list
+                                           for child in children)
 
     def push_referrer(self, name, number, subject) -> None:
         if isinstance(subject, int):
@@ -374,6 +380,15 @@ class OCIRegistryMachine(RuleBasedStateMachine):
             assert [referrer.digest for referrer in referrers] == state.referrers(digest)
             row = state.manifests.get(digest)
             EVENTS["visible by chain"] += bool(row and row.subject and state.visible(digest))
+            EVENTS["visible below a nested index"] += bool(
+                row and state.visible(digest) and self._below_a_nested_index(digest))
+
+    def _below_a_nested_index(self, digest: str) -> bool:
+        """The manifest is a child of an index that is a child itself."""
+        manifests = self.state.manifests
+        return any(digest in parent.children
+                   and any(parent_digest in other.children for other in manifests.values())
+                   for parent_digest, parent in manifests.items())
 
 
 @pytest.fixture(scope="module")
