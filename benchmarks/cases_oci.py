@@ -85,29 +85,38 @@ def _raw_manifest_for_tag(cur, ctx: Context) -> list:
                  "WHERE t.id = %%s AND t.name = %%s" % MANIFEST_COLUMNS, ctx.tag.id, ctx.tag.name)
 
 
-def _tagged(column: str, alive: bool) -> str:
-    """SQL: a tag (alive when asked) points at ``column`` or at a list naming it."""
-    when = " AND " + ALIVE if alive else ""
-    return (f"(EXISTS (SELECT 1 FROM oci_tag t WHERE t.manifest_id = {column}{when}) OR "
-            "EXISTS (SELECT 1 FROM oci_manifest_child c JOIN oci_tag t ON "
-            f"t.manifest_id = c.manifest_id WHERE c.child_manifest_id = {column}{when}))")
+# Every manifest that keeps the one asked for, walked upwards: the lists naming it as a child
+# and the manifest its subject names, at any depth and in any mix. One recursive term, as
+# PostgreSQL allows one reference to the CTE there and MariaDB has no LATERAL: each member
+# meets two constant rows, 0 taking its parents and 1 its subject.
+KEPT_BY = (
+    "WITH RECURSIVE kept_by(id) AS ("
+    "SELECT m.id FROM oci_manifest m WHERE m.repository_id = %s AND m.digest = %s "
+    "UNION SELECT COALESCE(c.manifest_id, (SELECT s.id FROM oci_manifest s "
+    "WHERE s.repository_id = %s AND s.digest = k_m.subject)) "
+    "FROM kept_by k CROSS JOIN (SELECT 0 AS kind UNION ALL SELECT 1) step "
+    "LEFT JOIN oci_manifest_child c ON step.kind = 0 AND c.child_manifest_id = k.id "
+    "LEFT JOIN oci_manifest k_m ON step.kind = 1 AND k_m.id = k.id "
+    "WHERE c.id IS NOT NULL OR k_m.subject IS NOT NULL) ")
 
 
 def _visible_by_digest(alive: bool) -> str:
-    """The manifest of that digest, kept by a tag, a tagged list, or a kept subject."""
-    return ("SELECT %s FROM oci_manifest m WHERE m.repository_id = %%s AND m.digest = %%s "
-            "AND (%s OR (m.subject IS NOT NULL AND EXISTS (SELECT 1 FROM oci_manifest s "
-            "WHERE s.repository_id = m.repository_id AND s.digest = m.subject AND %s)))"
-            % (MANIFEST_COLUMNS, _tagged("m.id", alive), _tagged("s.id", alive)))
+    """The manifest of that digest when a tag (alive when asked) points at a manifest that
+    keeps it."""
+    when = " AND " + ALIVE if alive else ""
+    return (KEPT_BY + "SELECT %s FROM oci_manifest m WHERE m.repository_id = %%s "
+            "AND m.digest = %%s AND EXISTS (SELECT 1 FROM kept_by k WHERE EXISTS "
+            "(SELECT 1 FROM oci_tag t WHERE t.manifest_id = k.id%s))"
+            % (MANIFEST_COLUMNS, when))
 
 
 def _raw_by_digest(digest_key: str, alive: bool = True) -> Callable:
     sql = _visible_by_digest(alive)
 
     def raw(cur, ctx: Context) -> list:
-        now = [_now_ms(ctx)] * sql.count(ALIVE)
-        # Placeholders in order: repository, digest, then the alive clauses' times.
-        return _rows(cur, sql, ctx.repository.id, ctx.extra[digest_key], *now)
+        repository, digest = ctx.repository.id, ctx.extra[digest_key]
+        now = [_now_ms(ctx)] if alive else []
+        return _rows(cur, sql, repository, digest, repository, repository, digest, *now)
     return raw
 
 
