@@ -12,8 +12,9 @@ flock, the memory store's lock, the S3 state object's ETag), while the row is wr
 after it, outside that lock, and may lag. So the session is *caught up* to the store
 (:func:`caught_up`): the row's hash state, which covers a prefix of the stored bytes, is fed
 the bytes after it (S3 keeps a running hash of its own, since its parts cannot be read
-back) and the row is updated to the store's length. That happens only where row and store
-can disagree, so a request that finds them equal costs what it always did:
+back) and the row is updated to the store's length. It is done only where the two may
+disagree, and sends a statement only when they do, so the normal path sends what it always
+did (tests/server/test_upload_recovery.py counts them):
 
 * a chunk meant at the row's offset (its Content-Range starts there, or it has none) that
   the store refuses before reading it: it is the retry of the request whose progress was
@@ -26,7 +27,8 @@ can disagree, so a request that finds them equal costs what it always did:
   writer that lost the race for the state object) lost to a concurrent one: 416.
 * a Content-Range that starts elsewhere: at the store's length it is appended, else 416.
 * every 416, and GET of the session's status, answers the store's length as the Range a
-  client resumes from (as the distribution spec asks of both).
+  client resumes from (as the distribution spec asks of both). The GET reads the store, so
+  on a folder it waits for a chunk of the session being written to end.
 
 Skipped bytes are not compared with the stored ones: the completing PUT's digest is checked
 against every stored byte, so bytes that differ make it DIGEST_INVALID, never a blob under
