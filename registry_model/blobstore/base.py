@@ -295,6 +295,20 @@ class BlobStore(abc.ABC):
         """The number of bytes written to the upload so far."""
 
     @abc.abstractmethod
+    def upload_hasher(self, upload_id: str,
+                      hash_state: Optional[str] = None) -> "ResumableSHA256":
+        """A hasher over every byte written to the upload, its ``length`` the upload's.
+
+        How a caller whose record of a session lags the store (a chunk written, its
+        progress never saved) catches up. ``hash_state`` covers a prefix of the upload
+        (None: nothing) and the bytes after it are read, as :meth:`complete_upload` reads
+        them, with no chunk half written; a store keeping a running hash of its own (S3,
+        whose parts cannot be read back before the upload completes) answers with that.
+        InvalidHashStateException when the state is malformed or covers more bytes than
+        the upload holds; UploadNotFoundException when there is no such upload.
+        """
+
+    @abc.abstractmethod
     def complete_upload(self, upload_id: str, expected_digest: str,
                         hash_state: Optional[str] = None) -> StoredBlob:
         """Check the upload's digest and store its bytes as that blob; end the session.

@@ -87,6 +87,15 @@ class _Layout:
                     yield digest
 
 
+def _hash_rest(upload: BinaryIO, hash_state: Optional[str]) -> ResumableSHA256:
+    """``hash_state`` resumed and fed the upload's bytes after it, to the file's end."""
+    hasher = resume_sha256(hash_state, os.fstat(upload.fileno()).st_size)
+    upload.seek(hasher.length)
+    for chunk in iter(lambda: upload.read(CHUNK_SIZE), b""):
+        hasher.update(chunk)
+    return hasher
+
+
 def _sorted_listing(path: str) -> list:
     try:
         return sorted(os.listdir(path))
@@ -231,16 +240,19 @@ class FilesystemBlobStore(BlobStore):
         with self._locked_upload(upload_id, "rb", fcntl.LOCK_SH) as upload:
             return os.fstat(upload.fileno()).st_size
 
+    def upload_hasher(self, upload_id: str,
+                      hash_state: Optional[str] = None) -> ResumableSHA256:
+        """``hash_state`` fed the bytes after it, read under the lock a writer takes."""
+        with self._locked_upload(upload_id, "rb", fcntl.LOCK_SH) as upload:
+            return _hash_rest(upload, hash_state)
+
     def complete_upload(self, upload_id: str, expected_digest: str,
                         hash_state: Optional[str] = None) -> StoredBlob:
         """Hash what the state does not cover, compare, and rename the upload into place."""
         check_blob_digest(expected_digest)
         with self._locked_upload(upload_id, "rb", fcntl.LOCK_EX) as upload:
-            length = os.fstat(upload.fileno()).st_size
-            hasher = resume_sha256(hash_state, length)
-            upload.seek(hasher.length)
-            for chunk in iter(lambda: upload.read(CHUNK_SIZE), b""):
-                hasher.update(chunk)
+            hasher = _hash_rest(upload, hash_state)
+            length = hasher.length
             actual = hasher.digest_str()
             if actual != expected_digest:
                 raise BlobDigestMismatchException(expected_digest, actual)

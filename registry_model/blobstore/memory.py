@@ -150,15 +150,19 @@ class InMemoryBlobStore(BlobStore):
         with self._lock:
             return len(self._upload(upload_id))
 
+    def upload_hasher(self, upload_id: str,
+                      hash_state: Optional[str] = None) -> ResumableSHA256:
+        """``hash_state`` fed the upload's bytes after it."""
+        with self._lock:
+            return _hash_rest(self._upload(upload_id), hash_state)
+
     def complete_upload(self, upload_id: str, expected_digest: str,
                         hash_state: Optional[str] = None) -> StoredBlob:
         """Check the digest and move the upload's bytes to the blobs."""
         check_blob_digest(expected_digest)
         with self._lock:
             upload = self._upload(upload_id)
-            hasher = resume_sha256(hash_state, len(upload))
-            hasher.update(bytes(upload[hasher.length:]))
-            actual = hasher.digest_str()
+            actual = _hash_rest(upload, hash_state).digest_str()
             if actual != expected_digest:
                 raise BlobDigestMismatchException(expected_digest, actual)
             self._blobs[actual] = (bytes(upload), self._clock())
@@ -176,3 +180,10 @@ class InMemoryBlobStore(BlobStore):
             return self._uploads[check_upload_id(upload_id)]
         except KeyError:
             raise UploadNotFoundException("no upload %s" % upload_id) from None
+
+
+def _hash_rest(upload: bytearray, hash_state: Optional[str]) -> ResumableSHA256:
+    """``hash_state`` resumed and fed the upload's bytes after it."""
+    hasher = resume_sha256(hash_state, len(upload))
+    hasher.update(bytes(upload[hasher.length:]))
+    return hasher

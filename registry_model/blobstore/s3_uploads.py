@@ -81,6 +81,17 @@ class S3Uploads(S3Bucket):
         """The number of bytes written to the upload so far."""
         return self._load_upload(upload_id)[0].length
 
+    def upload_hasher(self, upload_id: str,
+                      hash_state: Optional[str] = None) -> ResumableSHA256:
+        """The state object's own running hash: it covers every byte, the parts included.
+
+        ``hash_state`` is only checked (it must not cover more than the upload holds), as
+        the other stores check it, since the parts cannot be read to catch it up.
+        """
+        state, _ = self._load_upload(upload_id)
+        resume_sha256(hash_state, state.length)
+        return ResumableSHA256.from_state(state.hash)
+
     def write_chunk(self, upload_id: str, offset: int, data: BlobSource,
                     hasher: Optional[ResumableSHA256] = None) -> int:
         """Append ``data``: full parts go to the multipart upload, the rest to a new tail."""

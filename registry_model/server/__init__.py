@@ -5,7 +5,8 @@ and a blob store; ``registry-model serve`` runs it under gunicorn (:mod:`.serve`
 module per resource, as Distribution's handlers: :mod:`.uploads`, :mod:`.blobs`,
 :mod:`.manifests`, :mod:`.listings` (root, tags, catalog, referrers); the URL map in
 :mod:`.routes`, the spec's error codes in :mod:`.errors`, byte streaming in
-:mod:`.streaming`. Needs the ``server`` extra (Flask, gunicorn).
+:mod:`.streaming`, the repair of an upload whose row lags its bytes in
+:mod:`.upload_recovery`. Needs the ``server`` extra (Flask, gunicorn).
 """
 from registry_model.server.app import create_app
 

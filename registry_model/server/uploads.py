@@ -5,11 +5,15 @@ one UUID. Every PATCH and a finishing PUT stream their body into the store, fed 
 the resumable SHA-256 whose state the row keeps, so any worker can take the next chunk
 and the final digest never rereads the bytes. A chunk that fails midway (body cut off,
 wrong offset) is rolled back by the store; a finishing digest that does not match, or a
-monolithic upload that fails, discards the whole session: nothing is left behind.
+monolithic upload that fails, discards the whole session: nothing is left behind. A chunk
+stored whose progress the row never recorded (the database failed, the worker died) is
+caught up from the store, which is the truth: :mod:`~registry_model.server.upload_recovery`.
 """
+import inspect
 import logging
 import re
 import uuid
+from typing import Iterator
 
 from flask import Response, request
 
@@ -25,7 +29,7 @@ from registry_model.blobstore import (
 from registry_model.blobstore.base import is_blob_digest
 from registry_model.blobstore.hashing import resume_sha256
 from registry_model.datatypes import BlobUpload, RepositoryReference
-from registry_model.server import access
+from registry_model.server import access, upload_recovery
 from registry_model.server.context import (
     find_or_create_repository,
     find_repository,
@@ -100,29 +104,62 @@ def _discard(upload: BlobUpload) -> None:
 def _append_body(name: str, upload: BlobUpload) -> BlobUpload:
     """Stream the request body onto the upload; the updated BlobUpload.
 
-    416 with the current Range when the store holds another length than the row (a lost
-    or repeated chunk); the store rolls back a chunk whose body ends early.
+    A body the store refuses, unread, at the row's offset is a retry whose progress was
+    lost (:mod:`~registry_model.server.upload_recovery`); one refused after it was read
+    lost a race to another request's chunk: 416. The store rolls back a chunk whose body
+    ends early.
     """
-    model, store = registry()
+    body = request_chunks()
+    try:
+        return _write(upload, body)
+    except UploadOffsetException:
+        if inspect.getgeneratorstate(body) == inspect.GEN_CREATED:
+            return _append_retried(name, upload, body)
+        raise _lost_race(name, upload) from None
+
+
+def _append_retried(name: str, upload: BlobUpload, body: Iterator[bytes]) -> BlobUpload:
+    """The body sent again at the row's offset: the row caught up, the held bytes skipped."""
+    sent_at = upload.byte_count
+    upload = upload_recovery.caught_up(upload)
+    held = upload.byte_count - sent_at
+    refusal = _out_of_range(name, upload, "the upload is at another offset")
+    if held <= 0:
+        raise refusal  # no lagging row: another request's chunk came first
+    try:
+        return _write(upload, upload_recovery.skip_held(body, held, refusal))
+    except UploadOffsetException:
+        raise _lost_race(name, upload) from None
+
+
+def _write(upload: BlobUpload, chunks: Iterator[bytes]) -> BlobUpload:
+    """Append ``chunks`` at the row's offset and record the progress; UploadOffsetException
+    (nothing written) when the store holds another length."""
+    store = registry().store
     offset = upload.byte_count
     try:
         hasher = resume_sha256(upload.sha_state, offset)
-    except InvalidHashStateException:
-        raise RegistryError("BLOB_UPLOAD_INVALID", "the upload's hash state is damaged") from None
-    try:
-        length = store.write_chunk(upload.upload_id, offset, request_chunks(), hasher)
+        # The store refuses a hasher of another length than the offset: a damaged row too.
+        length = store.write_chunk(upload.upload_id, offset, chunks, hasher)
     except UploadNotFoundException:
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"upload": upload.upload_id}) from None
-    except (UploadOffsetException, InvalidHashStateException):
-        raise RegistryError("BLOB_UPLOAD_INVALID", "the upload is at another offset",
-                            status=416, headers=_progress_headers(name, upload)) from None
+    except InvalidHashStateException:
+        raise RegistryError("BLOB_UPLOAD_INVALID", "the upload's hash state is damaged") from None
     if length == offset:
         return upload
-    updated = model.update_blob_upload(upload, length, None, length, upload.chunk_count + 1,
-                                       hasher.to_state())
-    if updated is None:
-        raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"upload": upload.upload_id})
-    return updated
+    return upload_recovery.record(upload, hasher)
+
+
+def _lost_race(name: str, upload: BlobUpload) -> RegistryError:
+    """416 for a chunk whose offset another request's chunk took first: the store's Range."""
+    return _out_of_range(name, upload_recovery.caught_up(upload),
+                         "the upload is at another offset")
+
+
+def _out_of_range(name: str, upload: BlobUpload, detail) -> RegistryError:
+    """416 with the Range to resume from: ``upload`` must be caught up to the store."""
+    return RegistryError("BLOB_UPLOAD_INVALID", detail, status=416,
+                         headers=_progress_headers(name, upload))
 
 
 def _complete(name: str, upload: BlobUpload, digest: str) -> Response:
@@ -222,30 +259,36 @@ def start_upload(name: str) -> Response:
         raise
 
 
-def _check_content_range(name: str, upload: BlobUpload) -> None:
-    """A chunk's Content-Range must start where the upload ends (416 otherwise, with the
-    current Range) and agree with its Content-Length (SIZE_INVALID); none is a stream."""
+def _check_content_range(name: str, upload: BlobUpload) -> BlobUpload:
+    """The upload a chunk's Content-Range starts at the end of; none is a stream.
+
+    A start other than the row's is checked against the store's length, which the row
+    may lag (the row is caught up): 416 with that Range unless the chunk starts there.
+    SIZE_INVALID when the range disagrees with the Content-Length.
+    """
     content_range = request.headers.get("Content-Range")
     if content_range is None:
-        return
+        return upload
     match = _CONTENT_RANGE.match(content_range.strip())
     if match is None:
-        raise RegistryError("BLOB_UPLOAD_INVALID", {"Content-Range": content_range},
-                            status=416, headers=_progress_headers(name, upload))
+        raise _out_of_range(name, upload_recovery.caught_up(upload),
+                            {"Content-Range": content_range})
     start, end = int(match.group(1)), int(match.group(2))
+    if start != upload.byte_count:
+        upload = upload_recovery.caught_up(upload)
     if start != upload.byte_count or end < start:
-        raise RegistryError("BLOB_UPLOAD_INVALID", "chunk out of order", status=416,
-                            headers=_progress_headers(name, upload))
+        raise _out_of_range(name, upload, "chunk out of order")
     length = request.content_length
     if length is not None and length != end - start + 1:
         raise RegistryError("SIZE_INVALID", {"Content-Range": content_range,
                                              "Content-Length": length})
+    return upload
 
 
 def upload_chunk(name: str, upload_id: str) -> Response:
     """PATCH: append the body (streamed, or a chunk with Content-Range): 202 with Range."""
     _, upload = _find_upload(name, upload_id)
-    _check_content_range(name, upload)
+    upload = _check_content_range(name, upload)
     return _progress(name, _append_body(name, upload), 202)
 
 
@@ -253,15 +296,15 @@ def finish_upload(name: str, upload_id: str) -> Response:
     """PUT ``?digest=``: append a last chunk if any (checked as a PATCH's), complete: 201."""
     _, upload = _find_upload(name, upload_id)
     digest = _checked_digest(request.args.get("digest"))
-    _check_content_range(name, upload)
+    upload = _check_content_range(name, upload)
     upload = _append_body(name, upload)
     return _complete(name, upload, digest)
 
 
 def upload_status(name: str, upload_id: str) -> Response:
-    """GET: 204 with the session's Range."""
+    """GET: 204 with the session's Range, the store's length (the row caught up to it)."""
     _, upload = _find_upload(name, upload_id)
-    return _progress(name, upload, 204)
+    return _progress(name, upload_recovery.caught_up(upload), 204)
 
 
 def cancel_upload(name: str, upload_id: str) -> Response:

@@ -341,6 +341,27 @@ def test_complete_upload_trusts_the_hash_state_it_is_given(store):
     assert store.complete_upload(upload_id, sha(b"real bytes")).size == 10
 
 
+@pytest.mark.parametrize("prefix", [None, b"", b"0123", b"0123456789"],
+                         ids=["no-state", "empty-state", "partial-state", "full-state"])
+def test_upload_hasher_catches_a_prefix_state_up_with_every_written_byte(store, prefix):
+    upload_id = new_upload(store)
+    store.write_chunk(upload_id, 0, b"01234")
+    store.write_chunk(upload_id, 5, b"56789")
+    state = ResumableSHA256(prefix).to_state() if prefix is not None else None
+    hasher = store.upload_hasher(upload_id, state)
+    assert (hasher.length, hasher.digest_str()) == (10, sha(b"0123456789"))
+    assert store.upload_length(upload_id) == 10  # reading changed nothing
+    assert store.complete_upload(upload_id, sha(b"0123456789"), hasher.to_state()).size == 10
+
+
+def test_upload_hasher_of_an_empty_or_unknown_upload(store):
+    upload_id = new_upload(store)
+    assert store.upload_hasher(upload_id).digest_str() == sha(b"")
+    store.cancel_upload(upload_id)
+    with pytest.raises(UploadNotFoundException):
+        store.upload_hasher(upload_id)
+
+
 @pytest.mark.parametrize("bad_state", [
     "garbage",
     ResumableSHA256(b"more bytes than the upload holds").to_state(),
@@ -350,6 +371,8 @@ def test_complete_upload_rejects_an_unusable_hash_state_and_keeps_the_upload(sto
     store.write_chunk(upload_id, 0, b"short")
     with pytest.raises(InvalidHashStateException):
         store.complete_upload(upload_id, sha(b"short"), bad_state)
+    with pytest.raises(InvalidHashStateException):
+        store.upload_hasher(upload_id, bad_state)
     assert store.upload_length(upload_id) == 5
     assert not store.exists(sha(b"short"))
 
