@@ -83,9 +83,15 @@ def _http_error(exc: HTTPException) -> Response:
     return error_response(RegistryError(code, exc.description, status=exc.code))
 
 
+# Seconds a client is asked to wait: a database that cannot be reached is a restart or a
+# failover, longer than a write that lost a race.
+DATABASE_RETRY_AFTER_S = 5
+
+
 def _unavailable(exc: errors.DatabaseUnavailableException) -> Response:
     logger.warning("database unavailable: %s", exc)
-    return error_response(RegistryError("UNAVAILABLE", "the database cannot be reached"))
+    return error_response(RegistryError("UNAVAILABLE", "the database cannot be reached",
+                                        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)}))
 
 
 def _lost_race(exc: errors.ConcurrentWriteException) -> Response:
