@@ -60,8 +60,9 @@ def shared_migrated_database(tmp_path_factory):
     :func:`migrated_uri` hands this one database to test after test and deletes after each
     the rows it added. Migrated from a folder of its own: nothing lands in the checkout.
     """
-    with scratch_database() as uri, contextlib.chdir(tmp_path_factory.mktemp("migrate")):
-        succeeds(uri, "migrate")
+    with scratch_database() as uri:
+        with contextlib.chdir(tmp_path_factory.mktemp("migrate")):
+            succeeds(uri, "migrate")
         yield uri, mark_rows(uri)
 
 
