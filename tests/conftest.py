@@ -12,7 +12,7 @@ from registry_model.blobstore import FilesystemBlobStore
 from registry_model.manifests import generate_signing_key
 from registry_model.sample import write_sample_archive
 from registry_model.testing.databases import migrated_scratch_database
-from tests.s3_gateway import s3_gateway_uri, s3_store  # noqa: F401 - the S3 fixtures
+from tests.s3_gateway import s3_client, s3_gateway_uri, s3_store  # noqa: F401 - S3 fixtures
 
 # tests/replicas/ base-backs-up the local PostgreSQL server into a streaming replica and
 # extends its pg_hba.conf: only when asked (.ci/run does), never on a user's machine by default.

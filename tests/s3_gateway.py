@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -85,11 +86,41 @@ def s3_gateway_uri():
         stop(folder)
 
 
-@pytest.fixture
-def s3_store(s3_gateway_uri):
-    """An S3BlobStore on the gateway under a fresh prefix, emptied afterwards."""
+def store_under_fresh_prefix(client=None):
+    """An S3BlobStore on the gateway under a prefix of its own, as ``open_store`` of
+    :func:`fresh_uri` opens it; with ``client``, on that boto3 client instead of a new one."""
+    from registry_model.blobstore.s3 import S3BlobStore
     from registry_model.blobstore.uri import open_store
 
-    store = open_store(fresh_uri())
+    uri = fresh_uri()
+    if client is None:
+        return open_store(uri)
+    parts = urlsplit(uri)
+    options = parse_qs(parts.query)
+    return S3BlobStore(parts.hostname, prefix=unquote(parts.path),
+                       endpoint_url=options.get("endpoint", [None])[-1],
+                       region=options.get("region", [None])[-1], client=client)
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_gateway_uri):
+    """One boto3 client of the gateway for the session's stores.
+
+    Making a client parses botocore's service models, a tenth of a second or more: the
+    S3 tests would pay that for each store. A client is thread-safe and holds no state a
+    test sees (its stores differ by prefix), except across a gateway restart:
+    tests/blobstore/test_s3_faults.py gives its stores clients of their own.
+    """
+    from registry_model.blobstore.s3_bucket import make_client
+
+    parts = urlsplit(s3_gateway_uri)
+    options = parse_qs(parts.query)
+    return make_client(options.get("endpoint", [None])[-1], options.get("region", [None])[-1])
+
+
+@pytest.fixture
+def s3_store(s3_client):
+    """An S3BlobStore on the gateway under a fresh prefix, emptied afterwards."""
+    store = store_under_fresh_prefix(s3_client)
     yield store
     empty(store)

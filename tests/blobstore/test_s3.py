@@ -39,7 +39,7 @@ def sha(data: bytes) -> str:
 def store(s3_store):
     # The smallest part S3 allows, so that a few MiB already make a multipart upload.
     return S3BlobStore(s3_store.bucket, s3_store._keys.root, s3_store.endpoint_url,
-                       part_size=PART)
+                       client=s3_store._client, part_size=PART)
 
 
 def keys(store, under: str = "") -> list:

@@ -39,6 +39,15 @@ class Gateway:
 
 
 @pytest.fixture
+def s3_store(s3_gateway_uri):
+    """A store on a boto3 client of its own (not the session's): its pooled connections die
+    with the gateway and its retry quota is spent here, neither to carry over to other tests."""
+    store = s3_gateway.store_under_fresh_prefix()
+    yield store
+    s3_gateway.empty(store)
+
+
+@pytest.fixture
 def gateway(s3_gateway_uri):
     control = Gateway()
     yield control

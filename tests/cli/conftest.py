@@ -4,6 +4,7 @@ Each is a database of the current backend (TEST_DATABASE_URI, else SQLite) made 
 package's own scratch_database, because the CLI commits; none re-implements a fixture of the
 registry_model pytest plugin.
 """
+import contextlib
 import json
 import time
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from registry_model import registry_model
 from registry_model.cli import MODEL_VARIABLE
 from registry_model.database import RepositoryState, configure
 from registry_model.sample import write_sample_archive
-from registry_model.testing.databases import scratch_database
+from registry_model.testing.databases import delete_rows_after, mark_rows, scratch_database
 from registry_model.testing.factories import (
     ImageFactory,
     ImageStorageFactory,
@@ -51,8 +52,38 @@ def empty_uri():
         yield uri
 
 
+@pytest.fixture(scope="package")
+def shared_migrated_database(tmp_path_factory):
+    """``(uri, row marks)`` of one database migrated through the command for the package.
+
+    Migrating takes longer than most command tests (a third of a second on a server), so
+    :func:`migrated_uri` hands this one database to test after test and deletes after each
+    the rows it added. Migrated from a folder of its own: nothing lands in the checkout.
+    """
+    with scratch_database() as uri:
+        with contextlib.chdir(tmp_path_factory.mktemp("migrate")):
+            succeeds(uri, "migrate")
+        yield uri, mark_rows(uri)
+
+
 @pytest.fixture
-def migrated_uri(empty_uri):
+def migrated_uri(shared_migrated_database):
+    """A migrated database of the current backend holding only the lookup tables' rows.
+
+    The package's one migrated database, put back after the test (every row added since the
+    migration deleted), so tests never see each other's rows. A test that migrates it down
+    (or rewrites its schema otherwise) takes :func:`own_migrated_uri` instead; the clean-up
+    fails loudly on a table that is gone.
+    """
+    uri, marks = shared_migrated_database
+    yield uri
+    delete_rows_after(uri, marks)
+
+
+@pytest.fixture
+def own_migrated_uri(empty_uri):
+    """A fresh database of its own, migrated through the command: for tests that migrate
+    it down again."""
     succeeds(empty_uri, "migrate")
     return empty_uri
 

@@ -47,17 +47,17 @@ def test_migrate_to_a_target_stops_after_it(empty_uri):
     assert rest == (["applied %s" % n for n in names[1:]] or ["nothing to do"])
 
 
-def test_migrate_down_reverts_the_latest_then_back_through_the_target(migrated_uri):
+def test_migrate_down_reverts_the_latest_then_back_through_the_target(own_migrated_uri):
     names = migration_names()
-    assert succeeds(migrated_uri, "migrate", "--down").splitlines() == [
+    assert succeeds(own_migrated_uri, "migrate", "--down").splitlines() == [
         "reverted " + names[-1]]
-    assert succeeds(migrated_uri, "migrate", "--down", names[0]).splitlines() == [
+    assert succeeds(own_migrated_uri, "migrate", "--down", names[0]).splitlines() == [
         "reverted %s" % n for n in reversed(names[:-1])]
-    assert succeeds(migrated_uri, "migrate", "--down").splitlines() == ["nothing to do"]
+    assert succeeds(own_migrated_uri, "migrate", "--down").splitlines() == ["nothing to do"]
     # The schema is really gone: reads now ask for a migration, which brings it back.
-    assert_fails(invoke(migrated_uri, "repos"), "registry-model migrate")
-    assert succeeds(migrated_uri, "migrate").splitlines() == ["applied %s" % n for n in names]
-    assert succeeds(migrated_uri, "repos").splitlines() == ["no repositories"]
+    assert_fails(invoke(own_migrated_uri, "repos"), "registry-model migrate")
+    assert succeeds(own_migrated_uri, "migrate").splitlines() == ["applied %s" % n for n in names]
+    assert succeeds(own_migrated_uri, "repos").splitlines() == ["no repositories"]
 
 
 def test_migrate_down_to_an_unknown_target_fails_cleanly(migrated_uri):
@@ -139,17 +139,17 @@ def test_a_missing_sqlite_file_is_not_created_by_a_read(tmp_path):
 @pytest.mark.parametrize("args", [["repos"], ["tags", "devtable/simple"],
                                   ["images", "devtable/simple"],
                                   ["labels", "devtable/simple:latest"]])
-def test_an_unmigrated_database_asks_for_a_migration(migrated_uri, args):
+def test_an_unmigrated_database_asks_for_a_migration(own_migrated_uri, args):
     names = migration_names()
-    succeeds(migrated_uri, "migrate", "--down", names[0])  # tables gone, database still there
-    assert_fails(invoke(migrated_uri, *args), "not migrated", ", ".join(names),
+    succeeds(own_migrated_uri, "migrate", "--down", names[0])  # tables gone, database still there
+    assert_fails(invoke(own_migrated_uri, *args), "not migrated", ", ".join(names),
                  "run `registry-model migrate`")
 
 
-def test_a_partly_migrated_database_names_the_pending_migration(migrated_uri):
+def test_a_partly_migrated_database_names_the_pending_migration(own_migrated_uri):
     names = migration_names()
-    succeeds(migrated_uri, "migrate", "--down")
-    assert_fails(invoke(migrated_uri, "repos"), "pending: %s)" % names[-1])
+    succeeds(own_migrated_uri, "migrate", "--down")
+    assert_fails(invoke(own_migrated_uri, "repos"), "pending: %s)" % names[-1])
 
 
 def test_a_fresh_server_database_asks_for_a_migration(empty_uri):

@@ -111,10 +111,10 @@ def test_import_quiet_says_nothing_on_stderr(empty_uri, tmp_path, sample_archive
                     "--storage", str(tmp_path / "blobs")).startswith("imported acme/hello:latest")
 
 
-def test_import_into_a_partly_migrated_database_asks_for_a_migration(migrated_uri, tmp_path,
+def test_import_into_a_partly_migrated_database_asks_for_a_migration(own_migrated_uri, tmp_path,
                                                                      sample_archive):
-    succeeds(migrated_uri, "migrate", "--down")
-    assert_fails(invoke(migrated_uri, "import", str(sample_archive), "acme/hello", "--storage",
+    succeeds(own_migrated_uri, "migrate", "--down")
+    assert_fails(invoke(own_migrated_uri, "import", str(sample_archive), "acme/hello", "--storage",
                         str(tmp_path / "blobs")), "not migrated", "run `registry-model migrate`")
 
 
