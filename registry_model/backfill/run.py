@@ -13,7 +13,7 @@ import logging
 from collections import Counter
 from typing import Callable, Optional
 
-from registry_model import errors
+from registry_model import errors, validation
 from registry_model.backfill import pairing, source, target
 from registry_model.backfill.report import BackfillReport, RejectedRow
 from registry_model.manifests import ManifestException, parse_manifest_from_bytes
@@ -182,9 +182,7 @@ def backfill_to_oci(batch_size: int = DEFAULT_BATCH_SIZE,
     pre-OCI tables and listed in the report's ``rejected``. ``progress(done, total)`` is
     called after each batch with the tag rows seen so far and the total at the start.
     """
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise errors.DataModelException("batch size must be a positive integer, got %r"
-                                        % (batch_size,))
+    validation.check_count("batch size", batch_size, 1)
     total = source.count_tags()
     report = BackfillReport()
     after_id = 0

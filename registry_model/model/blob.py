@@ -12,7 +12,7 @@ from typing import Iterable, Optional
 
 from peewee import Expression, fn
 
-from registry_model import errors, validation
+from registry_model import validation
 from registry_model.connection import backend_name
 from registry_model.model import blob_references
 from registry_model.model.tables import ImageStorage, ImageStoragePlacement, UploadedBlob
@@ -111,8 +111,7 @@ def get_or_create_blob(digest: str, byte_count: int, uncompressed_byte_count: Op
 
 def link_blob(repository_id: int, storage_id: int, expiration_s: int, now: int) -> UploadedBlob:
     """Link a blob to the repository until ``now + expiration_s`` (caller's transaction)."""
-    if not isinstance(expiration_s, int) or isinstance(expiration_s, bool) or expiration_s < 0:
-        raise errors.DataModelException("blob expiration must be a non-negative number of seconds")
+    validation.check_count("blob expiration (seconds)", expiration_s, 0)
     return UploadedBlob.create(repository=repository_id, blob=storage_id, uploaded_at=now,
                                expires_at=now + expiration_s)
 

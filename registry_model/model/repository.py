@@ -119,8 +119,7 @@ def list_repositories_page(namespace_name: Optional[str] = None, last: Optional[
     previous page's last repository. Flat rows as :func:`lookup_visible_repository` gives.
     DataModelException for a limit that is not a positive integer.
     """
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise errors.DataModelException("limit must be a positive integer, not %r" % (limit,))
+    validation.check_count("limit", limit, 1)
     last_namespace, _, last_name = (last or "").partition("/")
     return _REPOSITORY_PAGE.rows((namespace_name is not None, last is not None),
                                  namespace_name=namespace_name, last_namespace=last_namespace,

@@ -6,7 +6,7 @@ The database never holds blob bytes: a record names the blob by its
 import logging
 from typing import Iterable, Optional
 
-from registry_model import errors, validation
+from registry_model import validation
 from registry_model.model import lookup
 from registry_model.model.tables import ImageStorage, ImageStoragePlacement
 from registry_model.statements import Statement, param
@@ -16,10 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 def _check_size(name: str, value: Optional[int]) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                              or value < 0):
-        raise errors.DataModelException("%s must be a non-negative integer, not %r"
-                                        % (name, value))
+    if value is not None:
+        validation.check_count(name, value, 0)
 
 
 def create_storage(content_checksum: Optional[str] = None, image_size: Optional[int] = None,

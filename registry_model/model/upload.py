@@ -73,10 +73,8 @@ def update_upload(upload_id: str, byte_count: int, uncompressed_byte_count: Opti
     """Record the upload's progress; False when the upload is gone: one statement."""
     for name, value in (("byte_count", byte_count), ("chunk_count", chunk_count),
                         ("uncompressed_byte_count", uncompressed_byte_count)):
-        if value is None and name == "uncompressed_byte_count":
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise errors.DataModelException("%s must be a non-negative integer" % name)
+        if value is not None or name != "uncompressed_byte_count":
+            validation.check_count(name, value, 0)
     if sha_state is not None and not isinstance(sha_state, str):
         # peewee would store str() of anything, which no worker could resume from.
         raise errors.DataModelException("sha_state must be text (ResumableSHA256.to_state())")
